@@ -1,0 +1,250 @@
+"""Settings for Banana Studio, read from the environment.
+
+Development needs no configuration: SQLite under var/, local media files and the local
+upstream emulator. Production is the same code with DEBUG=false, which makes every value
+that matters for safety mandatory and switches on the strict defaults.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+
+def _required_in_production(name, dev_default, cast=str):
+    if name in env.ENVIRON:
+        return env.get_value(name, cast=cast)
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set when DEBUG is false.")
+
+
+SECRET_KEY = _required_in_production(
+    "SECRET_KEY", "django-insecure-development-only-never-use-in-production"
+)
+if not DEBUG and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long.")
+
+ALLOWED_HOSTS = _required_in_production(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"], cast=list
+)
+
+# The address the outside world reaches this app at, e.g. https://banana.example.com.
+# Used for the upstream's callback URL, signed reference-image URLs and share links.
+# Empty means "not reachable from the internet": no callbacks (the reconciler settles
+# generations) and uploaded references go to the upstream as data URIs.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+PUBLIC_BASE_URL = PUBLIC_BASE_URL.rstrip("/")
+if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must start with http:// or https://.")
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL] if PUBLIC_BASE_URL else []
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks_db",
+    "generations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "generations.middleware.VaryOnHtmxMiddleware",
+]
+
+ROOT_URLCONF = "banana_site.urls"
+WSGI_APPLICATION = "banana_site.wsgi.application"
+ASGI_APPLICATION = "banana_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+            "builtins": ["django.templatetags.i18n"],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # IMMEDIATE takes the write lock when a transaction starts, so concurrent
+    # read-then-write transactions queue up instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 30}
+    )
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    # Media is never served from a public path: views check permission and stream it.
+    "default": {
+        "BACKEND": env.str(
+            "MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json("MEDIA_STORAGE_OPTIONS", default={}),
+    },
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        ),
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+
+# --- Security: strict unless DEBUG -------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- The upstream ------------------------------------------------------------------------
+DEV_EMULATOR_KEY = "dk-devlocalemulator0"
+BANANA_API_BASE_URL = env.str(
+    "BANANA_API_BASE_URL", default="http://127.0.0.1:8765" if DEBUG else "https://api.defapi.org"
+).rstrip("/")
+BANANA_API_KEY = _required_in_production("BANANA_API_KEY", DEV_EMULATOR_KEY)
+BANANA_API_TIMEOUT = (
+    env.float("BANANA_API_CONNECT_TIMEOUT", default=5.0),
+    env.float("BANANA_API_READ_TIMEOUT", default=30.0),
+)
+BANANA_API_MAX_RETRIES = env.int("BANANA_API_MAX_RETRIES", default=3)
+BANANA_API_BACKOFF = env.float("BANANA_API_BACKOFF", default=0.5)
+
+# The models members may pick. Configuration, not code: the upstream's list changes.
+# "sizes" is empty for models that take no image_size.
+BANANA_MODELS = env.json(
+    "BANANA_MODELS",
+    default=[
+        {"id": "google/gempix2", "label": "Nano Banana (gempix2)", "sizes": ["1k", "2k", "4k"]},
+        {"id": "google/gemini-2.5-flash-image", "label": "Gemini 2.5 Flash Image", "sizes": []},
+        {"id": "google/nano-banana", "label": "Nano Banana", "sizes": []},
+        {
+            "id": "google/nano-banana-pro",
+            "label": "Nano Banana Pro",
+            "sizes": ["1k", "2k", "4k"],
+        },
+        {"id": "google/nano-banana-2", "label": "Nano Banana 2", "sizes": ["1k", "2k", "4k"]},
+        {
+            "id": "google/gemini-3.1-flash-image-preview",
+            "label": "Gemini 3.1 Flash Image (preview)",
+            "sizes": [],
+        },
+    ],
+)
+BANANA_ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+
+# How often (seconds) the status poll may ask the upstream about one generation, however
+# many browser tabs poll it. Coalesced in the database, so it holds across processes.
+BANANA_POLL_INTERVAL = env.float("BANANA_POLL_INTERVAL", default=3.0)
+# The upstream briefly answers "task not found" right after a submit.
+BANANA_NOT_FOUND_GRACE = env.float("BANANA_NOT_FOUND_GRACE", default=60.0)
+# Generations nobody watches are settled by the reconciler once they are this old.
+BANANA_RECONCILE_AFTER = env.float("BANANA_RECONCILE_AFTER", default=30.0)
+BANANA_RECONCILE_EVERY = env.float("BANANA_RECONCILE_EVERY", default=30.0)
+# A submit whose outcome is unknown and that no callback has bound is given up after this.
+BANANA_UNKNOWN_TIMEOUT = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
+BANANA_PROMPT_MAX_LENGTH = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)
+BANANA_MAX_REFERENCES = 4
+BANANA_UPLOAD_MAX_BYTES = env.int("BANANA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+BANANA_REFERENCE_URL_TTL = env.int("BANANA_REFERENCE_URL_TTL", default=3600)
+
+# Downloading results: https only and public addresses only in production. The local
+# emulator lives on 127.0.0.1, so development allows private addresses.
+BANANA_FETCH_REQUIRE_HTTPS = env.bool("BANANA_FETCH_REQUIRE_HTTPS", default=not DEBUG)
+BANANA_FETCH_ALLOW_PRIVATE = env.bool("BANANA_FETCH_ALLOW_PRIVATE", default=DEBUG)
+BANANA_FETCH_ALLOWED_HOSTS = env.list("BANANA_FETCH_ALLOWED_HOSTS", default=[])
+BANANA_FETCH_MAX_BYTES = env.int("BANANA_FETCH_MAX_BYTES", default=30 * 1024 * 1024)
+BANANA_MAX_PIXELS = env.int("BANANA_MAX_PIXELS", default=40_000_000)
+
+BANANA_DEFAULT_CREDIT_PRICE = Decimal("0.5")

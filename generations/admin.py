@@ -1,0 +1,83 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ResultImageInline(ReadOnlyInline):
+    model = ResultImage
+    fields = ["position", "state", "width", "height", "byte_size", "error_message"]
+
+
+class ReferenceImageInline(ReadOnlyInline):
+    model = ReferenceImage
+    fields = ["position", "source_url", "file", "content_type"]
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "owner",
+        "model",
+        "status",
+        "credits_consumed",
+        "duration",
+        "thumbnail",
+    ]
+    list_filter = ["status", "model", "owner", "created_at"]
+    search_fields = ["prompt", "upstream_task_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner"]
+    inlines = [ReferenceImageInline, ResultImageInline]
+    readonly_fields = [f.name for f in Generation._meta.fields]
+    exclude = ["webhook_secret_hash"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("results")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        if obj.finished_at:
+            return f"{(obj.finished_at - obj.created_at).total_seconds():.0f} s"
+        return "—"
+
+    @admin.display(description=_("image"))
+    def thumbnail(self, obj):
+        for result in obj.results.all():
+            if result.is_stored:
+                return format_html(
+                    '<img src="{}" width="{}" height="{}" style="max-height:48px;width:auto">',
+                    reverse("result_thumbnail", args=[obj.pk, result.position]),
+                    result.thumbnail_width,
+                    result.thumbnail_height,
+                )
+        return "—"
+
+
+@admin.register(UpstreamHealth)
+class UpstreamHealthAdmin(admin.ModelAdmin):
+    list_display = ["key_rejected_since", "key_last_rejected_at"]
+    readonly_fields = ["key_rejected_since", "key_last_rejected_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,135 @@
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .images import ImageRejected, validate_upload
+from .services import ReferenceInput, get_model_option, model_options
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
+
+class GenerationForm(forms.Form):
+    prompt = forms.CharField(
+        label=_("Prompt"),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("Describe the image you want")}),
+    )
+    model = forms.ChoiceField(label=_("Model"))
+    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), required=False)
+    image_size = forms.ChoiceField(
+        label=_("Image size"),
+        required=False,
+        choices=[("", _("Default")), ("1k", "1K"), ("2k", "2K"), ("4k", "4K")],
+        help_text=_("Only some models take a size."),
+    )
+    reference_files = MultipleImageField(
+        label=_("Reference images"),
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    reference_urls = forms.CharField(
+        label=_("Reference image URLs"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://…"}),
+        help_text=_("One per line. At most 4 references in all."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prompt"].max_length = settings.BANANA_PROMPT_MAX_LENGTH
+        self.fields["prompt"].widget.attrs["maxlength"] = settings.BANANA_PROMPT_MAX_LENGTH
+        self.fields["model"].choices = [(m.id, m.label) for m in model_options()]
+        self.fields["aspect_ratio"].choices = [("", _("Default"))] + [
+            (r, r) for r in settings.BANANA_ASPECT_RATIOS
+        ]
+
+    def clean_prompt(self):
+        prompt = self.cleaned_data["prompt"].strip()
+        if not prompt:
+            raise ValidationError(_("Write a prompt."))
+        return prompt
+
+    def clean_reference_urls(self):
+        lines = [line.strip() for line in self.cleaned_data["reference_urls"].splitlines()]
+        urls = [line for line in lines if line]
+        validate = URLValidator(schemes=["http", "https"])
+        for url in urls:
+            try:
+                validate(url)
+            except ValidationError:
+                raise ValidationError(
+                    _("“%(url)s” is not an http(s) URL."), params={"url": url[:100]}
+                ) from None
+            if urlsplit(url).username:
+                raise ValidationError(_("URLs with a user name or password are not allowed."))
+        return urls
+
+    def clean_reference_files(self):
+        cleaned = []
+        for upload in self.cleaned_data["reference_files"]:
+            if upload.size > settings.BANANA_UPLOAD_MAX_BYTES:
+                raise ValidationError(
+                    _("“%(name)s” is larger than %(limit)s MB."),
+                    params={
+                        "name": upload.name,
+                        "limit": settings.BANANA_UPLOAD_MAX_BYTES // (1024 * 1024),
+                    },
+                )
+            try:
+                processed = validate_upload(
+                    upload.read(),
+                    max_bytes=settings.BANANA_UPLOAD_MAX_BYTES,
+                    max_pixels=settings.BANANA_MAX_PIXELS,
+                )
+            except ImageRejected as exc:
+                raise ValidationError(
+                    _("“%(name)s”: %(reason)s"), params={"name": upload.name, "reason": exc}
+                ) from None
+            cleaned.append(processed)
+        return cleaned
+
+    def clean(self):
+        data = super().clean()
+        option = get_model_option(data.get("model"))
+        if option and data.get("image_size") and data["image_size"] not in option.sizes:
+            self.add_error("image_size", _("This model does not take an image size."))
+        count = len(data.get("reference_files") or []) + len(data.get("reference_urls") or [])
+        if count > settings.BANANA_MAX_REFERENCES:
+            self.add_error(
+                "reference_files",
+                ngettext(
+                    "At most %(max)d reference image; you gave %(count)d.",
+                    "At most %(max)d reference images; you gave %(count)d.",
+                    settings.BANANA_MAX_REFERENCES,
+                )
+                % {"max": settings.BANANA_MAX_REFERENCES, "count": count},
+            )
+        return data
+
+    def references(self):
+        refs = [
+            ReferenceInput(
+                content=p.content,
+                extension=p.extension,
+                content_type=p.content_type,
+                width=p.width,
+                height=p.height,
+            )
+            for p in self.cleaned_data["reference_files"]
+        ]
+        refs += [ReferenceInput(url=url) for url in self.cleaned_data["reference_urls"]]
+        return refs

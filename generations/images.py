@@ -1,0 +1,222 @@
+"""Validation, re-encoding and thumbnails for generated and uploaded images (Pillow).
+
+No Django imports: messages on :class:`ImageRejected` are plain English, safe to show a user;
+the caller translates them if needed.
+
+Every image is fully decoded and re-encoded, so what gets stored is pixels only: no EXIF, ICC,
+XMP or text chunks survive, and polyglot/trailing data is dropped.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "ImageRejected",
+    "ProcessedImage",
+    "process_image",
+    "validate_upload",
+]
+
+ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})
+
+_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+_CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+_DISPLAY_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
+# Pillow reports some real-world JPEGs (multi-picture files from phones) as MPO.
+_FORMAT_ALIASES = {"MPO": "JPEG"}
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+
+JPEG_QUALITY = 90
+WEBP_QUALITY = 90
+THUMB_QUALITY = 80
+
+
+class ImageRejected(Exception):
+    """The image is unacceptable; the message is safe to show a user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    content: bytes  # re-encoded, metadata stripped
+    format: str  # "PNG" | "JPEG" | "WEBP"
+    extension: str  # "png" | "jpg" | "webp"
+    content_type: str
+    width: int
+    height: int
+    thumbnail: bytes  # WEBP, long side <= thumb_size
+    thumbnail_width: int
+    thumbnail_height: int
+
+
+def _not_an_image_message(allowed_formats) -> str:
+    order = list(_DISPLAY_NAMES)  # PNG, JPEG, WEBP first, in that order
+    ranked = sorted(allowed_formats, key=lambda f: (order.index(f) if f in order else 99, f))
+    names = [_DISPLAY_NAMES.get(f, f) for f in ranked]
+    if len(names) > 1:
+        listed = ", ".join(names[:-1]) + " or " + names[-1]
+    else:
+        listed = names[0] if names else "supported"
+    return f"The file is not a {listed} image."
+
+
+def _open(data: bytes, formats: list[str]) -> Image.Image:
+    return Image.open(io.BytesIO(data), formats=formats)
+
+
+def _decode(data: bytes, max_pixels: int, allowed_formats) -> tuple[Image.Image, str]:
+    """Fully decode ``data``; return the loaded image and its canonical format name."""
+    not_image = _not_an_image_message(allowed_formats)
+    if not data:
+        raise ImageRejected("The file is empty.")
+    formats = sorted(set(allowed_formats) & set(_EXTENSIONS))
+    if not formats:
+        raise ImageRejected(not_image)
+    too_big = f"The image is too large (more than {max_pixels:,} pixels)."
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            # Pass 1: header + structural verification (verify() invalidates the image).
+            with _open(data, formats) as probe:
+                fmt = _FORMAT_ALIASES.get(probe.format or "", probe.format or "")
+                if fmt not in formats:
+                    raise ImageRejected(not_image)
+                width, height = probe.size
+                if width <= 0 or height <= 0:
+                    raise ImageRejected(not_image)
+                if width * height > max_pixels:
+                    raise ImageRejected(too_big)
+                probe.verify()
+            # Pass 2: the real decode.
+            img = _open(data, formats)
+            if img.size != (width, height):
+                raise ImageRejected(not_image)
+            img.load()
+        except ImageRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRejected(too_big) from None
+        except Image.UnidentifiedImageError:
+            raise ImageRejected(not_image) from None
+        except Exception:  # truncated, corrupt, unsupported sub-format: all untrusted input
+            raise ImageRejected("The image file is damaged or incomplete.") from None
+    return img, fmt
+
+
+def _orient(img: Image.Image) -> Image.Image:
+    try:
+        oriented = ImageOps.exif_transpose(img)
+    except Exception:  # broken EXIF must not reject an otherwise fine image
+        return img
+    return oriented if oriented is not None else img
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in _ALPHA_MODES or "transparency" in img.info
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    if img.mode in _HIGH_BIT_MODES:
+        # 16-bit / float greyscale: scale to 8 bits rather than clipping.
+        return img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    return img
+
+
+def _normalise(img: Image.Image, fmt: str) -> Image.Image:
+    """Convert to a mode the target format stores well; the result has empty ``info``."""
+    img = _to_8bit(img)
+    if fmt == "JPEG":
+        out = img if img.mode in ("L", "RGB") else img.convert("RGB")  # CMYK, YCbCr, 1, ...
+    elif fmt == "PNG":
+        if img.mode in ("1", "L", "P", "RGB", "RGBA", "LA") and "transparency" not in img.info:
+            out = img  # P without transparency stays paletted (smaller, lossless)
+        else:
+            out = img.convert("RGBA" if _has_alpha(img) else "RGB")
+    else:  # WEBP stores RGB or RGBA only
+        if img.mode in ("RGB", "RGBA") and "transparency" not in img.info:
+            out = img
+        else:
+            out = img.convert("RGBA" if _has_alpha(img) else "RGB")
+    if out is img:
+        out = img.copy()
+    out.info = {}  # drop EXIF, ICC, XMP, text chunks, dpi, ...
+    return out
+
+
+def _encode(img: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        img.save(buf, "PNG", optimize=False)
+    elif fmt == "JPEG":
+        img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=False)
+    else:
+        img.save(buf, "WEBP", quality=WEBP_QUALITY)
+    return buf.getvalue()
+
+
+def _thumbnail(img: Image.Image, thumb_size: int) -> tuple[bytes, int, int]:
+    mode = "RGBA" if _has_alpha(img) else "RGB"
+    thumb = img.convert(mode) if img.mode != mode else img.copy()
+    thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    thumb.info = {}
+    buf = io.BytesIO()
+    thumb.save(buf, "WEBP", quality=THUMB_QUALITY)
+    return buf.getvalue(), thumb.width, thumb.height
+
+
+def process_image(
+    data: bytes,
+    *,
+    max_pixels: int = 40_000_000,
+    thumb_size: int = 384,
+    allowed_formats=ALLOWED_FORMATS,
+) -> ProcessedImage:
+    """Decode, validate and re-encode ``data``; raise :class:`ImageRejected` if unacceptable.
+
+    The output keeps the input format (PNG/JPEG/WEBP), applies EXIF orientation and carries no
+    metadata. The thumbnail is WEBP with its long side at most ``thumb_size``.
+    """
+    if thumb_size < 1:
+        raise ValueError("thumb_size must be positive")
+    img, fmt = _decode(bytes(data), max_pixels, allowed_formats)
+    try:
+        oriented = _orient(img)
+        clean = _normalise(oriented, fmt)
+        content = _encode(clean, fmt)
+        thumbnail, thumb_w, thumb_h = _thumbnail(clean, thumb_size)
+    except ImageRejected:
+        raise
+    except Exception:
+        raise ImageRejected("The image could not be processed.") from None
+    finally:
+        img.close()
+    return ProcessedImage(
+        content=content,
+        format=fmt,
+        extension=_EXTENSIONS[fmt],
+        content_type=_CONTENT_TYPES[fmt],
+        width=clean.width,
+        height=clean.height,
+        thumbnail=thumbnail,
+        thumbnail_width=thumb_w,
+        thumbnail_height=thumb_h,
+    )
+
+
+def validate_upload(data: bytes, *, max_bytes: int, max_pixels: int = 40_000_000) -> ProcessedImage:
+    """Check a user-uploaded reference image: size first, then full decode/re-encode."""
+    if not data:
+        raise ImageRejected("The file is empty.")
+    if len(data) > max_bytes:
+        limit = max_bytes / (1024 * 1024)
+        shown = f"{limit:.0f} MB" if limit >= 1 else f"{max_bytes // 1024} KB"
+        raise ImageRejected(f"The file is too large (the limit is {shown}).")
+    return process_image(data, max_pixels=max_pixels)

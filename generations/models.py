@@ -1,0 +1,229 @@
+import hashlib
+import hmac
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def new_secret():
+    """A webhook secret: 256 bits from a CSPRNG; only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class GenerationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+    def in_flight(self):
+        return self.filter(status__in=Generation.IN_FLIGHT)
+
+
+class Generation(models.Model):
+    class Status(models.TextChoices):
+        # Ours: the row exists but the upstream has not (knowingly) got it yet.
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        UNKNOWN = "unknown", _("Waiting for the upstream")
+        # The upstream's, with the same meaning.
+        PENDING = "pending", _("Pending")
+        SUBMITTED = "submitted", _("Submitted")
+        IN_PROGRESS = "in_progress", _("Generating")
+        SUCCESS = "success", _("Done")
+        FAILED = "failed", _("Failed")
+
+    FINAL = frozenset({Status.SUCCESS, Status.FAILED})
+    IN_FLIGHT = frozenset(set(Status) - FINAL)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+    )
+    model = models.CharField(_("model"), max_length=100)
+    prompt = models.TextField(_("prompt"))
+    aspect_ratio = models.CharField(_("aspect ratio"), max_length=10, blank=True)
+    image_size = models.CharField(_("image size"), max_length=4, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.QUEUED
+    )
+    upstream_task_id = models.CharField(
+        _("upstream task id"), max_length=100, null=True, blank=True, unique=True
+    )
+    upstream_status = models.CharField(_("upstream status"), max_length=50, blank=True)
+    error_message = models.TextField(_("error"), blank=True)
+    credits_consumed = models.DecimalField(
+        _("credits consumed"), max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    webhook_secret_hash = models.CharField(max_length=64, editable=False)
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    submitted_at = models.DateTimeField(_("sent upstream"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(status__in=["success", "failed"]),
+                name="generation_finished_only_when_final",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.model}: {self.prompt[:40]}"
+
+    @property
+    def is_final(self):
+        return self.status in self.FINAL
+
+    @property
+    def is_success(self):
+        return self.status == self.Status.SUCCESS
+
+    @property
+    def is_failed(self):
+        return self.status == self.Status.FAILED
+
+    @property
+    def needs_polling(self):
+        """Still changing: not final, or final with results still being copied to us."""
+        if not self.is_final:
+            return True
+        return any(r.state == ResultImage.State.WAITING for r in self.results.all())
+
+    @property
+    def elapsed(self):
+        end = self.finished_at or timezone.now()
+        return end - self.created_at
+
+    def set_webhook_secret(self):
+        secret = new_secret()
+        self.webhook_secret_hash = hash_secret(secret)
+        return secret
+
+    def webhook_secret_matches(self, secret):
+        return hmac.compare_digest(self.webhook_secret_hash, hash_secret(secret or ""))
+
+
+def reference_upload_path(instance, filename):
+    extension = filename.rsplit(".", 1)[-1]
+    return f"references/{instance.generation_id}/{instance.position}-{uuid.uuid4().hex}.{extension}"
+
+
+def result_upload_path(instance, filename):
+    return f"results/{instance.generation_id}/{filename}"
+
+
+class ReferenceImage(models.Model):
+    """An input image: an uploaded file we keep, or a URL the member gave us."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="references")
+    position = models.PositiveSmallIntegerField()
+    source_url = models.URLField(max_length=2000, blank=True)
+    file = models.FileField(upload_to=reference_upload_path, blank=True)
+    content_type = models.CharField(max_length=50, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "position"], name="unique_reference_slot"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source_url="") | ~Q(file=""), name="reference_has_source"
+            ),
+        ]
+
+    def __str__(self):
+        return self.source_url or self.file.name
+
+
+class ResultImage(models.Model):
+    class State(models.TextChoices):
+        WAITING = "waiting", _("Waiting to be stored")
+        STORED = "stored", _("Stored")
+        FAILED = "failed", _("Could not be stored")
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="results")
+    position = models.PositiveSmallIntegerField()
+    # The upstream's link (or data URI); cleared once stored, since links expire anyway.
+    source = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    error_message = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=result_upload_path, blank=True)
+    content_type = models.CharField(max_length=50, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    byte_size = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail = models.FileField(upload_to=result_upload_path, blank=True)
+    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "position"], name="unique_result_slot"),
+        ]
+
+    def __str__(self):
+        return f"{self.generation_id} #{self.position}"
+
+    @property
+    def is_stored(self):
+        return self.state == self.State.STORED
+
+
+class UpstreamHealth(models.Model):
+    """A single row: whether the upstream currently rejects the team key, and since when."""
+
+    key_rejected_since = models.DateTimeField(null=True, blank=True)
+    key_last_rejected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("upstream health")
+        verbose_name_plural = _("upstream health")
+
+    def __str__(self):
+        return "upstream health"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.get_or_create(pk=1)[0]
+
+    @classmethod
+    def note_key_rejected(cls):
+        now = timezone.now()
+        cls.objects.get_or_create(pk=1)
+        cls.objects.filter(pk=1, key_rejected_since__isnull=True).update(key_rejected_since=now)
+        cls.objects.filter(pk=1).update(key_last_rejected_at=now)
+
+    @classmethod
+    def note_key_accepted(cls):
+        # A no-op UPDATE in the normal case: cheap enough for every successful call.
+        cls.objects.filter(pk=1, key_rejected_since__isnull=False).update(key_rejected_since=None)

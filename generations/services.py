@@ -1,0 +1,517 @@
+"""The life of a generation: create, send upstream, refresh, apply state, store results.
+
+Each public function is one short transaction at most, and no transaction is held open
+across a network call. `apply_upstream_state` is the only writer of upstream-derived
+fields: the status poll, the webhook and the reconciler all end there.
+"""
+
+import base64
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import upstream
+from .fetch import FetchError, FetchPolicy, fetch
+from .images import ImageRejected, process_image
+from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth
+
+logger = logging.getLogger(__name__)
+
+Status = Generation.Status
+
+UPSTREAM_TO_STATUS = {
+    upstream.PENDING: Status.PENDING,
+    upstream.SUBMITTED: Status.SUBMITTED,
+    upstream.IN_PROGRESS: Status.IN_PROGRESS,
+    upstream.SUCCESS: Status.SUCCESS,
+    upstream.FAILED: Status.FAILED,
+}
+# Order of life, so that a late, stale answer never moves a row backwards.
+STATUS_RANK = {
+    Status.QUEUED: 0,
+    Status.SENDING: 1,
+    Status.UNKNOWN: 1,
+    Status.PENDING: 2,
+    Status.SUBMITTED: 3,
+    Status.IN_PROGRESS: 4,
+    Status.SUCCESS: 5,
+    Status.FAILED: 5,
+}
+MAX_RESULT_ATTEMPTS = 5
+SENDING_STALE_AFTER = timedelta(minutes=5)
+QUEUED_STALE_AFTER = timedelta(minutes=2)
+
+
+# --- Models on offer -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    id: str
+    label: str
+    sizes: tuple[str, ...]
+
+
+def model_options():
+    return [
+        ModelOption(id=m["id"], label=m.get("label", m["id"]), sizes=tuple(m.get("sizes", ())))
+        for m in settings.BANANA_MODELS
+    ]
+
+
+def get_model_option(model_id):
+    return next((m for m in model_options() if m.id == model_id), None)
+
+
+# --- Creating and sending ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceInput:
+    """A validated reference: either a URL or re-encoded image bytes."""
+
+    url: str = ""
+    content: bytes = b""
+    extension: str = ""
+    content_type: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+def create_generation(
+    owner, *, model, prompt, aspect_ratio="", image_size="", references=(), retry_of=None
+):
+    """Record a generation and, once the row is committed, send it upstream.
+
+    The row must exist before the upstream hears of it: a callback can arrive before the
+    submit request returns, and it must find the row it names.
+    """
+    with transaction.atomic():
+        generation = Generation(
+            owner=owner,
+            model=model,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio or "",
+            image_size=image_size or "",
+            retry_of=retry_of,
+        )
+        secret = generation.set_webhook_secret()
+        generation.save()
+        for position, ref in enumerate(references):
+            reference = ReferenceImage(
+                generation=generation,
+                position=position,
+                source_url=ref.url,
+                content_type=ref.content_type,
+                width=ref.width,
+                height=ref.height,
+            )
+            if ref.content:
+                reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
+            reference.save()
+        transaction.on_commit(lambda: send_generation(generation.pk, secret))
+    return generation
+
+
+def references_of(generation):
+    """The references of a generation as ReferenceInputs, for a retry or a remix."""
+    inputs = []
+    for ref in generation.references.all():
+        if ref.file:
+            with ref.file.open("rb") as fh:
+                content = fh.read()
+            inputs.append(
+                ReferenceInput(
+                    content=content,
+                    extension=ref.file.name.rsplit(".", 1)[-1],
+                    content_type=ref.content_type,
+                    width=ref.width,
+                    height=ref.height,
+                )
+            )
+        else:
+            inputs.append(ReferenceInput(url=ref.source_url))
+    return inputs
+
+
+def retry_generation(generation, owner):
+    return create_generation(
+        owner,
+        model=generation.model,
+        prompt=generation.prompt,
+        aspect_ratio=generation.aspect_ratio,
+        image_size=generation.image_size,
+        references=references_of(generation),
+        retry_of=generation,
+    )
+
+
+def callback_url(generation, secret):
+    if not settings.PUBLIC_BASE_URL:
+        return None
+    path = reverse("upstream_webhook", kwargs={"generation_id": generation.pk, "secret": secret})
+    return settings.PUBLIC_BASE_URL + path
+
+
+REFERENCE_SIGNING_SALT = "generations.reference"
+
+
+def signed_reference_url(reference):
+    token = signing.TimestampSigner(salt=REFERENCE_SIGNING_SALT).sign(str(reference.pk))
+    return settings.PUBLIC_BASE_URL + reverse("reference_public", kwargs={"token": token})
+
+
+def reference_from_token(token):
+    """The reference a signed URL names, or None when the signature is bad or expired."""
+    try:
+        pk = signing.TimestampSigner(salt=REFERENCE_SIGNING_SALT).unsign(
+            token, max_age=settings.BANANA_REFERENCE_URL_TTL
+        )
+    except signing.BadSignature:
+        return None
+    return ReferenceImage.objects.filter(pk=pk).exclude(file="").first()
+
+
+def reference_for_upstream(reference):
+    """How the upstream gets a reference: the member's URL, a signed URL of ours, or,
+    when we are not reachable from the internet, the image itself as a data URI."""
+    if reference.source_url:
+        return reference.source_url
+    if settings.PUBLIC_BASE_URL:
+        return signed_reference_url(reference)
+    with reference.file.open("rb") as fh:
+        encoded = base64.b64encode(fh.read()).decode("ascii")
+    return f"data:{reference.content_type or 'image/png'};base64,{encoded}"
+
+
+def send_generation(generation_id, secret):
+    """Send a committed generation upstream, at most once.
+
+    The conditional UPDATE claims the row, so two processes can never both send it.
+    """
+    claimed = Generation.objects.filter(pk=generation_id, status=Status.QUEUED).update(
+        status=Status.SENDING, submitted_at=timezone.now()
+    )
+    if not claimed:
+        return
+    generation = Generation.objects.get(pk=generation_id)
+    try:
+        task_id = upstream.submit(
+            model=generation.model,
+            prompt=generation.prompt,
+            images=[reference_for_upstream(r) for r in generation.references.all()],
+            callback_url=callback_url(generation, secret),
+            aspect_ratio=generation.aspect_ratio or None,
+            image_size=generation.image_size or None,
+        )
+    except upstream.SubmitOutcomeUnknown:
+        logger.warning("Submit of generation %s: outcome unknown", generation_id)
+        Generation.objects.filter(pk=generation_id, status=Status.SENDING).update(
+            status=Status.UNKNOWN
+        )
+        return
+    except upstream.UpstreamError as exc:
+        # Certainly not created upstream (4xx, or 5xx after every retry): a final failure.
+        _note_upstream_error(exc)
+        _finish_without_task(generation_id, str(exc.user_message), allowed=[Status.SENDING])
+        return
+    _note_key_accepted()
+    bind_task_id(generation_id, task_id)
+    Generation.objects.filter(pk=generation_id, status=Status.SENDING).update(status=Status.PENDING)
+
+
+def bind_task_id(generation_id, task_id):
+    """Attach the upstream's task id to a row that has none yet.
+
+    Both the submit response and an early callback may do this, in either order.
+    Returns True when the row now carries this task id.
+    """
+    if not task_id:
+        return False
+    try:
+        with transaction.atomic():
+            Generation.objects.filter(pk=generation_id, upstream_task_id__isnull=True).update(
+                upstream_task_id=task_id
+            )
+    except IntegrityError:
+        logger.warning("Task id %s is already bound to another generation", task_id)
+        return False
+    return Generation.objects.filter(pk=generation_id, upstream_task_id=task_id).exists()
+
+
+def _finish_without_task(generation_id, message, *, allowed):
+    with transaction.atomic():
+        return Generation.objects.filter(pk=generation_id, status__in=allowed).update(
+            status=Status.FAILED, error_message=message, finished_at=timezone.now()
+        )
+
+
+# --- Learning the upstream's state ---------------------------------------------------------
+
+
+def claim_check(generation_id, *, interval=None):
+    """Claim the right to ask the upstream about this generation now.
+
+    Only the caller whose UPDATE changed the row asks, so ten tabs polling at once (in any
+    number of processes) cost one upstream query per interval.
+    """
+    now = timezone.now()
+    interval = settings.BANANA_POLL_INTERVAL if interval is None else interval
+    due = Q(last_checked_at__isnull=True) | Q(
+        last_checked_at__lte=now - timedelta(seconds=interval)
+    )
+    return bool(
+        Generation.objects.filter(due, pk=generation_id, upstream_task_id__isnull=False)
+        .filter(status__in=Generation.IN_FLIGHT)
+        .update(last_checked_at=now)
+    )
+
+
+def refresh_from_upstream(generation_id, *, force=False):
+    """Ask the upstream about one generation (if due) and apply the answer."""
+    if force:
+        claimed = (
+            Generation.objects.filter(pk=generation_id, upstream_task_id__isnull=False)
+            .filter(status__in=Generation.IN_FLIGHT)
+            .update(last_checked_at=timezone.now())
+        )
+    else:
+        claimed = claim_check(generation_id)
+    if not claimed:
+        return False
+    generation = Generation.objects.get(pk=generation_id)
+    try:
+        state = upstream.query(generation.upstream_task_id)
+    except upstream.TaskNotFound:
+        # The upstream briefly denies tasks it has just accepted; only a lasting denial counts.
+        since = generation.submitted_at or generation.created_at
+        if timezone.now() - since > timedelta(seconds=settings.BANANA_NOT_FOUND_GRACE):
+            _finish_without_task(
+                generation_id,
+                _("The image service has no record of this generation."),
+                allowed=list(Generation.IN_FLIGHT),
+            )
+            return True
+        return False
+    except upstream.UpstreamError as exc:
+        _note_upstream_error(exc)
+        logger.info("Refresh of generation %s failed: %s", generation_id, type(exc).__name__)
+        return False
+    _note_key_accepted()
+    return apply_upstream_state(generation_id, state)
+
+
+def apply_upstream_state(generation_id, state):
+    """Apply what the upstream says about a task to its generation, idempotently.
+
+    A final state is never left, a status never moves backwards, and the move into a final
+    state happens exactly once (the conditional UPDATE's row count says whether it was us).
+    Returns True when the row changed.
+    """
+    new_status = UPSTREAM_TO_STATUS.get(state.status, Status.SUBMITTED)
+    now = timezone.now()
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update()
+            .filter(pk=generation_id, upstream_task_id=state.task_id)
+            .first()
+        )
+        if generation is None or generation.is_final:
+            return False
+        if STATUS_RANK[new_status] < STATUS_RANK[Status(generation.status)]:
+            return False
+        fields = {"status": new_status, "upstream_status": state.raw_status[:50]}
+        if new_status in Generation.FINAL:
+            fields.update(
+                finished_at=now,
+                credits_consumed=state.consumed,
+                error_message=state.error_message if new_status == Status.FAILED else "",
+            )
+            if new_status == Status.FAILED and not fields["error_message"]:
+                fields["error_message"] = _("The image service could not make this image.")
+        changed = (
+            Generation.objects.filter(pk=generation_id)
+            .exclude(status__in=Generation.FINAL)
+            .update(**fields)
+        )
+        if changed and new_status == Status.SUCCESS:
+            ResultImage.objects.bulk_create(
+                ResultImage(generation_id=generation_id, position=i, source=source)
+                for i, source in enumerate(state.images)
+            )
+            if not state.images:
+                Generation.objects.filter(pk=generation_id).update(
+                    status=Status.FAILED,
+                    error_message=_("The image service returned no image."),
+                )
+            else:
+                transaction.on_commit(lambda: _enqueue_store_results(generation_id))
+    return bool(changed)
+
+
+def _enqueue_store_results(generation_id):
+    from .tasks import store_results
+
+    store_results.enqueue(generation_id=str(generation_id))
+
+
+def handle_callback(generation, payload):
+    """React to a callback whose secret was already verified.
+
+    The body is only a hint: its task id may bind a row whose submit response was lost,
+    but the state applied is read back from the upstream.
+    """
+    task_id = payload.get("task_id") if isinstance(payload, dict) else None
+    if generation.upstream_task_id is None and isinstance(task_id, str):
+        bound = bind_task_id(generation.pk, task_id.strip()[:100])
+        if bound:
+            Generation.objects.filter(pk=generation.pk, status=Status.UNKNOWN).update(
+                status=Status.PENDING
+            )
+    from .tasks import refresh_generation
+
+    transaction.on_commit(
+        lambda: refresh_generation.enqueue(generation_id=str(generation.pk), force=True)
+    )
+
+
+# --- Storing results -----------------------------------------------------------------------
+
+
+def fetch_policy():
+    return FetchPolicy(
+        max_bytes=settings.BANANA_FETCH_MAX_BYTES,
+        require_https=settings.BANANA_FETCH_REQUIRE_HTTPS,
+        allow_private=settings.BANANA_FETCH_ALLOW_PRIVATE,
+        allowed_hosts=frozenset(h.lower() for h in settings.BANANA_FETCH_ALLOWED_HOSTS),
+    )
+
+
+def store_results(generation_id):
+    """Copy every waiting result of a generation into our storage, with a thumbnail.
+
+    Returns True when some result still waits and deserves another attempt later.
+    """
+    policy = fetch_policy()
+    again = False
+    for result in ResultImage.objects.filter(
+        generation_id=generation_id, state=ResultImage.State.WAITING
+    ):
+        try:
+            processed = process_image(
+                fetch(result.source, policy), max_pixels=settings.BANANA_MAX_PIXELS
+            )
+        except FetchError as exc:
+            attempts = result.attempts + 1
+            permanent = exc.permanent or attempts >= MAX_RESULT_ATTEMPTS
+            logger.warning("Result %s of %s not fetched: %s", result.pk, generation_id, exc)
+            ResultImage.objects.filter(pk=result.pk).update(
+                attempts=attempts,
+                state=ResultImage.State.FAILED if permanent else ResultImage.State.WAITING,
+                error_message=_("The image could not be downloaded."),
+            )
+            again = again or not permanent
+            continue
+        except ImageRejected as exc:
+            ResultImage.objects.filter(pk=result.pk).update(
+                attempts=result.attempts + 1,
+                state=ResultImage.State.FAILED,
+                error_message=str(exc)[:300],
+            )
+            continue
+        base = f"{generation_id}-{result.position}"
+        result.file.save(f"{base}.{processed.extension}", ContentFile(processed.content), False)
+        result.thumbnail.save(f"{base}-thumb.webp", ContentFile(processed.thumbnail), False)
+        result.state = ResultImage.State.STORED
+        result.source = ""
+        result.content_type = processed.content_type
+        result.width, result.height = processed.width, processed.height
+        result.byte_size = len(processed.content)
+        result.thumbnail_width = processed.thumbnail_width
+        result.thumbnail_height = processed.thumbnail_height
+        result.attempts += 1
+        result.error_message = ""
+        result.save()
+    return again
+
+
+# --- The reconciler ------------------------------------------------------------------------
+
+
+def reconcile(now=None):
+    """Settle what no webhook and no viewer finished. Safe to run anywhere, any time.
+
+    Returns a dict of counts, for the command's output.
+    """
+    now = now or timezone.now()
+    counts = {"refreshed": 0, "resent": 0, "unknown": 0, "given_up": 0, "stored": 0}
+    quiet = now - timedelta(seconds=settings.BANANA_RECONCILE_AFTER)
+
+    watched = (
+        Generation.objects.in_flight()
+        .filter(upstream_task_id__isnull=False, created_at__lte=quiet)
+        .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lte=quiet))
+    )
+    for pk in watched.values_list("pk", flat=True):
+        counts["refreshed"] += refresh_from_upstream(pk)
+
+    # The process that created these died before sending: the secret died with it, so a
+    # new one is issued and the row sent again (it was certainly never sent).
+    for generation in Generation.objects.filter(
+        status=Status.QUEUED, created_at__lte=now - QUEUED_STALE_AFTER
+    ):
+        secret = generation.set_webhook_secret()
+        if Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
+            webhook_secret_hash=generation.webhook_secret_hash
+        ):
+            send_generation(generation.pk, secret)
+            counts["resent"] += 1
+
+    # Died while sending: the upstream may or may not have it.
+    counts["unknown"] += Generation.objects.filter(
+        status=Status.SENDING,
+        upstream_task_id__isnull=True,
+        submitted_at__lte=now - SENDING_STALE_AFTER,
+    ).update(status=Status.UNKNOWN)
+
+    give_up = now - timedelta(seconds=settings.BANANA_UNKNOWN_TIMEOUT)
+    for pk in Generation.objects.filter(
+        status=Status.UNKNOWN, upstream_task_id__isnull=True, submitted_at__lte=give_up
+    ).values_list("pk", flat=True):
+        counts["given_up"] += _finish_without_task(
+            pk,
+            _(
+                "The image service never confirmed this generation. "
+                "It was not charged; please try again."
+            ),
+            allowed=[Status.UNKNOWN],
+        )
+
+    waiting = ResultImage.objects.filter(
+        state=ResultImage.State.WAITING, generation__status=Status.SUCCESS
+    )
+    for pk in waiting.values_list("generation_id", flat=True).distinct():
+        store_results(pk)
+        counts["stored"] += 1
+    return counts
+
+
+# --- The team key's health (for admins) ----------------------------------------------------
+
+
+def _note_upstream_error(exc):
+    if isinstance(exc, upstream.Unauthorized):
+        UpstreamHealth.note_key_rejected()
+
+
+def _note_key_accepted():
+    UpstreamHealth.note_key_accepted()

@@ -1,0 +1,28 @@
+"""Background work. Tasks take ids and re-read rows: the row is the truth, not the task."""
+
+from datetime import timedelta
+
+from django.tasks import task
+from django.utils import timezone
+
+from . import services
+
+STORE_RETRY_DELAY = timedelta(seconds=20)
+
+
+@task
+def refresh_generation(*, generation_id, force=False):
+    services.refresh_from_upstream(generation_id, force=force)
+
+
+@task
+def store_results(*, generation_id):
+    if services.store_results(generation_id):
+        store_results.using(run_after=timezone.now() + STORE_RETRY_DELAY).enqueue(
+            generation_id=generation_id
+        )
+
+
+@task
+def reconcile_generations():
+    return services.reconcile()
