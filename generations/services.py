@@ -222,7 +222,13 @@ def send_generation(generation_id, secret):
     except upstream.UpstreamError as exc:
         # Certainly not created upstream (4xx, or 5xx after every retry): a final failure.
         _note_upstream_error(exc)
-        _finish_without_task(generation_id, str(exc.user_message), allowed=[Status.SENDING])
+        message = str(exc.user_message)
+        if isinstance(exc, upstream.BadRequest) and exc.detail:
+            message = _("%(message)s (The service said: %(detail)s)") % {
+                "message": message,
+                "detail": exc.detail[:300],
+            }
+        _finish_without_task(generation_id, message, allowed=[Status.SENDING])
         return
     _note_key_accepted()
     bind_task_id(generation_id, task_id)

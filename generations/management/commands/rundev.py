@@ -1,0 +1,68 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Development: run the web server, the task worker and the upstream emulator "
+        "together. Ctrl-C stops all three."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--no-emulator",
+            action="store_true",
+            help="Do not start the emulator (BANANA_API_BASE_URL points at a real upstream).",
+        )
+
+    def handle(self, *args, addr, no_emulator, **options):
+        manage = [sys.executable, "manage.py"]
+        commands = {
+            "web": [*manage, "runserver", addr],
+            "worker": [*manage, "worker", "--interval", "0.5"],
+        }
+        if not no_emulator:
+            api = urlsplit(settings.BANANA_API_BASE_URL)
+            if api.hostname not in {"127.0.0.1", "localhost"}:
+                raise CommandError(
+                    "BANANA_API_BASE_URL is not local; use --no-emulator to run without it."
+                )
+            commands["emulator"] = [
+                sys.executable,
+                "-m",
+                "emulator",
+                "--port",
+                str(api.port or 80),
+                "--api-key",
+                settings.BANANA_API_KEY,
+            ]
+        processes = {}
+        try:
+            for name, command in commands.items():
+                processes[name] = subprocess.Popen(command, env=os.environ.copy())  # noqa: S603
+            self.stdout.write(
+                self.style.SUCCESS(f"Banana Studio is running on http://{addr}/ (Ctrl-C stops it)")
+            )
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+            dead = [name for name, p in processes.items() if p.poll() is not None]
+            raise CommandError(f"{', '.join(dead)} stopped; stopping the rest.")
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            for p in processes.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in processes.values():
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()

@@ -1,0 +1,82 @@
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from emulator import Emulator, EmulatorConfig
+
+TEST_KEY = "dk-test0000000000"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Tasks run inline, media goes to a temporary folder, retries don't sleep."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.BANANA_API_BACKOFF = 0.001
+    settings.BANANA_FETCH_ALLOW_PRIVATE = True
+    settings.BANANA_FETCH_REQUIRE_HTTPS = False
+    settings.PUBLIC_BASE_URL = ""
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def emulator(settings):
+    """The fake upstream on a free port, fast: tasks finish as soon as they are asked about."""
+    config = EmulatorConfig(
+        api_key=TEST_KEY,
+        pending_seconds=0,
+        submitted_seconds=0,
+        in_progress_seconds=0,
+        not_found_seconds=0,
+        callback_mode="none",
+        seed=1,
+    )
+    with Emulator(config, host="127.0.0.1", port=0) as emu:
+        settings.BANANA_API_BASE_URL = emu.base_url
+        settings.BANANA_API_KEY = TEST_KEY
+        yield emu
+
+
+@pytest.fixture
+def with_webhooks(settings, live_server, emulator):
+    """Callbacks on: the emulator POSTs them to this app, served by a live server."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    emulator.config.callback_mode = "normal"
+    return emulator
+
+
+def make_user(username, **extra):
+    return get_user_model().objects.create_user(username, f"{username}@example.com", "pw", **extra)
+
+
+@pytest.fixture
+def member(db):
+    return make_user("mina")
+
+
+@pytest.fixture
+def teammate(db):
+    return make_user("tae")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("boss", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member)
+    return client
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    """Wait for something another thread (the emulator, the live server) makes true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
