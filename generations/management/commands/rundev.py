@@ -1,3 +1,4 @@
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,9 +46,15 @@ class Command(BaseCommand):
                 settings.BANANA_API_KEY,
             ]
         processes = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         try:
             for name, command in commands.items():
-                processes[name] = subprocess.Popen(command, env=os.environ.copy())  # noqa: S603
+                # Each child leads its own process group, so stopping it also stops what it
+                # spawned (runserver's autoreloader child, for one).
+                processes[name] = subprocess.Popen(  # noqa: S603
+                    command, env=os.environ.copy(), start_new_session=True
+                )
             self.stdout.write(
                 self.style.SUCCESS(f"Banana Studio is running on http://{addr}/ (Ctrl-C stops it)")
             )
@@ -59,10 +66,18 @@ class Command(BaseCommand):
             self.stdout.write("Stopping…")
         finally:
             for p in processes.values():
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
+                _signal_group(p, signal.SIGTERM)
             for p in processes.values():
                 try:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    p.kill()
+                    _signal_group(p, signal.SIGKILL)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _signal_group(process, signum):
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)

@@ -1,0 +1,30 @@
+"""In Chromium: a member logs in, submits, and sees the image appear without a reload."""
+
+import pytest
+
+from .browser import browser, log_in, page  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_member_submits_and_the_image_appears_without_reload(
+    page,  # noqa: F811
+    live_server,
+    member,
+    with_webhooks,
+):
+    with_webhooks.config.in_progress_seconds = 1.5
+    log_in(page, live_server, member.username)
+    page.evaluate("window.__noReload = 'still here'")
+
+    page.fill("#id_prompt", "A lighthouse made of bananas")
+    page.click("#compose button[type=submit]")
+
+    card = page.locator(".card").first
+    card.locator(".badge").wait_for()
+    assert "A lighthouse made of bananas" in card.inner_text()
+    card.locator("img.result").wait_for(timeout=20_000)
+    assert card.locator(".badge-success").count() == 1
+    assert page.evaluate("window.__noReload") == "still here"
+    natural_width = card.locator("img.result").evaluate("img => img.naturalWidth")
+    assert natural_width > 0
