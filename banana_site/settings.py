@@ -94,8 +94,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "generations.context_processors.credits",
             ],
-            "builtins": ["django.templatetags.i18n"],
+            "builtins": ["django.templatetags.i18n", "generations.templatetags.credit_tags"],
         },
     },
 ]
@@ -173,7 +174,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -248,3 +249,28 @@ BANANA_FETCH_MAX_BYTES = env.int("BANANA_FETCH_MAX_BYTES", default=30 * 1024 * 1
 BANANA_MAX_PIXELS = env.int("BANANA_MAX_PIXELS", default=40_000_000)
 
 BANANA_DEFAULT_CREDIT_PRICE = Decimal("0.5")
+# Prices per model and image size ("" = any size); admins override them in the admin.
+BANANA_PRICES = env.json(
+    "BANANA_PRICES",
+    default={
+        "google/gempix2": {"": "0.5", "4k": "1.0"},
+        "google/nano-banana-pro": {"": "0.5", "4k": "1.0"},
+        "google/nano-banana-2": {"": "0.5", "4k": "1.0"},
+    },
+)
+# Credits each member receives at the start of a month (the team default; per member in
+# the admin). 0 means credits are only granted by hand.
+BANANA_DEFAULT_MONTHLY_ALLOWANCE = Decimal(env.str("BANANA_DEFAULT_MONTHLY_ALLOWANCE", "0"))
+BANANA_DEFAULT_MAX_IN_FLIGHT = env.int("BANANA_DEFAULT_MAX_IN_FLIGHT", default=4)
+BANANA_DEFAULT_MAX_PER_MINUTE = env.int("BANANA_DEFAULT_MAX_PER_MINUTE", default=20)
+
+# --- Galleries and share links -----------------------------------------------------------
+# Who sees a new generation unless its owner chooses otherwise: "team" or "private".
+BANANA_DEFAULT_VISIBILITY = env.str("BANANA_DEFAULT_VISIBILITY", default="team")
+if BANANA_DEFAULT_VISIBILITY not in ("team", "private"):
+    raise ImproperlyConfigured('BANANA_DEFAULT_VISIBILITY must be "team" or "private".')
+BANANA_GALLERY_PAGE_SIZE = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
+# Unknown share tokens per client address and minute before answering 429. The counter
+# lives in the default cache: with several processes, configure a shared cache (CACHE_URL).
+BANANA_SHARE_MISSES_PER_MINUTE = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

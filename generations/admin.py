@@ -34,11 +34,14 @@ class GenerationAdmin(admin.ModelAdmin):
         "owner",
         "model",
         "status",
+        "hold_amount",
+        "credits_charged",
         "credits_consumed",
+        "over_hold",
         "duration",
         "thumbnail",
     ]
-    list_filter = ["status", "model", "owner", "created_at"]
+    list_filter = ["status", "model", "owner", "created_at", "credit_state", "over_hold"]
     search_fields = ["prompt", "upstream_task_id"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
@@ -81,3 +84,6 @@ class UpstreamHealthAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from . import credit_admin  # noqa: E402, F401  (registers the credits admin)

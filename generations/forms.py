@@ -7,7 +7,9 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .credits import price_for
 from .images import ImageRejected, validate_upload
+from .models import Generation
 from .services import ReferenceInput, get_model_option, model_options
 
 
@@ -47,9 +49,18 @@ class GenerationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://…"}),
         help_text=_("One per line. At most 4 references in all."),
     )
+    visibility = forms.ChoiceField(
+        label=_("Visible to"), required=False, choices=Generation.Visibility.choices
+    )
+    # Set by "remix" and "use as reference". Only ids travel: the server copies the images
+    # after checking that this member may see them.
+    remix_of = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    reference_from = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    reference_position = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["visibility"].initial = settings.BANANA_DEFAULT_VISIBILITY
         self.fields["prompt"].max_length = settings.BANANA_PROMPT_MAX_LENGTH
         self.fields["prompt"].widget.attrs["maxlength"] = settings.BANANA_PROMPT_MAX_LENGTH
         self.fields["model"].choices = [(m.id, m.label) for m in model_options()]
@@ -62,6 +73,9 @@ class GenerationForm(forms.Form):
         if not prompt:
             raise ValidationError(_("Write a prompt."))
         return prompt
+
+    def clean_visibility(self):
+        return self.cleaned_data["visibility"] or settings.BANANA_DEFAULT_VISIBILITY
 
     def clean_reference_urls(self):
         lines = [line.strip() for line in self.cleaned_data["reference_urls"].splitlines()]
@@ -119,6 +133,15 @@ class GenerationForm(forms.Form):
                 % {"max": settings.BANANA_MAX_REFERENCES, "count": count},
             )
         return data
+
+    def price_preview(self):
+        """The price of the chosen model and size, shown before submitting."""
+        data = self.data if self.is_bound else self.initial
+        option = get_model_option(data.get("model"))
+        if option is None:
+            return None
+        size = data.get("image_size") or ""
+        return price_for(option.id, size if size in option.sizes else "")
 
     def references(self):
         refs = [

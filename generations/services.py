@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import upstream
+from . import credits, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, process_image
 from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth
@@ -88,7 +88,15 @@ class ReferenceInput:
 
 
 def create_generation(
-    owner, *, model, prompt, aspect_ratio="", image_size="", references=(), retry_of=None
+    owner,
+    *,
+    model,
+    prompt,
+    aspect_ratio="",
+    image_size="",
+    references=(),
+    retry_of=None,
+    visibility=None,
 ):
     """Record a generation and, once the row is committed, send it upstream.
 
@@ -103,9 +111,12 @@ def create_generation(
             aspect_ratio=aspect_ratio or "",
             image_size=image_size or "",
             retry_of=retry_of,
+            visibility=visibility or settings.BANANA_DEFAULT_VISIBILITY,
         )
         secret = generation.set_webhook_secret()
         generation.save()
+        # Raises (rolling everything back) when the member's credits or limits refuse it.
+        credits.place_hold(owner, generation, credits.price_for(model, image_size))
         for position, ref in enumerate(references):
             reference = ReferenceImage(
                 generation=generation,
@@ -152,6 +163,7 @@ def retry_generation(generation, owner):
         image_size=generation.image_size,
         references=references_of(generation),
         retry_of=generation,
+        visibility=generation.visibility,
     )
 
 
@@ -256,9 +268,12 @@ def bind_task_id(generation_id, task_id):
 
 def _finish_without_task(generation_id, message, *, allowed):
     with transaction.atomic():
-        return Generation.objects.filter(pk=generation_id, status__in=allowed).update(
+        finished = Generation.objects.filter(pk=generation_id, status__in=allowed).update(
             status=Status.FAILED, error_message=message, finished_at=timezone.now()
         )
+        if finished:
+            credits.release(generation_id, message)
+        return finished
 
 
 # --- Learning the upstream's state ---------------------------------------------------------
@@ -361,7 +376,18 @@ def apply_upstream_state(generation_id, state):
                 )
             else:
                 transaction.on_commit(lambda: _enqueue_store_results(generation_id))
+        if changed and new_status in Generation.FINAL:
+            _settle_credits(generation_id, new_status, state, fields.get("error_message", ""))
     return bool(changed)
+
+
+def _settle_credits(generation_id, new_status, state, message):
+    # What the upstream charged is charged, even for a result we then reject (a text
+    # answer): the ledger follows the team's real spend.
+    if new_status == Status.SUCCESS or (state.consumed is not None and state.consumed > 0):
+        credits.settle(generation_id, state.consumed)
+    else:
+        credits.release(generation_id, message)
 
 
 def _enqueue_store_results(generation_id):

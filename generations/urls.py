@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import credit_views, gallery_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("generate/", views.generate, name="generate"),
-    path("g/<uuid:generation_id>/", views.detail, name="generation_detail"),
+    path("credits/", credit_views.ledger, name="credit_ledger"),
+    path("credits/price", credit_views.price, name="credit_price"),
+    path("g/<uuid:generation_id>/", gallery_views.detail, name="generation_detail"),
     path("g/<uuid:generation_id>/status/", views.status, name="generation_status"),
     path("g/<uuid:generation_id>/retry/", views.retry, name="generation_retry"),
     path(
@@ -31,4 +33,5 @@ urlpatterns = [
         name="upstream_webhook",
     ),
     path("healthz", views.healthz, name="healthz"),
+    *gallery_views.urlpatterns,
 ]

@@ -1,6 +1,7 @@
 import json
 import logging
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -12,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from . import services
+from . import credits, services, sharing
 from .forms import GenerationForm
 from .models import Generation, ResultImage
 
@@ -47,24 +48,33 @@ def home(request):
 @require_POST
 def generate(request):
     form = GenerationForm(request.POST, request.FILES)
-    if not form.is_valid():
+    references = sharing.references_for(request.user, form) if form.is_valid() else None
+    if references is None:
         if request.htmx:
             return render(request, "generations/home.html#compose", {"form": form})
         return render(request, "generations/home.html", _home_context(request, form), status=400)
-    generation = services.create_generation(
-        request.user,
-        model=form.cleaned_data["model"],
-        prompt=form.cleaned_data["prompt"],
-        aspect_ratio=form.cleaned_data["aspect_ratio"],
-        image_size=form.cleaned_data["image_size"],
-        references=form.references(),
-    )
+    try:
+        generation = services.create_generation(
+            request.user,
+            model=form.cleaned_data["model"],
+            prompt=form.cleaned_data["prompt"],
+            aspect_ratio=form.cleaned_data["aspect_ratio"],
+            image_size=form.cleaned_data["image_size"],
+            references=references,
+            visibility=form.cleaned_data["visibility"],
+        )
+    except credits.CreditError as exc:
+        form.add_error(None, str(exc))
+        if request.htmx:
+            return render(request, "generations/home.html#compose", {"form": form})
+        return render(request, "generations/home.html", _home_context(request, form), status=400)
     if request.htmx:
         fresh = GenerationForm(
             initial={
                 "model": generation.model,
                 "aspect_ratio": generation.aspect_ratio,
                 "image_size": generation.image_size,
+                "visibility": generation.visibility,
             }
         )
         generation = get_generation_for(request.user, generation.pk)
@@ -74,16 +84,6 @@ def generate(request):
             {"form": fresh, "generation": generation},
         )
     return redirect("generation_detail", generation_id=generation.pk)
-
-
-@require_GET
-def detail(request, generation_id):
-    generation = get_generation_for(request.user, generation_id)
-    return render(
-        request,
-        "generations/detail.html",
-        {"generation": generation, "references": generation.references.all()},
-    )
 
 
 @require_GET
@@ -106,7 +106,13 @@ def retry(request, generation_id):
     original = get_generation_for(request.user, generation_id)
     if original.owner_id != request.user.pk:
         raise PermissionDenied
-    generation = services.retry_generation(original, request.user)
+    try:
+        generation = services.retry_generation(original, request.user)
+    except credits.CreditError as exc:
+        if request.htmx:
+            return render(request, "generations/home.html#credit_refusal", {"message": exc})
+        messages.error(request, str(exc))
+        return redirect("home")
     if request.htmx:
         generation = get_generation_for(request.user, generation.pk)
         return render(request, "generations/home.html#card", {"generation": generation})

@@ -52,7 +52,11 @@ def make_user(username, **extra):
 
 @pytest.fixture
 def member(db):
-    return make_user("mina")
+    from generations import credits
+
+    user = make_user("mina")
+    credits.grant(user, 1000, reason="test budget")
+    return user
 
 
 @pytest.fixture

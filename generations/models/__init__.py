@@ -7,13 +7,25 @@ from .core import (
     hash_secret,
     new_secret,
 )
+from .credits import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
+from .sharing import Collection, CollectionItem, Favourite, ShareLink, new_share_token
 
 __all__ = [
+    "Collection",
+    "CollectionItem",
+    "CreditAccount",
+    "CreditLedgerEntry",
+    "Favourite",
     "Generation",
     "GenerationQuerySet",
+    "ModelPrice",
     "ReferenceImage",
     "ResultImage",
+    "ShareLink",
+    "TeamMonth",
+    "TeamSettings",
     "UpstreamHealth",
     "hash_secret",
     "new_secret",
+    "new_share_token",
 ]

@@ -4,7 +4,7 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -19,13 +19,33 @@ def hash_secret(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def default_visibility():
+    return settings.BANANA_DEFAULT_VISIBILITY
+
+
 class GenerationQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
     def visible_to(self, user):
         if not user.is_authenticated:
             return self.none()
         if user.is_staff:
+            return self.alive()
+        return self.alive().filter(Q(owner=user) | Q(visibility=Generation.Visibility.TEAM))
+
+    def search(self, text):
+        """Prompts matching the words: full-text search on PostgreSQL, a plain match elsewhere."""
+        text = (text or "").strip()
+        if not text:
             return self
-        return self.filter(owner=user)
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            return self.annotate(prompt_search=SearchVector("prompt")).filter(
+                prompt_search=SearchQuery(text, search_type="websearch")
+            )
+        return self.filter(prompt__icontains=text)
 
     def in_flight(self):
         return self.filter(status__in=Generation.IN_FLIGHT)
@@ -44,6 +64,10 @@ class Generation(models.Model):
         SUCCESS = "success", _("Done")
         FAILED = "failed", _("Failed")
 
+    class Visibility(models.TextChoices):
+        TEAM = "team", _("The whole team")
+        PRIVATE = "private", _("Only me")
+
     FINAL = frozenset({Status.SUCCESS, Status.FAILED})
     IN_FLIGHT = frozenset(set(Status) - FINAL)
 
@@ -58,6 +82,11 @@ class Generation(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    visibility = models.CharField(
+        _("visible to"), max_length=10, choices=Visibility.choices, default=default_visibility
+    )
+    # Soft delete: the row stays for the ledger, its files are removed.
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
 
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.QUEUED
@@ -71,6 +100,24 @@ class Generation(models.Model):
         _("credits consumed"), max_digits=12, decimal_places=6, null=True, blank=True
     )
     webhook_secret_hash = models.CharField(max_length=64, editable=False)
+
+    class CreditState(models.TextChoices):
+        NONE = "", _("No hold")
+        HELD = "held", _("On hold")
+        SETTLED = "settled", _("Settled")
+        RELEASED = "released", _("Released")
+
+    # Written only by generations/credits.py, with conditional UPDATEs.
+    hold_amount = models.DecimalField(
+        _("credits held"), max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    credits_charged = models.DecimalField(
+        _("credits charged"), max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    credit_state = models.CharField(
+        _("credits"), max_length=10, choices=CreditState.choices, default="", blank=True
+    )
+    over_hold = models.BooleanField(_("charged more than held"), default=False)
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(_("sent upstream"), null=True, blank=True)

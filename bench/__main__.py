@@ -1,0 +1,131 @@
+"""Benchmarks, as ratios against a baseline measured in the same process.
+
+    python -m bench            (or: make bench)
+
+Each case prints its ratio and its target; the exit status is 1 when a target is missed.
+Absolute times vary from machine to machine; ratios against a baseline run in the same
+process on the same machine do not (much).
+"""
+
+import io
+import os
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "banana_site.settings")
+
+
+def timed(fn, repeat=30):
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def bench_status_poll(results):
+    """A coalesced status poll (nothing due upstream) costs about as much as a tiny view."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.utils import timezone
+
+    from generations.models import Generation
+
+    user = get_user_model().objects.create_user("bench", password="pw")
+    generation = Generation.objects.create(
+        owner=user,
+        model="google/gempix2",
+        prompt="bench",
+        status=Generation.Status.IN_PROGRESS,
+        upstream_task_id="ta-bench",
+        webhook_secret_hash="x" * 64,
+        last_checked_at=timezone.now() + timezone.timedelta(days=1),
+    )
+    client = Client()
+    client.force_login(user)
+    baseline = timed(lambda: client.get("/healthz"))
+    poll = timed(lambda: client.get(f"/g/{generation.pk}/status/"))
+    results.append(("status poll / tiny view", poll / baseline, 25.0))
+
+
+def bench_image_processing(results):
+    """Validating, re-encoding and thumbnailing costs a small multiple of a plain decode."""
+    from PIL import Image
+
+    from generations.images import process_image
+
+    buffer = io.BytesIO()
+    Image.effect_noise((1024, 1024), 64).convert("RGB").save(buffer, "PNG")
+    data = buffer.getvalue()
+
+    def decode():
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+
+    baseline = timed(decode, repeat=5)
+    processed = timed(lambda: process_image(data), repeat=5)
+    results.append(("process_image / decode", processed / baseline, 8.0))
+
+
+def bench_fetch_memory(results):
+    """Downloading streams: peak memory stays near the body size, not a multiple of it."""
+    from generations.fetch import FetchPolicy, fetch
+
+    body = os.urandom(8 * 1024 * 1024)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            for i in range(0, len(body), 65536):
+                self.wfile.write(body[i : i + 65536])
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    policy = FetchPolicy(require_https=False, allow_private=True, max_bytes=len(body) * 2)
+    url = f"http://127.0.0.1:{server.server_port}/x.png"
+    tracemalloc.start()
+    fetched = fetch(url, policy)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    server.shutdown()
+    assert len(fetched) == len(body)
+    results.append(("fetch peak memory / body size", peak / len(body), 3.0))
+
+
+def main():
+    import django
+    from django.test.utils import setup_test_environment
+
+    os.environ.setdefault("DEBUG", "true")
+    django.setup()
+    setup_test_environment()
+    from django.db import connection
+
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    results = []
+    try:
+        bench_status_poll(results)
+        bench_image_processing(results)
+        bench_fetch_memory(results)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    failed = False
+    for name, ratio, target in results:
+        ok = ratio <= target
+        failed |= not ok
+        print(f"{'ok  ' if ok else 'MISS'} {name}: {ratio:.2f} (target <= {target})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

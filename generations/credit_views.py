@@ -1,0 +1,29 @@
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from . import credits, services
+from .models import CreditLedgerEntry
+
+LEDGER_PAGE_SIZE = 50
+
+
+@require_GET
+def ledger(request):
+    """The member's own ledger; nobody sees another member's entries here, staff included."""
+    account = credits.account_for(request.user)
+    entries = CreditLedgerEntry.objects.filter(account=account).select_related("actor")
+    page = Paginator(entries, LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "generations/credits.html", {"page": page, "account": account})
+
+
+@require_GET
+def price(request):
+    """The price of a model and size, for the compose form's preview."""
+    model = request.GET.get("model", "")
+    option = services.get_model_option(model)
+    size = request.GET.get("image_size", "")
+    amount = None
+    if option is not None:
+        amount = credits.price_for(option.id, size if size in option.sizes else "")
+    return render(request, "generations/home.html#price_preview", {"price": amount})

@@ -1,0 +1,381 @@
+"""Members' credits: holds, settlements, grants and limits.
+
+Every function is one short transaction. Balances change only through conditional UPDATEs
+with F() arithmetic whose row count is checked, never read-modify-write in Python. Every
+change writes one ledger row with a unique idempotency key, and the move of a generation's
+credits out of "held" is itself a conditional UPDATE on the generation, so a settlement or
+release happens exactly once however many webhooks, polls and reconcilers race for it.
+
+Lock order, everywhere: the member's CreditAccount row, then the team's TeamMonth row.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
+from .models import TeamSettings as TeamSettingsModel
+
+ZERO = Decimal("0")
+Kind = CreditLedgerEntry.Kind
+CreditState = Generation.CreditState
+NEAR_LIMIT_PERCENT = 80
+
+
+def fmt(amount):
+    """A credit amount for people: 0.5, 10, 1.25."""
+    text = f"{Decimal(amount):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class CreditError(Exception):
+    """A submission refused for credits or limits; str() is a message for the member."""
+
+
+class NotEnoughCredits(CreditError):
+    def __init__(self, available, needed):
+        self.available, self.needed = available, needed
+        super().__init__(
+            _("Not enough credits: %(available)s available, %(needed)s needed.")
+            % {"available": fmt(available), "needed": fmt(needed)}
+        )
+
+
+class LimitReached(CreditError):
+    pass
+
+
+class TeamCapReached(LimitReached):
+    pass
+
+
+# --- Prices --------------------------------------------------------------------------------
+
+
+def price_for(model, image_size=""):
+    image_size = image_size or ""
+    for size in dict.fromkeys([image_size, ""]):
+        price = ModelPrice.objects.filter(model=model, image_size=size).first()
+        if price is not None:
+            return price.price
+    configured = settings.BANANA_PRICES.get(model, {})
+    for size in dict.fromkeys([image_size, ""]):
+        if size in configured:
+            return Decimal(str(configured[size]))
+    return settings.BANANA_DEFAULT_CREDIT_PRICE
+
+
+# --- Accounts and the ledger ---------------------------------------------------------------
+
+
+def account_for(user):
+    return CreditAccount.objects.get_or_create(user=user)[0]
+
+
+def month_start(day):
+    return day.replace(day=1)
+
+
+def _post(account_id, kind, key, *, amount=ZERO, held_delta=ZERO, **fields):
+    """The ledger row for a change just made to the account (inside the same transaction,
+    so the balances read back are the ones this change produced)."""
+    balance, held = CreditAccount.objects.filter(pk=account_id).values_list("balance", "held")[0]
+    return CreditLedgerEntry.objects.create(
+        account_id=account_id,
+        kind=kind,
+        amount=amount,
+        held_delta=held_delta,
+        balance_after=balance,
+        held_after=held,
+        idempotency_key=key,
+        **fields,
+    )
+
+
+def _move(account_id, *, balance=ZERO, held=ZERO):
+    return CreditAccount.objects.filter(pk=account_id).update(
+        balance=F("balance") + balance, held=F("held") + held
+    )
+
+
+def _team_settings():
+    return TeamSettingsModel.objects.filter(pk=1).first() or TeamSettingsModel(pk=1)
+
+
+def _team_commit(month, amount, *, cap=None):
+    """Add to the team's committed credits for the month; refuses (returns False) when a
+    cap is given and would be passed. One conditional UPDATE, so racing submits queue on
+    the row and each sees the total the previous one left."""
+    TeamMonth.objects.bulk_create([TeamMonth(month=month)], ignore_conflicts=True)
+    rows = TeamMonth.objects.filter(month=month)
+    if cap is not None:
+        rows = rows.filter(committed__lte=cap - amount)
+    return bool(rows.update(committed=F("committed") + amount))
+
+
+def default_allowance():
+    team = _team_settings().default_monthly_allowance
+    return settings.BANANA_DEFAULT_MONTHLY_ALLOWANCE if team is None else team
+
+
+def allowance_of(account):
+    if account.monthly_allowance is not None:
+        return account.monthly_allowance
+    return default_allowance()
+
+
+def renew_monthly_allowance(user, today=None):
+    """Credit this month's allowance once. Returns the amount credited (0 when nothing was)."""
+    period = month_start(today or timezone.localdate())
+    account = account_for(user)
+    if account.allowance_period is not None and account.allowance_period >= period:
+        return ZERO  # the common case, without taking a write lock
+    amount = allowance_of(account)
+    with transaction.atomic():
+        renewed = (
+            CreditAccount.objects.filter(pk=account.pk)
+            .exclude(allowance_period__gte=period)
+            .update(
+                allowance_period=period,
+                balance=F("balance") + (amount if amount > 0 else ZERO),
+            )
+        )
+        if not renewed or amount <= 0:
+            return ZERO
+        _post(
+            account.pk,
+            Kind.ALLOWANCE,
+            f"allowance:{user.pk}:{period:%Y-%m}",
+            amount=amount,
+            reason=_("Monthly allowance for %(month)s") % {"month": f"{period:%Y-%m}"},
+        )
+    return amount
+
+
+def grant(user, amount, actor=None, reason="", *, key=None):
+    """Add credits (a top-up). `key` makes a retried grant a no-op."""
+    amount = Decimal(amount)
+    if amount <= 0:
+        raise ValueError("A grant must be positive; use adjust() to take credits away.")
+    return _change(user, Kind.GRANT, amount, actor, reason, key)
+
+
+def adjust(user, amount, actor, reason, *, key=None):
+    """Correct a balance, up or down, with a written reason."""
+    if not reason.strip():
+        raise ValueError("An adjustment needs a reason.")
+    return _change(user, Kind.ADJUSTMENT, Decimal(amount), actor, reason, key)
+
+
+def _change(user, kind, amount, actor, reason, key):
+    account = account_for(user)
+    key = key or f"{kind}:{account.pk}:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        if CreditLedgerEntry.objects.filter(idempotency_key=key).exists():
+            return None
+        _move(account.pk, balance=amount)
+        return _post(account.pk, kind, key, amount=amount, actor=actor, reason=reason)
+
+
+# --- Holds and their outcome ---------------------------------------------------------------
+
+
+def _check_limits(user, account, generation):
+    max_in_flight = account.max_in_flight
+    if max_in_flight is None:
+        max_in_flight = settings.BANANA_DEFAULT_MAX_IN_FLIGHT
+    others = Generation.objects.filter(owner=user).exclude(pk=generation.pk)
+    if max_in_flight and others.in_flight().count() >= max_in_flight:
+        raise LimitReached(
+            _(
+                "You already have %(count)s generations in progress. "
+                "Wait for one to finish, then submit again."
+            )
+            % {"count": max_in_flight}
+        )
+    per_minute = account.max_per_minute
+    if per_minute is None:
+        per_minute = settings.BANANA_DEFAULT_MAX_PER_MINUTE
+    recent = others.filter(created_at__gte=timezone.now() - timedelta(minutes=1))
+    if per_minute and recent.count() >= per_minute:
+        raise LimitReached(
+            _("You may submit %(count)s generations per minute. Wait a moment, then retry.")
+            % {"count": per_minute}
+        )
+
+
+def place_hold(user, generation, amount):
+    """Hold `amount` of the member's credits for a generation row that is being created,
+    inside the caller's transaction; raises a CreditError (rolling back) when refused."""
+    amount = Decimal(amount)
+    renew_monthly_allowance(user)
+    account = account_for(user)
+    with transaction.atomic():
+        # The row lock queues a member's concurrent submits, so the limit counts below see
+        # the generations the submits before them committed.
+        account = CreditAccount.objects.select_for_update().get(pk=account.pk)
+        _check_limits(user, account, generation)
+        held = CreditAccount.objects.filter(pk=account.pk, balance__gte=amount).update(
+            balance=F("balance") - amount, held=F("held") + amount
+        )
+        if not held:
+            raise NotEnoughCredits(account.balance, amount)
+        cap = _team_settings().monthly_team_cap
+        month = month_start(timezone.localdate(generation.created_at))
+        if not _team_commit(month, amount, cap=cap):
+            raise TeamCapReached(
+                _(
+                    "The team has used its credits for this month (cap: %(cap)s). "
+                    "Submissions are paused for everyone until an admin raises the cap."
+                )
+                % {"cap": fmt(cap)}
+            )
+        Generation.objects.filter(pk=generation.pk).update(
+            hold_amount=amount, credit_state=CreditState.HELD
+        )
+        generation.hold_amount, generation.credit_state = amount, CreditState.HELD
+        return _post(
+            account.pk,
+            Kind.HOLD,
+            f"hold:{generation.pk}",
+            amount=-amount,
+            held_delta=amount,
+            generation=generation,
+        )
+
+
+def _finish_hold(generation_id, new_state, **fields):
+    """Claim a held generation's credits for one outcome: True for exactly one caller."""
+    return bool(
+        Generation.objects.filter(pk=generation_id, credit_state=CreditState.HELD).update(
+            credit_state=new_state, **fields
+        )
+    )
+
+
+def _held(generation_id):
+    return (
+        Generation.objects.filter(pk=generation_id)
+        .values_list("owner__credit_account", "hold_amount", "created_at")
+        .first()
+    )
+
+
+def settle(generation, consumed=None, reason=""):
+    """Charge what the upstream consumed (the hold when it did not say), returning the hold.
+
+    A charge above the hold is still charged in full, and flagged for admins.
+    No-op (None) for a generation without a hold, or one already settled or released.
+    """
+    generation_id = getattr(generation, "pk", generation)
+    with transaction.atomic():
+        row = _held(generation_id)
+        if row is None or row[1] is None:
+            return None
+        account_id, hold, created_at = row
+        charge = hold if consumed is None else Decimal(consumed)
+        if not _finish_hold(
+            generation_id,
+            CreditState.SETTLED,
+            credits_charged=charge,
+            over_hold=charge > hold,
+        ):
+            return None
+        _move(account_id, balance=hold - charge, held=-hold)
+        _team_commit(month_start(timezone.localdate(created_at)), charge - hold)
+        return _post(
+            account_id,
+            Kind.SETTLE,
+            f"settle:{generation_id}",
+            amount=hold - charge,
+            held_delta=-hold,
+            generation_id=generation_id,
+            reason=reason
+            or (_("Charged more than held") if charge > hold else _("Generation finished")),
+        )
+
+
+def release(generation, reason=""):
+    """Give a hold back in full: the generation failed or was never made."""
+    generation_id = getattr(generation, "pk", generation)
+    with transaction.atomic():
+        row = _held(generation_id)
+        if row is None or row[1] is None:
+            return None
+        account_id, hold, created_at = row
+        if not _finish_hold(generation_id, CreditState.RELEASED, credits_charged=ZERO):
+            return None
+        _move(account_id, balance=hold, held=-hold)
+        _team_commit(month_start(timezone.localdate(created_at)), -hold)
+        return _post(
+            account_id,
+            Kind.RELEASE,
+            f"release:{generation_id}",
+            amount=hold,
+            held_delta=-hold,
+            generation_id=generation_id,
+            reason=reason[:500],
+        )
+
+
+# --- What members see ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    available: Decimal
+    held: Decimal
+    spent_this_month: Decimal
+    allowance: Decimal
+    percent_used: int | None
+
+    @property
+    def near_limit(self):
+        return self.percent_used is not None and self.percent_used >= NEAR_LIMIT_PERCENT
+
+
+def spent_between(account_ids, start, end=None):
+    """Credits charged by settlements in [start, end), per account id."""
+    entries = CreditLedgerEntry.objects.filter(
+        account_id__in=account_ids, kind=Kind.SETTLE, created_at__gte=start
+    )
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    totals = entries.values("account_id").annotate(total=Sum(F("amount") + F("held_delta")))
+    return {row["account_id"]: -row["total"] for row in totals}
+
+
+def month_start_datetime(today=None):
+    first = month_start(today or timezone.localdate())
+    return timezone.make_aware(timezone.datetime(first.year, first.month, 1))
+
+
+def percent_used(spent, allowance):
+    if not allowance or allowance <= 0:
+        return None
+    return int(spent * 100 / allowance)
+
+
+def summary_for(user, today=None):
+    renew_monthly_allowance(user, today)
+    account = CreditAccount.objects.get(user=user)
+    spent = spent_between([account.pk], month_start_datetime(today)).get(account.pk, ZERO)
+    allowance = allowance_of(account)
+    return Summary(
+        available=account.balance,
+        held=account.held,
+        spent_this_month=spent,
+        allowance=allowance,
+        percent_used=percent_used(spent, allowance),
+    )
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)

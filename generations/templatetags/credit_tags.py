@@ -1,0 +1,13 @@
+from django import template
+
+from ..credits import fmt
+
+register = template.Library()
+
+
+@register.filter
+def credits(value):
+    """A credit amount without trailing zeros: 0.5, 10, 1.25."""
+    if value is None or value == "":
+        return ""
+    return fmt(value)
