@@ -5,6 +5,7 @@ upstream emulator. Production is the same code with DEBUG=false, which makes eve
 that matters for safety mandatory and switches on the strict defaults.
 """
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -111,7 +112,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 30}
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file (not :memory:) so live-server and thread tests share it; per process, so two
+    # test runs on one machine never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -166,10 +169,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 
 # --- Security: strict unless DEBUG -------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
-)
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto, and take the client's
+# address from the last X-Forwarded-For hop it appended (share-token rate limiting).
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -273,4 +279,5 @@ BANANA_GALLERY_PAGE_SIZE = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
 # Unknown share tokens per client address and minute before answering 429. The counter
 # lives in the default cache: with several processes, configure a shared cache (CACHE_URL).
 BANANA_SHARE_MISSES_PER_MINUTE = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# A table in the database by default: shared by every process with no extra service.
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}

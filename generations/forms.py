@@ -9,8 +9,10 @@ from django.utils.translation import ngettext
 
 from .credits import price_for
 from .images import ImageRejected, validate_upload
-from .models import Generation
+from .models import Generation, ReferenceImage
 from .services import ReferenceInput, get_model_option, model_options
+
+REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -90,6 +92,11 @@ class GenerationForm(forms.Form):
                 ) from None
             if urlsplit(url).username:
                 raise ValidationError(_("URLs with a user name or password are not allowed."))
+            if len(url) > REFERENCE_URL_MAX_LENGTH:
+                raise ValidationError(
+                    _("A reference URL may be at most %(max)d characters long."),
+                    params={"max": REFERENCE_URL_MAX_LENGTH},
+                )
         return urls
 
     def clean_reference_files(self):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +22,9 @@ from django.utils.translation import gettext as _
 from . import credits, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, process_image
-from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth
+from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth, hash_secret
+from .models import new_secret as new_secret_value
+from .models.core import result_upload_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ STATUS_RANK = {
     Status.FAILED: 5,
 }
 MAX_RESULT_ATTEMPTS = 5
+TASK_ID_MAX_LENGTH = Generation._meta.get_field("upstream_task_id").max_length
 SENDING_STALE_AFTER = timedelta(minutes=5)
 QUEUED_STALE_AFTER = timedelta(minutes=2)
 
@@ -205,22 +208,37 @@ def reference_for_upstream(reference):
     return f"data:{reference.content_type or 'image/png'};base64,{encoded}"
 
 
-def send_generation(generation_id, secret):
-    """Send a committed generation upstream, at most once.
+def send_generation(generation_id, secret, *, new_secret=False):
+    """Send a committed generation upstream, at most once. Returns True if this call sent it.
 
-    The conditional UPDATE claims the row, so two processes can never both send it.
+    The conditional UPDATE claims the row, so two processes can never both send it. With
+    `new_secret`, the claim also stores the hash of `secret` (the reconciler's resend), so
+    the hash and the callback URL that is sent can never disagree.
     """
-    claimed = Generation.objects.filter(pk=generation_id, status=Status.QUEUED).update(
-        status=Status.SENDING, submitted_at=timezone.now()
-    )
+    claim = {"status": Status.SENDING, "submitted_at": timezone.now()}
+    if new_secret:
+        claim["webhook_secret_hash"] = hash_secret(secret)
+    claimed = Generation.objects.filter(
+        pk=generation_id, status=Status.QUEUED, deleted_at__isnull=True
+    ).update(**claim)
     if not claimed:
-        return
+        return False
     generation = Generation.objects.get(pk=generation_id)
+    try:
+        images = [reference_for_upstream(r) for r in generation.references.all()]
+    except OSError:
+        logger.exception("Generation %s: a reference image could not be read", generation_id)
+        _finish_without_task(
+            generation_id,
+            _("A reference image could not be read. Please add it again and retry."),
+            allowed=[Status.SENDING],
+        )
+        return True
     try:
         task_id = upstream.submit(
             model=generation.model,
             prompt=generation.prompt,
-            images=[reference_for_upstream(r) for r in generation.references.all()],
+            images=images,
             callback_url=callback_url(generation, secret),
             aspect_ratio=generation.aspect_ratio or None,
             image_size=generation.image_size or None,
@@ -230,9 +248,10 @@ def send_generation(generation_id, secret):
         Generation.objects.filter(pk=generation_id, status=Status.SENDING).update(
             status=Status.UNKNOWN
         )
-        return
+        return True
     except upstream.UpstreamError as exc:
-        # Certainly not created upstream (4xx, or 5xx after every retry): a final failure.
+        # Not created upstream (4xx, or 5xx after every retry: the vendor documents a 500
+        # as a failed request), unless an early callback has already named its task.
         _note_upstream_error(exc)
         message = str(exc.user_message)
         if isinstance(exc, upstream.BadRequest) and exc.detail:
@@ -240,11 +259,23 @@ def send_generation(generation_id, secret):
                 "message": message,
                 "detail": exc.detail[:300],
             }
-        _finish_without_task(generation_id, message, allowed=[Status.SENDING])
-        return
+        if not _finish_without_task(generation_id, message, allowed=[Status.SENDING]):
+            _mark_sent(generation_id)
+        return True
     _note_key_accepted()
-    bind_task_id(generation_id, task_id)
-    Generation.objects.filter(pk=generation_id, status=Status.SENDING).update(status=Status.PENDING)
+    if bind_task_id(generation_id, task_id):
+        _mark_sent(generation_id)
+    else:
+        Generation.objects.filter(pk=generation_id, status=Status.SENDING).update(
+            status=Status.UNKNOWN
+        )
+    return True
+
+
+def _mark_sent(generation_id):
+    Generation.objects.filter(
+        pk=generation_id, status=Status.SENDING, upstream_task_id__isnull=False
+    ).update(status=Status.PENDING)
 
 
 def bind_task_id(generation_id, task_id):
@@ -253,7 +284,8 @@ def bind_task_id(generation_id, task_id):
     Both the submit response and an early callback may do this, in either order.
     Returns True when the row now carries this task id.
     """
-    if not task_id:
+    if not task_id or len(task_id) > TASK_ID_MAX_LENGTH:
+        logger.warning("Generation %s: unusable task id from the upstream", generation_id)
         return False
     try:
         with transaction.atomic():
@@ -266,9 +298,17 @@ def bind_task_id(generation_id, task_id):
     return Generation.objects.filter(pk=generation_id, upstream_task_id=task_id).exists()
 
 
-def _finish_without_task(generation_id, message, *, allowed):
+def _finish_without_task(generation_id, message, *, allowed, task_bound=False):
+    """Fail a generation for which the upstream has no task, and release its hold.
+
+    Unless `task_bound`, a row that meanwhile got a task id (an early callback named it)
+    is left alone: the upstream has it after all.
+    """
+    rows = Generation.objects.filter(pk=generation_id, status__in=allowed)
+    if not task_bound:
+        rows = rows.filter(upstream_task_id__isnull=True)
     with transaction.atomic():
-        finished = Generation.objects.filter(pk=generation_id, status__in=allowed).update(
+        finished = rows.update(
             status=Status.FAILED, error_message=message, finished_at=timezone.now()
         )
         if finished:
@@ -320,6 +360,7 @@ def refresh_from_upstream(generation_id, *, force=False):
                 generation_id,
                 _("The image service has no record of this generation."),
                 allowed=list(Generation.IN_FLIGHT),
+                task_bound=True,
             )
             return True
         return False
@@ -364,7 +405,9 @@ def apply_upstream_state(generation_id, state):
             .exclude(status__in=Generation.FINAL)
             .update(**fields)
         )
-        if changed and new_status == Status.SUCCESS:
+        # A generation deleted while it ran still gets its final state and its credits
+        # settled, but its images are not fetched.
+        if changed and new_status == Status.SUCCESS and generation.deleted_at is None:
             ResultImage.objects.bulk_create(
                 ResultImage(generation_id=generation_id, position=i, source=source)
                 for i, source in enumerate(state.images)
@@ -404,7 +447,7 @@ def handle_callback(generation, payload):
     """
     task_id = payload.get("task_id") if isinstance(payload, dict) else None
     if generation.upstream_task_id is None and isinstance(task_id, str):
-        bound = bind_task_id(generation.pk, task_id.strip()[:100])
+        bound = bind_task_id(generation.pk, task_id.strip())
         if bound:
             Generation.objects.filter(pk=generation.pk, status=Status.UNKNOWN).update(
                 status=Status.PENDING
@@ -436,7 +479,9 @@ def store_results(generation_id):
     policy = fetch_policy()
     again = False
     for result in ResultImage.objects.filter(
-        generation_id=generation_id, state=ResultImage.State.WAITING
+        generation_id=generation_id,
+        state=ResultImage.State.WAITING,
+        generation__deleted_at__isnull=True,
     ):
         try:
             processed = process_image(
@@ -460,20 +505,44 @@ def store_results(generation_id):
                 error_message=str(exc)[:300],
             )
             continue
-        base = f"{generation_id}-{result.position}"
-        result.file.save(f"{base}.{processed.extension}", ContentFile(processed.content), False)
-        result.thumbnail.save(f"{base}-thumb.webp", ContentFile(processed.thumbnail), False)
-        result.state = ResultImage.State.STORED
-        result.source = ""
-        result.content_type = processed.content_type
-        result.width, result.height = processed.width, processed.height
-        result.byte_size = len(processed.content)
-        result.thumbnail_width = processed.thumbnail_width
-        result.thumbnail_height = processed.thumbnail_height
-        result.attempts += 1
-        result.error_message = ""
-        result.save()
+        _keep_result(result, processed)
     return again
+
+
+def _keep_result(result, processed):
+    """Write the files, then mark the result stored, if it still waits for them.
+
+    Two workers (the task and the reconciler) may fetch the same result, and the generation
+    may have been deleted meanwhile: only the UPDATE that finds it still waiting keeps
+    its files.
+    """
+    base = f"{result.generation_id}-{result.position}"
+    storage = result.file.storage
+    file_name = storage.save(
+        result_upload_path(result, f"{base}.{processed.extension}"), ContentFile(processed.content)
+    )
+    thumb_name = storage.save(
+        result_upload_path(result, f"{base}-thumb.webp"), ContentFile(processed.thumbnail)
+    )
+    kept = ResultImage.objects.filter(
+        pk=result.pk, state=ResultImage.State.WAITING, generation__deleted_at__isnull=True
+    ).update(
+        state=ResultImage.State.STORED,
+        file=file_name,
+        thumbnail=thumb_name,
+        source="",
+        content_type=processed.content_type,
+        width=processed.width,
+        height=processed.height,
+        byte_size=len(processed.content),
+        thumbnail_width=processed.thumbnail_width,
+        thumbnail_height=processed.thumbnail_height,
+        attempts=F("attempts") + 1,
+        error_message="",
+    )
+    if not kept:
+        storage.delete(file_name)
+        storage.delete(thumb_name)
 
 
 # --- The reconciler ------------------------------------------------------------------------
@@ -497,16 +566,11 @@ def reconcile(now=None):
         counts["refreshed"] += refresh_from_upstream(pk)
 
     # The process that created these died before sending: the secret died with it, so a
-    # new one is issued and the row sent again (it was certainly never sent).
-    for generation in Generation.objects.filter(
-        status=Status.QUEUED, created_at__lte=now - QUEUED_STALE_AFTER
-    ):
-        secret = generation.set_webhook_secret()
-        if Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
-            webhook_secret_hash=generation.webhook_secret_hash
-        ):
-            send_generation(generation.pk, secret)
-            counts["resent"] += 1
+    # new one is issued and the row sent (it was certainly never sent).
+    for pk in Generation.objects.filter(
+        status=Status.QUEUED, created_at__lte=now - QUEUED_STALE_AFTER, deleted_at__isnull=True
+    ).values_list("pk", flat=True):
+        counts["resent"] += send_generation(pk, new_secret_value(), new_secret=True)
 
     # Died while sending: the upstream may or may not have it.
     counts["unknown"] += Generation.objects.filter(
@@ -523,15 +587,17 @@ def reconcile(now=None):
             pk,
             _(
                 "The image service never confirmed this generation. "
-                "It was not charged; please try again."
+                "Its credits were released; please try again."
             ),
             allowed=[Status.UNKNOWN],
         )
 
     waiting = ResultImage.objects.filter(
-        state=ResultImage.State.WAITING, generation__status=Status.SUCCESS
+        state=ResultImage.State.WAITING,
+        generation__status=Status.SUCCESS,
+        generation__deleted_at__isnull=True,
     )
-    for pk in waiting.values_list("generation_id", flat=True).distinct():
+    for pk in waiting.order_by().values_list("generation_id", flat=True).distinct():
         store_results(pk)
         counts["stored"] += 1
     return counts

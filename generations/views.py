@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -93,12 +94,20 @@ def status(request, generation_id):
     if not generation.is_final:
         services.refresh_from_upstream(generation.pk)
         generation = get_generation_for(request.user, generation_id)
-    context = {"generation": generation}
+    response = render(request, "generations/home.html#card", {"generation": generation})
     if generation.needs_polling:
-        return render(request, "generations/home.html#card", context)
-    response = render(request, "generations/home.html#card", context)
+        return response
     # 286 tells htmx to stop polling; the final card carries no trigger either.
-    return HttpResponseStopPolling(response.content)
+    final = HttpResponseStopPolling(response.content)
+    if _polled_from_detail_page(request, generation):
+        # The detail page shows more than the card once an image is done: reload it.
+        final["HX-Refresh"] = "true"
+    return final
+
+
+def _polled_from_detail_page(request, generation):
+    current = request.htmx.current_url_abs_path if request.htmx else None
+    return current == reverse("generation_detail", args=[generation.pk])
 
 
 @require_POST

@@ -2,6 +2,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from emulator import Emulator, EmulatorConfig
 
@@ -18,6 +19,10 @@ def _isolated_settings(settings, tmp_path):
     settings.BANANA_FETCH_REQUIRE_HTTPS = False
     settings.PUBLIC_BASE_URL = ""
     settings.SECURE_SSL_REDIRECT = False
+    # Production's cache is a database table, which test flushes would not empty; tests get
+    # a fresh in-memory one instead (rate-limit counters must not leak between tests).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
 
 
 @pytest.fixture

@@ -42,9 +42,10 @@ class Command(BaseCommand):
                 "emulator",
                 "--port",
                 str(api.port or 80),
-                "--api-key",
-                settings.BANANA_API_KEY,
             ]
+        env = os.environ.copy()
+        # The key goes by environment, not the command line, where `ps` would show it.
+        env["EMULATOR_API_KEY"] = settings.BANANA_API_KEY
         processes = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
@@ -53,7 +54,7 @@ class Command(BaseCommand):
                 # Each child leads its own process group, so stopping it also stops what it
                 # spawned (runserver's autoreloader child, for one).
                 processes[name] = subprocess.Popen(  # noqa: S603
-                    command, env=os.environ.copy(), start_new_session=True
+                    command, env=env, start_new_session=True
                 )
             self.stdout.write(
                 self.style.SUCCESS(f"Banana Studio is running on http://{addr}/ (Ctrl-C stops it)")

@@ -1,0 +1,206 @@
+"""The generation flow where things go wrong: crashes, deletes, races, missing files."""
+
+import base64
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from generations import services, sharing, upstream
+from generations.images import process_image
+from generations.models import Generation, ResultImage
+
+from .sharing_builders import png_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def crashed_before_sending(owner, minutes_ago=10):
+    """A row whose creating process died between commit and send."""
+    generation = Generation(owner=owner, model="google/gempix2", prompt="orphan")
+    generation.set_webhook_secret()
+    generation.save()
+    Generation.objects.filter(pk=generation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    return generation
+
+
+def secret_in(callback_url):
+    return urlsplit(callback_url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
+    member, emulator, settings
+):
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    generation = crashed_before_sending(member)
+
+    counts = services.reconcile()
+
+    generation.refresh_from_db()
+    assert counts["resent"] == 1
+    assert generation.status == Generation.Status.PENDING
+    task = emulator.tasks[generation.upstream_task_id]
+    assert generation.webhook_secret_matches(secret_in(task["callback_url"]))
+    assert services.reconcile()["resent"] == 0
+
+
+def test_reconciler_does_not_send_a_deleted_orphan(member, emulator):
+    generation = crashed_before_sending(member)
+    sharing.delete_generation(generation)
+
+    services.reconcile()
+
+    assert emulator.submit_count == 0
+
+
+def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(member, emulator):
+    emulator.config.pending_seconds = 60
+    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    generation.refresh_from_db()
+    sharing.delete_generation(generation)
+    emulator.finish(generation.upstream_task_id, status="success")
+
+    services.refresh_from_upstream(generation.pk, force=True)
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SUCCESS
+    assert generation.credit_state == Generation.CreditState.SETTLED
+    assert not generation.results.exists()
+
+
+def test_a_result_fetched_while_its_generation_was_deleted_leaves_no_file(member, settings):
+    generation = Generation.objects.create(
+        owner=member,
+        model="google/gempix2",
+        prompt="x",
+        status=Generation.Status.SUCCESS,
+        finished_at=timezone.now(),
+        webhook_secret_hash="x" * 64,
+    )
+    result = ResultImage.objects.create(generation=generation, position=0, source="data:,")
+    processed = process_image(png_bytes())
+    # The delete lands between the download and the write.
+    Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
+
+    services._keep_result(result, processed)
+
+    result.refresh_from_db()
+    assert result.state == ResultImage.State.WAITING
+    assert not result.file
+    assert not any(p.is_file() for p in settings.MEDIA_ROOT.rglob("*"))
+
+
+def test_reconciler_stores_each_generations_results_once_per_run(member, settings):
+    generation = Generation.objects.create(
+        owner=member,
+        model="google/gempix2",
+        prompt="two images",
+        status=Generation.Status.SUCCESS,
+        finished_at=timezone.now(),
+        webhook_secret_hash="x" * 64,
+    )
+    data_uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    for position in range(2):
+        ResultImage.objects.create(generation=generation, position=position, source=data_uri)
+
+    counts = services.reconcile()
+
+    assert counts["stored"] == 1
+    assert generation.results.filter(state=ResultImage.State.STORED).count() == 2
+    assert all(r.attempts == 1 for r in generation.results.all())
+
+
+def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(member, emulator):
+    from generations.services import ReferenceInput
+
+    def delete_reference_files(generation_id):
+        for ref in Generation.objects.get(pk=generation_id).references.all():
+            ref.file.delete(save=False)
+
+    original_send = services.send_generation
+
+    def send_after_losing_files(generation_id, secret, **kwargs):
+        delete_reference_files(generation_id)
+        return original_send(generation_id, secret, **kwargs)
+
+    services.send_generation = send_after_losing_files
+    try:
+        generation = services.create_generation(
+            member,
+            model="google/gempix2",
+            prompt="x",
+            references=[ReferenceInput(content=png_bytes(), extension="png")],
+        )
+    finally:
+        services.send_generation = original_send
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert "reference image could not be read" in generation.error_message
+    assert generation.credit_state == Generation.CreditState.RELEASED
+    assert emulator.submit_count == 0
+
+
+def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(member, emulator):
+    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.SENDING)
+
+    failed = services._finish_without_task(
+        generation.pk, "unavailable", allowed=[Generation.Status.SENDING]
+    )
+
+    assert failed == 0
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SENDING
+    assert generation.credit_state == Generation.CreditState.HELD
+
+
+def test_final_poll_from_the_detail_page_asks_htmx_to_reload_it(
+    member, member_client, emulator, settings
+):
+    settings.BANANA_POLL_INTERVAL = 0
+    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    detail = reverse("generation_detail", args=[generation.pk])
+    status = reverse("generation_status", args=[generation.pk])
+
+    response = None
+    for _ in range(20):
+        response = member_client.get(
+            status, headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + detail}
+        )
+        if response.status_code == 286:
+            break
+    assert response.status_code == 286
+    assert response["HX-Refresh"] == "true"
+
+    from_home = member_client.get(
+        status, headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/"}
+    )
+    assert from_home.status_code == 286
+    assert "HX-Refresh" not in from_home
+
+
+def test_overlong_task_ids_are_not_bound(member):
+    generation = Generation.objects.create(
+        owner=member, model="m", prompt="p", webhook_secret_hash="x" * 64
+    )
+
+    assert not services.bind_task_id(generation.pk, "t" * 500)
+    generation.refresh_from_db()
+    assert generation.upstream_task_id is None
+
+
+def test_unknown_upstream_status_keeps_polling(member, emulator, settings):
+    emulator.config.pending_seconds = 60
+    emulator.config.unknown_status_rate = 1.0
+    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+
+    services.refresh_from_upstream(generation.pk, force=True)
+
+    generation.refresh_from_db()
+    assert not generation.is_final
+    assert generation.upstream_status not in upstream.FINAL_STATUSES
