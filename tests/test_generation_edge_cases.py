@@ -204,3 +204,16 @@ def test_unknown_upstream_status_keeps_polling(member, emulator, settings):
     generation.refresh_from_db()
     assert not generation.is_final
     assert generation.upstream_status not in upstream.FINAL_STATUSES
+
+
+def test_a_task_the_upstream_keeps_denying_fails_and_releases_the_hold(member, emulator, settings):
+    settings.BANANA_NOT_FOUND_GRACE = 0
+    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    emulator.config.not_found_seconds = 3600
+
+    services.refresh_from_upstream(generation.pk, force=True)
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert "no record" in generation.error_message
+    assert generation.credit_state == Generation.CreditState.RELEASED
