@@ -105,12 +105,10 @@ def get_manageable_generation(user, generation_id):
 def _gallery(request, queryset, mode):
     form = GalleryFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = sharing.page_number(request.GET.get("page", 1))
     queryset = sharing.apply_filters(queryset, filters, request.user)
     rows, has_more = sharing.page_of(sharing.with_cards(queryset, request.user), page)
+    has_more = has_more and page < sharing.MAX_PAGE
     query = request.GET.copy()
     query["page"] = page + 1
     context = {
@@ -121,9 +119,10 @@ def _gallery(request, queryset, mode):
         "next_url": f"{request.path}?{query.urlencode()}",
         "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
     }
-    if request.htmx and request.htmx.target != "gallery-results":
-        return render(request, "generations/gallery.html#page", context)
-    if request.htmx:
+    # A history restore (htmx found no snapshot of the page) needs the whole page.
+    if request.htmx and not request.htmx.history_restore_request:
+        if request.htmx.target != "gallery-results":
+            return render(request, "generations/gallery.html#page", context)
         return render(request, "generations/gallery.html#results", context)
     return render(request, "generations/gallery.html", context)
 
@@ -368,7 +367,8 @@ def share_create(request):
     data = form.cleaned_data
     target = {}
     if data["generation"]:
-        target["generation"] = get_generation_for(request.user, data["generation"])
+        # Sharing publishes the image: only its owner (or an admin) may.
+        target["generation"] = get_manageable_generation(request.user, data["generation"])
     else:
         target["collection"] = get_own_collection(request.user, data["collection"])
     link = sharing.create_share_link(
@@ -389,8 +389,7 @@ def share_create(request):
 
 @require_GET
 def share_links(request):
-    links = ShareLink.objects.filter(owner=request.user).select_related("generation", "collection")
-    rows = [(link, sharing.share_url(link, request)) for link in links]
+    rows = [(link, sharing.share_url(link, request)) for link in sharing.links_of(request.user)]
     return render(request, "share/links.html", {"rows": rows})
 
 
@@ -402,11 +401,6 @@ def share_revoke(request, link_id):
 
 
 # --- The public side -----------------------------------------------------------------------
-
-
-def _client_address(request):
-    # Behind a proxy this is the proxy's address: all visitors then share one budget.
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _public(response):
@@ -429,14 +423,14 @@ def _live_share(request, token):
     """The live link, or None after counting a miss (guesses are rate-limited)."""
     link = sharing.live_share(token)
     if link is None:
-        sharing.note_share_miss(_client_address(request))
+        sharing.note_share_miss(sharing.client_address(request))
     return link
 
 
 @login_not_required
 @require_GET
 def share_page(request, token):
-    if sharing.share_guessing_blocked(_client_address(request)):
+    if sharing.share_guessing_blocked(sharing.client_address(request)):
         return _refused()
     link = _live_share(request, token)
     shown = sharing.shared_generations(link) if link else []
@@ -463,7 +457,7 @@ def share_page(request, token):
 @login_not_required
 @require_GET
 def share_image(request, token, generation_id, position, variant="original"):
-    if sharing.share_guessing_blocked(_client_address(request)):
+    if sharing.share_guessing_blocked(sharing.client_address(request)):
         return _refused()
     link = _live_share(request, token)
     shown = sharing.shared_generations(link) if link else []

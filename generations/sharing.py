@@ -2,9 +2,11 @@
 
 What a member may see is decided by `Generation.objects.visible_to`; everything here
 builds on it, so a generation that becomes private or is deleted disappears from every
-gallery, collection and share of someone who may no longer see it.
+gallery, collection and share of someone who may no longer see it. What a public link
+shows follows its own, stricter rule (`shareable`), with no exception for staff.
 """
 
+import ipaddress
 import time
 from datetime import timedelta
 
@@ -12,7 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, Value
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -68,6 +70,19 @@ def apply_filters(queryset, filters, user):
     if filters.get("favourites") and user.is_authenticated:
         queryset = queryset.filter(favourites__user=user)
     return queryset.search(filters.get("q"))
+
+
+# Deeper pages are refused: an OFFSET beyond the database's integers is a server error.
+MAX_PAGE = 10_000
+
+
+def page_number(value):
+    """The 1-based page a ?page= asks for, clamped to 1..MAX_PAGE (1 when malformed)."""
+    try:
+        page = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(page, 1), MAX_PAGE)
 
 
 def page_of(queryset, page, size=None):
@@ -278,23 +293,35 @@ def absolute_url(path, request=None):
 
 
 def live_share(token):
+    """The link, if it is live and its owner still an active member."""
     return (
         ShareLink.objects.live()
+        .filter(owner__is_active=True)
         .select_related("owner", "generation", "collection")
         .filter(token=token)
         .first()
     )
 
 
-def shared_generations(link):
-    """Exactly what a link shows: finished images its sharer may still see.
+def shareable(owner, prefix=""):
+    """The rule for what a link of `owner` may show, as a Q on Generation (or, with a
+    prefix such as "generation__", on a model pointing at one): finished, not deleted,
+    and either the sharer's own (private ones too: they chose to share them) or visible
+    to the team. No staff exception: an admin's share must not outlive the owner's
+    decision to make an image private. `owner` may be a user, a pk or an OuterRef."""
 
-    A generation shared on its own stays visible while its sharer may see it (an owner
-    who made it private chose to share it anyway); a deleted one is gone.
-    """
+    def field(name):
+        return prefix + name
+
+    return Q(**{field("deleted_at__isnull"): True, field("status"): Generation.Status.SUCCESS}) & (
+        Q(**{field("owner"): owner}) | Q(**{field("visibility"): Generation.Visibility.TEAM})
+    )
+
+
+def shared_generations(link):
+    """Exactly what a link shows, in order (see `shareable`)."""
     visible = (
-        Generation.objects.visible_to(link.owner)
-        .filter(status=Generation.Status.SUCCESS)
+        Generation.objects.filter(shareable(link.owner_id))
         .select_related("owner")
         .prefetch_related(
             Prefetch(
@@ -310,6 +337,42 @@ def shared_generations(link):
     )
     rows = visible.in_bulk(list(ordered))
     return [rows[pk] for pk in ordered if pk in rows]
+
+
+def links_of(user):
+    """The member's links for "My share links", each annotated, in a fixed number of
+    queries: `target_visible` (the member may still see the shared generation; always
+    true for a collection, which only its owner shares) and `shows_something` (the
+    public page would show at least one image)."""
+    owner = OuterRef("owner_id")
+    generation_shows = Generation.objects.filter(shareable(owner), pk=OuterRef("generation_id"))
+    collection_shows = CollectionItem.objects.filter(
+        shareable(owner, prefix="generation__"), collection_id=OuterRef("collection_id")
+    )
+    generation_visible = Generation.objects.visible_to(user).filter(pk=OuterRef("generation_id"))
+    return (
+        ShareLink.objects.filter(owner=user)
+        .select_related("generation", "collection")
+        .annotate(
+            target_visible=Q(collection__isnull=False) | Exists(generation_visible),
+            shows_something=Exists(generation_shows) | Exists(collection_shows),
+        )
+    )
+
+
+def client_address(request):
+    """The visitor's address, for rate limits. Behind our TLS proxy REMOTE_ADDR is the
+    proxy's: the visitor is then the rightmost X-Forwarded-For entry, the one our proxy
+    appended (entries to its left come from the client and may be forged)."""
+    if getattr(settings, "BEHIND_TLS_PROXY", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            try:  # It becomes part of a cache key: only ever a plain address.
+                return str(ipaddress.ip_address(hops[-1]))
+            except ValueError:
+                pass
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def note_share_view(link):

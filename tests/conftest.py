@@ -6,6 +6,8 @@ from django.core.cache import cache
 
 from emulator import Emulator, EmulatorConfig
 
+from .browser import browser, page  # noqa: F401 (fixtures, defined once for the session)
+
 TEST_KEY = "dk-test0000000000"
 
 

@@ -5,14 +5,14 @@ import pytest
 from generations import sharing
 from generations.models import Generation, ResultImage
 
-from .browser import browser, log_in, page  # noqa: F401
+from .browser import log_in
 from .conftest import make_user
 from .sharing_builders import make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_member_with_too_few_credits_sees_the_message(page, live_server, emulator):  # noqa: F811
+def test_member_with_too_few_credits_sees_the_message(page, live_server, emulator):
     make_user("broke")
     log_in(page, live_server, "broke")
 
@@ -28,7 +28,7 @@ def test_member_with_too_few_credits_sees_the_message(page, live_server, emulato
 
 
 def test_member_remixes_an_image_and_gets_a_new_generation(
-    page,  # noqa: F811
+    page,
     live_server,
     member,
     with_webhooks,
@@ -52,8 +52,8 @@ def test_member_remixes_an_image_and_gets_a_new_generation(
 
 
 def test_shared_collection_opens_logged_out_and_dies_when_revoked(
-    browser,  # noqa: F811
-    page,  # noqa: F811
+    browser,
+    page,
     live_server,
     member,
     settings,
@@ -76,10 +76,10 @@ def test_shared_collection_opens_logged_out_and_dies_when_revoked(
         public = visitor.new_page()
         response = public.goto(url)
         assert response.status == 200
-        images = public.locator("img")
-        assert images.count() == 2
-        for i in range(2):
-            assert images.nth(i).evaluate("img => img.complete && img.naturalWidth") > 0
+        assert public.locator("img").count() == 2
+        public.wait_for_function(
+            "() => [...document.images].every(img => img.complete && img.naturalWidth > 0)"
+        )
         html = public.content()
         assert str(withheld.pk) not in html
         assert "Not in the collection" not in html

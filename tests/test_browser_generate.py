@@ -2,13 +2,13 @@
 
 import pytest
 
-from .browser import browser, log_in, page  # noqa: F401
+from .browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_member_submits_and_the_image_appears_without_reload(
-    page,  # noqa: F811
+    page,
     live_server,
     member,
     with_webhooks,

@@ -481,3 +481,27 @@ def test_remix_and_use_as_reference_of_a_teammates_team_image_render_the_compose
     assert remix.status_code == use.status_code == 200
     assert 'id="compose"' in remix.text and "their banana" in remix.text
     assert 'name="reference_position" value="0"' in use.text
+
+
+@pytest.mark.parametrize("url_name", ["gallery", "history"])
+def test_htmx_history_restore_gets_the_full_page(member_client, member, url_name):
+    make_generation(member)
+
+    response = member_client.get(
+        reverse(url_name),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert "<html" in response.text
+    assert 'id="gallery-results"' in response.text
+
+
+@pytest.mark.parametrize("page", [str(10**30), "99999999999", "-5", "abc"])
+def test_huge_or_bad_page_numbers_do_not_fail(member_client, member, page):
+    make_generation(member)
+
+    response = member_client.get(reverse("gallery"), {"page": page})
+
+    assert response.status_code == 200
+    assert not response.context["has_more"]

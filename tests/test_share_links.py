@@ -290,3 +290,161 @@ def test_guessing_tokens_is_rate_limited(client, member, settings):
 
 def client_class_for(client):
     return lambda **defaults: type(client)(**defaults)
+
+
+# --- Review fixes --------------------------------------------------------------------------
+
+
+def test_teammate_cannot_share_someone_elses_image(client, member, teammate):
+    g = make_generation(member, visibility="team")
+    client.force_login(teammate)
+
+    assert client.get(reverse("generation_detail", args=[g.pk])).status_code == 200
+    response = client.post(reverse("share_create"), {"generation": g.pk})
+
+    assert response.status_code == 403
+    assert not ShareLink.objects.exists()
+
+
+def test_owner_and_admin_may_share_a_generation(client, member, admin_user):
+    g = make_generation(member)
+    for user in (member, admin_user):
+        client.force_login(user)
+        assert client.post(reverse("share_create"), {"generation": g.pk}).status_code == 302
+    assert set(ShareLink.objects.values_list("owner", flat=True)) == {member.pk, admin_user.pk}
+
+
+def test_share_form_is_shown_only_to_who_may_manage(client, member, teammate):
+    g = make_generation(member)
+    client.force_login(teammate)
+    assert reverse("share_create") not in client.get(reverse("generation_detail", args=[g.pk])).text
+    client.force_login(member)
+    assert reverse("share_create") in client.get(reverse("generation_detail", args=[g.pk])).text
+
+
+def test_admins_collection_share_drops_a_members_image_made_private(client, member, admin_user):
+    collection = Collection.objects.create(owner=admin_user, name="Picks")
+    theirs = make_generation(member, prompt="member's moon")
+    own_private = make_generation(admin_user, prompt="boss's own", visibility="private")
+    for g in (theirs, own_private):
+        add_to_collection(collection, g)
+    link = create_share_link(admin_user, collection=collection)
+    assert str(theirs.pk) in page(client, link).text
+
+    theirs.visibility = "private"
+    theirs.save()
+
+    text = page(client, link).text
+    assert str(theirs.pk) not in text
+    assert str(own_private.pk) in text  # the sharer's own private image, shared on purpose
+    assert client.get(reverse("share_image", args=[link.token, theirs.pk, 0])).status_code == 404
+
+
+def test_admins_share_of_a_members_image_ends_when_it_is_made_private(client, member, admin_user):
+    g = make_generation(member)
+    link = create_share_link(admin_user, generation=g)
+    assert page(client, link).status_code == 200
+
+    g.visibility = "private"
+    g.save()
+
+    assert page(client, link).status_code == 404
+
+
+def test_links_of_a_deactivated_member_stop_working(client, member):
+    g = make_generation(member)
+    link = create_share_link(member, generation=g)
+    assert page(client, link).status_code == 200
+
+    member.is_active = False
+    member.save()
+
+    assert page(client, link).status_code == 404
+    assert client.get(reverse("share_image", args=[link.token, g.pk, 0])).status_code == 404
+
+
+def test_links_page_hides_the_prompt_of_an_image_i_may_no_longer_see(client, member, teammate):
+    g = make_generation(member, prompt="member's secret plan")
+    gone = make_generation(member, prompt="deleted dream")
+    link = create_share_link(teammate, generation=g)
+    gone_link = create_share_link(teammate, generation=gone)
+    g.visibility = "private"
+    g.save()
+    gone.deleted_at = timezone.now()
+    gone.save()
+
+    client.force_login(teammate)
+    text = client.get(reverse("share_links")).text
+
+    assert "secret plan" not in text and "deleted dream" not in text
+    assert reverse("generation_detail", args=[g.pk]) not in text
+    assert link.token not in text and gone_link.token not in text
+    assert text.count("Unavailable") == 2
+    assert ">Live<" not in text
+    assert ">Revoke<" in text
+
+
+def test_links_page_marks_a_collection_share_that_shows_nothing(client, member, teammate):
+    collection = Collection.objects.create(owner=teammate, name="Borrowed")
+    g = make_generation(member)
+    add_to_collection(collection, g)
+    live = create_share_link(teammate, collection=collection)
+    client.force_login(teammate)
+    assert ">Live<" in client.get(reverse("share_links")).text
+
+    g.visibility = "private"
+    g.save()
+
+    text = client.get(reverse("share_links")).text
+    assert "Unavailable" in text and ">Live<" not in text
+    assert live.token not in text
+
+
+def test_links_page_queries_do_not_grow_with_links(client, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(member)
+    collection = Collection.objects.create(owner=member, name="C")
+    add_to_collection(collection, make_generation(member))
+    create_share_link(member, generation=make_generation(member))
+    create_share_link(member, collection=collection)
+
+    def count():
+        client.get(reverse("share_links"))
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("share_links")).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = count()
+    for _ in range(5):
+        create_share_link(member, generation=make_generation(member))
+        create_share_link(member, collection=collection)
+    assert count() == few
+
+
+def test_client_address_uses_the_proxys_forwarded_for_only_behind_the_proxy(rf, settings):
+    from generations.sharing import client_address
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
+    settings.BEHIND_TLS_PROXY = False
+    assert client_address(request) == "10.0.0.1"
+    settings.BEHIND_TLS_PROXY = True
+    assert client_address(request) == "203.0.113.7"  # the spoofable left part is ignored
+    assert client_address(rf.get("/", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"
+    junk = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="not an address")
+    assert client_address(junk) == "10.0.0.1"
+
+
+def test_rate_limit_behind_the_proxy_is_per_visitor(client, member, settings):
+    settings.BEHIND_TLS_PROXY = True
+    settings.BANANA_SHARE_MISSES_PER_MINUTE = 3
+    link = create_share_link(member, generation=make_generation(member))
+    guesser = {"X-Forwarded-For": "198.51.100.1"}
+    visitor = {"X-Forwarded-For": "198.51.100.2"}
+
+    for i in range(3):
+        client.get(reverse("share_page", args=[f"guess{i}"]), headers=guesser)
+
+    assert client.get(reverse("share_page", args=[link.token]), headers=guesser).status_code == 429
+    assert client.get(reverse("share_page", args=[link.token]), headers=visitor).status_code == 200
