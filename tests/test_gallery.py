@@ -468,6 +468,16 @@ def test_detail_page_of_an_in_flight_generation_polls(member_client, member):
 
     assert response.status_code == 200
     assert reverse("generation_status", args=[g.pk]) in response.text
+    # Without JavaScript the page refreshes itself instead.
+    assert '<noscript><meta http-equiv="refresh"' in response.text
+
+
+def test_detail_page_of_a_finished_generation_does_not_refresh(member_client, member):
+    g = make_generation(member)
+
+    response = member_client.get(reverse("generation_detail", args=[g.pk]))
+
+    assert 'http-equiv="refresh"' not in response.text
 
 
 def test_remix_and_use_as_reference_of_a_teammates_team_image_render_the_compose_form(
