@@ -1,3 +1,5 @@
+from django.utils.functional import SimpleLazyObject
+
 from . import credits as credit_service
 from .models import UpstreamHealth
 
@@ -7,7 +9,8 @@ def credits(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    context = {"credit_summary": credit_service.summary_for(user)}
+    # Lazy: fragments that never show the header (the status poll) cost no query for it.
+    context = {"credit_summary": SimpleLazyObject(lambda: credit_service.summary_for(user))}
     if user.is_staff and request.path.startswith("/admin/"):
         health = UpstreamHealth.objects.filter(pk=1).first()
         context["upstream_key_rejected_since"] = health.key_rejected_since if health else None

@@ -94,7 +94,8 @@ def status(request, generation_id):
     if not generation.is_final:
         services.refresh_from_upstream(generation.pk)
         generation = get_generation_for(request.user, generation_id)
-    response = render(request, "generations/home.html#card", {"generation": generation})
+    # The final answer also refreshes the header's credits: the hold became a charge.
+    response = render(request, "generations/home.html#card_poll", {"generation": generation})
     if generation.needs_polling:
         return response
     # 286 tells htmx to stop polling; the final card carries no trigger either.

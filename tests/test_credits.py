@@ -352,3 +352,28 @@ def test_credit_pages_need_login(client):
         response = client.get(url)
         assert response.status_code == 302
         assert reverse("login") in response["Location"]
+
+
+def test_header_credits_follow_a_submit_and_its_settlement_without_reload(
+    member_client, emulator, settings
+):
+    settings.BANANA_POLL_INTERVAL = 0
+    emulator.config.pending_seconds = 60
+    response = member_client.post(
+        reverse("generate"),
+        {"prompt": "p", "model": "google/gempix2"},
+        headers={"HX-Request": "true"},
+    )
+    assert 'id="credit-balance"' in response.text
+    assert 'hx-swap-oob="true"' in response.text
+    assert "999.5 available / 0.5 held" in response.text
+    generation = Generation.objects.get()
+    status = reverse("generation_status", args=[generation.pk])
+
+    running = member_client.get(status, headers={"HX-Request": "true"})
+    assert 'id="credit-balance"' not in running.text
+
+    emulator.finish(generation.upstream_task_id, status="success")
+    final = member_client.get(status, headers={"HX-Request": "true"})
+    assert final.status_code == 286
+    assert "999.5 available / 0 held" in final.text
