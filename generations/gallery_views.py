@@ -56,7 +56,7 @@ class CollectionForm(forms.ModelForm):
 
 class ShareForm(forms.Form):
     generation = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    collection = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    collection = forms.UUIDField(required=False, widget=forms.HiddenInput)
     expires_in = forms.ChoiceField(
         label=gettext_lazy("Expires"),
         required=False,
@@ -309,7 +309,7 @@ def _after_collection_change(request, collection, generation):
 
 @require_POST
 def collection_add(request):
-    collection = get_own_collection(request.user, _posted(request, "collection", int))
+    collection = get_own_collection(request.user, _posted(request, "collection", uuid.UUID))
     generation = get_generation_for(request.user, _posted(request, "generation_id", uuid.UUID))
     added = sharing.add_to_collection(collection, generation)
     response = _after_collection_change(request, collection, generation)
@@ -487,23 +487,23 @@ urlpatterns = [
         name="generation_use_as_reference",
     ),
     path("collections/", collections, name="collections"),
-    path("collections/<int:collection_id>/", collection_detail, name="collection_detail"),
-    path("collections/<int:collection_id>/rename/", collection_rename, name="collection_rename"),
-    path("collections/<int:collection_id>/delete/", collection_delete, name="collection_delete"),
+    path("collections/<uuid:collection_id>/", collection_detail, name="collection_detail"),
+    path("collections/<uuid:collection_id>/rename/", collection_rename, name="collection_rename"),
+    path("collections/<uuid:collection_id>/delete/", collection_delete, name="collection_delete"),
     path("collections/add/", collection_add, name="collection_add"),
     path(
-        "collections/<int:collection_id>/items/<uuid:generation_id>/remove/",
+        "collections/<uuid:collection_id>/items/<uuid:generation_id>/remove/",
         collection_remove,
         name="collection_remove",
     ),
     path(
-        "collections/<int:collection_id>/items/<uuid:generation_id>/move/",
+        "collections/<uuid:collection_id>/items/<uuid:generation_id>/move/",
         collection_move,
         name="collection_move",
     ),
     path("links/", share_links, name="share_links"),
     path("links/new/", share_create, name="share_create"),
-    path("links/<int:link_id>/revoke/", share_revoke, name="share_revoke"),
+    path("links/<uuid:link_id>/revoke/", share_revoke, name="share_revoke"),
     path("s/<str:token>/", share_page, name="share_page"),
     path(
         "s/<str:token>/images/<uuid:generation_id>/<int:position>/",

@@ -19,8 +19,8 @@ PUBLIC = {
 SAMPLE_KWARGS = {
     "generation_id": uuid.UUID(int=7),
     "position": 0,
-    "collection_id": 1,
-    "link_id": 1,
+    "collection_id": uuid.UUID(int=8),
+    "link_id": uuid.UUID(int=9),
     "token": "t" * 43,
     "secret": "s" * 43,
 }

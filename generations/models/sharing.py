@@ -1,4 +1,5 @@
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -47,6 +48,7 @@ class CollectionQuerySet(models.QuerySet):
 class Collection(models.Model):
     Visibility = Generation.Visibility
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
     )
@@ -96,6 +98,7 @@ class ShareLinkQuerySet(models.QuerySet):
 class ShareLink(models.Model):
     """A public, revocable link to one generation or one collection."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
     )
