@@ -338,7 +338,10 @@ def claim_check(generation_id, *, interval=None):
 
 
 def refresh_from_upstream(generation_id, *, force=False):
-    """Ask the upstream about one generation (if due) and apply the answer."""
+    """Ask the upstream about one generation (if due) and apply the answer.
+
+    Returns True when the row changed.
+    """
     if force:
         claimed = (
             Generation.objects.filter(pk=generation_id, upstream_task_id__isnull=False)

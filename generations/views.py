@@ -91,8 +91,7 @@ def generate(request):
 @never_cache
 def status(request, generation_id):
     generation = get_generation_for(request.user, generation_id)
-    if not generation.is_final:
-        services.refresh_from_upstream(generation.pk)
+    if not generation.is_final and services.refresh_from_upstream(generation.pk):
         generation = get_generation_for(request.user, generation_id)
     # The final answer also refreshes the header's credits: the hold became a charge.
     response = render(request, "generations/home.html#card_poll", {"generation": generation})
