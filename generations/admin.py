@@ -6,6 +6,20 @@ from django.utils.translation import gettext_lazy as _
 from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth
 
 
+class HistoryAdmin(admin.ModelAdmin):
+    """Records of what happened: nobody adds, edits or deletes them here, superusers
+    included. (Generations are deleted, softly, from the app.)"""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -28,7 +42,7 @@ class ReferenceImageInline(ReadOnlyInline):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(HistoryAdmin):
     list_display = [
         "created_at",
         "owner",
@@ -52,12 +66,6 @@ class GenerationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("results")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("duration"))
     def duration(self, obj):
         if obj.finished_at:
@@ -78,12 +86,8 @@ class GenerationAdmin(admin.ModelAdmin):
 
 
 @admin.register(UpstreamHealth)
-class UpstreamHealthAdmin(admin.ModelAdmin):
+class UpstreamHealthAdmin(HistoryAdmin):
     list_display = ["key_rejected_since", "key_last_rejected_at"]
-    readonly_fields = ["key_rejected_since", "key_last_rejected_at"]
-
-    def has_add_permission(self, request):
-        return False
 
 
 from . import credit_admin  # noqa: E402, F401  (registers the credits admin)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import credits, usage
+from .admin import HistoryAdmin
 from .models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
 
 
@@ -222,7 +223,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditLedgerEntry)
-class CreditLedgerEntryAdmin(admin.ModelAdmin):
+class CreditLedgerEntryAdmin(HistoryAdmin):
     """Read-only for everyone, superusers included: the ledger is history."""
 
     list_display = [
@@ -240,15 +241,6 @@ class CreditLedgerEntryAdmin(admin.ModelAdmin):
     search_fields = ["account__user__username", "idempotency_key", "reason"]
     date_hierarchy = "created_at"
     list_select_related = ["account__user", "actor"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ModelPrice)
@@ -269,14 +261,5 @@ class TeamSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(TeamMonth)
-class TeamMonthAdmin(admin.ModelAdmin):
+class TeamMonthAdmin(HistoryAdmin):
     list_display = ["month", "committed"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

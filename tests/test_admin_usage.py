@@ -215,3 +215,19 @@ def test_generation_admin_shows_costs(admin_client, known_data):
     response = admin_client.get(reverse("admin:generations_generation_changelist"))
     assert response.status_code == 200
     assert "credits charged" in response.text.lower()
+
+
+def test_generations_cannot_be_edited_or_deleted_in_the_admin(admin_client, member):
+    generation = Generation.objects.create(
+        owner=member, model="google/gempix2", prompt="kept", webhook_secret_hash="x" * 64
+    )
+    change = reverse("admin:generations_generation_change", args=[generation.pk])
+    delete = reverse("admin:generations_generation_delete", args=[generation.pk])
+
+    assert admin_client.get(change).status_code == 200
+    assert admin_client.post(change, {"prompt": "rewritten"}).status_code == 403
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(reverse("admin:generations_generation_changelist"))
+    assert "delete_selected" not in changelist.text
+    generation.refresh_from_db()
+    assert generation.prompt == "kept"
