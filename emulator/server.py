@@ -1,6 +1,6 @@
 """A faithful fake of the upstream image-generation API (standard library + Pillow only).
 
-See /work/shared/upstream-api.md for the contract this mimics. Nothing here imports Django.
+See docs/upstream-api.md for the contract this mimics. Nothing here imports Django.
 """
 
 from __future__ import annotations
