@@ -229,7 +229,6 @@ BANANA_MODELS = env.json(
         },
     ],
 )
-BANANA_ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
 
 # How often (seconds) the status poll may ask the upstream about one generation, however
 # many browser tabs poll it. Coalesced in the database, so it holds across processes.
@@ -242,7 +241,6 @@ BANANA_RECONCILE_EVERY = env.float("BANANA_RECONCILE_EVERY", default=30.0)
 # A submit whose outcome is unknown and that no callback has bound is given up after this.
 BANANA_UNKNOWN_TIMEOUT = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
 BANANA_PROMPT_MAX_LENGTH = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)
-BANANA_MAX_REFERENCES = 4
 BANANA_UPLOAD_MAX_BYTES = env.int("BANANA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 BANANA_REFERENCE_URL_TTL = env.int("BANANA_REFERENCE_URL_TTL", default=3600)
 

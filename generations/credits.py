@@ -20,6 +20,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import catalogue
 from .models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
 from .models import TeamSettings as TeamSettingsModel
 
@@ -29,7 +30,7 @@ CreditState = Generation.CreditState
 NEAR_LIMIT_PERCENT = 80
 
 
-def fmt(amount):
+def format_credits(amount):
     """A credit amount for people: 0.5, 10, 1.25."""
     text = f"{Decimal(amount):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -44,7 +45,7 @@ class NotEnoughCredits(CreditError):
         self.available, self.needed = available, needed
         super().__init__(
             _("Not enough credits: %(available)s available, %(needed)s needed.")
-            % {"available": fmt(available), "needed": fmt(needed)}
+            % {"available": format_credits(available), "needed": format_credits(needed)}
         )
 
 
@@ -57,6 +58,13 @@ class TeamCapReached(LimitReached):
 
 
 # --- Prices --------------------------------------------------------------------------------
+
+
+def price_of_choice(model, image_size=""):
+    """The price the compose form shows and the hold takes: None for a model not on offer."""
+    if catalogue.get_model_option(model) is None:
+        return None
+    return price_for(model, catalogue.size_for(model, image_size))
 
 
 def price_for(model, image_size=""):
@@ -83,7 +91,7 @@ def month_start(day):
     return day.replace(day=1)
 
 
-def _post(account_id, kind, key, *, amount=ZERO, held_delta=ZERO, **fields):
+def _write_ledger_entry(account_id, kind, key, *, amount=ZERO, held_delta=ZERO, **fields):
     """The ledger row for a change just made to the account (inside the same transaction,
     so the balances read back are the ones this change produced)."""
     balance, held = CreditAccount.objects.filter(pk=account_id).values_list("balance", "held")[0]
@@ -149,7 +157,7 @@ def renew_monthly_allowance(user, today=None):
         )
         if not renewed or amount <= 0:
             return ZERO
-        _post(
+        _write_ledger_entry(
             account.pk,
             Kind.ALLOWANCE,
             f"allowance:{user.pk}:{period:%Y-%m}",
@@ -181,7 +189,7 @@ def _change(user, kind, amount, actor, reason, key):
         if CreditLedgerEntry.objects.filter(idempotency_key=key).exists():
             return None
         _move(account.pk, balance=amount)
-        return _post(account.pk, kind, key, amount=amount, actor=actor, reason=reason)
+        return _write_ledger_entry(account.pk, kind, key, amount=amount, actor=actor, reason=reason)
 
 
 # --- Holds and their outcome ---------------------------------------------------------------
@@ -235,13 +243,13 @@ def place_hold(user, generation, amount):
                     "The team has used its credits for this month (cap: %(cap)s). "
                     "Submissions are paused for everyone until an admin raises the cap."
                 )
-                % {"cap": fmt(cap)}
+                % {"cap": format_credits(cap)}
             )
         Generation.objects.filter(pk=generation.pk).update(
             hold_amount=amount, credit_state=CreditState.HELD
         )
         generation.hold_amount, generation.credit_state = amount, CreditState.HELD
-        return _post(
+        return _write_ledger_entry(
             account.pk,
             Kind.HOLD,
             f"hold:{generation.pk}",
@@ -290,7 +298,7 @@ def settle(generation, consumed=None, reason=""):
             return None
         _move(account_id, balance=hold - charge, held=-hold)
         _team_commit(month_start(timezone.localdate(created_at)), charge - hold)
-        return _post(
+        return _write_ledger_entry(
             account_id,
             Kind.SETTLE,
             f"settle:{generation_id}",
@@ -314,7 +322,7 @@ def release(generation, reason=""):
             return None
         _move(account_id, balance=hold, held=-hold)
         _team_commit(month_start(timezone.localdate(created_at)), -hold)
-        return _post(
+        return _write_ledger_entry(
             account_id,
             Kind.RELEASE,
             f"release:{generation_id}",

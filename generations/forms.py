@@ -2,15 +2,17 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from .credits import price_for
+from . import catalogue, sharing, upstream
+from .credits import price_of_choice
 from .images import ImageRejected, validate_upload
-from .models import Generation, ReferenceImage
-from .services import ReferenceInput, get_model_option, model_options
+from .models import Collection, Generation, ReferenceImage
+from .services import ReferenceInput
 
 REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
 
@@ -37,7 +39,7 @@ class GenerationForm(forms.Form):
     image_size = forms.ChoiceField(
         label=_("Image size"),
         required=False,
-        choices=[("", _("Default")), ("1k", "1K"), ("2k", "2K"), ("4k", "4K")],
+        choices=[("", _("Default")), *((size, size.upper()) for size in upstream.IMAGE_SIZES)],
         help_text=_("Only some models take a size."),
     )
     reference_files = MultipleImageField(
@@ -49,7 +51,6 @@ class GenerationForm(forms.Form):
         label=_("Reference image URLs"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://…"}),
-        help_text=_("One per line. At most 4 references in all."),
     )
     visibility = forms.ChoiceField(
         label=_("Visible to"), required=False, choices=Generation.Visibility.choices
@@ -63,11 +64,14 @@ class GenerationForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["visibility"].initial = settings.BANANA_DEFAULT_VISIBILITY
+        self.fields["reference_urls"].help_text = gettext(
+            "One per line. At most %(max)d references in all."
+        ) % {"max": upstream.MAX_REFERENCE_IMAGES}
         self.fields["prompt"].max_length = settings.BANANA_PROMPT_MAX_LENGTH
         self.fields["prompt"].widget.attrs["maxlength"] = settings.BANANA_PROMPT_MAX_LENGTH
-        self.fields["model"].choices = [(m.id, m.label) for m in model_options()]
+        self.fields["model"].choices = [(m.id, m.label) for m in catalogue.model_options()]
         self.fields["aspect_ratio"].choices = [("", _("Default"))] + [
-            (r, r) for r in settings.BANANA_ASPECT_RATIOS
+            (r, r) for r in upstream.ASPECT_RATIOS
         ]
 
     def clean_prompt(self):
@@ -125,30 +129,26 @@ class GenerationForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        option = get_model_option(data.get("model"))
+        option = catalogue.get_model_option(data.get("model"))
         if option and data.get("image_size") and data["image_size"] not in option.sizes:
             self.add_error("image_size", _("This model does not take an image size."))
         count = len(data.get("reference_files") or []) + len(data.get("reference_urls") or [])
-        if count > settings.BANANA_MAX_REFERENCES:
+        if count > upstream.MAX_REFERENCE_IMAGES:
             self.add_error(
                 "reference_files",
                 ngettext(
                     "At most %(max)d reference image; you gave %(count)d.",
                     "At most %(max)d reference images; you gave %(count)d.",
-                    settings.BANANA_MAX_REFERENCES,
+                    upstream.MAX_REFERENCE_IMAGES,
                 )
-                % {"max": settings.BANANA_MAX_REFERENCES, "count": count},
+                % {"max": upstream.MAX_REFERENCE_IMAGES, "count": count},
             )
         return data
 
     def price_preview(self):
         """The price of the chosen model and size, shown before submitting."""
         data = self.data if self.is_bound else self.initial
-        option = get_model_option(data.get("model"))
-        if option is None:
-            return None
-        size = data.get("image_size") or ""
-        return price_for(option.id, size if size in option.sizes else "")
+        return price_of_choice(data.get("model") or "", data.get("image_size"))
 
     def references(self):
         refs = [
@@ -163,3 +163,50 @@ class GenerationForm(forms.Form):
         ]
         refs += [ReferenceInput(url=url) for url in self.cleaned_data["reference_urls"]]
         return refs
+
+
+class GalleryFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search prompts"), required=False, max_length=200)
+    member = forms.ModelChoiceField(
+        label=_("Member"), required=False, queryset=get_user_model().objects.none()
+    )
+    model = forms.ChoiceField(label=_("Model"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    favourites = forms.BooleanField(label=_("Favourites only"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = get_user_model().objects.filter(is_active=True)
+        self.fields["member"].label_from_instance = lambda u: u.get_username()
+        self.fields["model"].choices = [("", _("Any"))] + [
+            (m.id, m.label) for m in catalogue.model_options()
+        ]
+        self.fields["status"].choices = [("", _("Any")), *Generation.Status.choices]
+
+
+class CollectionForm(forms.ModelForm):
+    class Meta:
+        model = Collection
+        fields = ["name", "visibility"]
+
+
+class ShareForm(forms.Form):
+    generation = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    collection = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    expires_in = forms.ChoiceField(
+        label=_("Expires"), required=False, choices=sharing.lifetime_choices
+    )
+    show_prompts = forms.BooleanField(label=_("Show prompts"), required=False)
+    show_author = forms.BooleanField(label=_("Show who made them"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("generation")) == bool(data.get("collection")):
+            raise ValidationError(gettext("Share one image or one collection."))
+        return data

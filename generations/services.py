@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -22,57 +23,25 @@ from django.utils.translation import gettext as _
 from . import credits, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, process_image
-from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth, hash_secret
-from .models import new_secret as new_secret_value
-from .models.core import result_upload_path
+from .models import (
+    Generation,
+    ReferenceImage,
+    ResultImage,
+    UpstreamHealth,
+    hash_secret,
+    new_secret,
+)
+from .models.generations import result_upload_path
+from .queue import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
 
-UPSTREAM_TO_STATUS = {
-    upstream.PENDING: Status.PENDING,
-    upstream.SUBMITTED: Status.SUBMITTED,
-    upstream.IN_PROGRESS: Status.IN_PROGRESS,
-    upstream.SUCCESS: Status.SUCCESS,
-    upstream.FAILED: Status.FAILED,
-}
-# Order of life, so that a late, stale answer never moves a row backwards.
-STATUS_RANK = {
-    Status.QUEUED: 0,
-    Status.SENDING: 1,
-    Status.UNKNOWN: 1,
-    Status.PENDING: 2,
-    Status.SUBMITTED: 3,
-    Status.IN_PROGRESS: 4,
-    Status.SUCCESS: 5,
-    Status.FAILED: 5,
-}
 MAX_RESULT_ATTEMPTS = 5
 TASK_ID_MAX_LENGTH = Generation._meta.get_field("upstream_task_id").max_length
 SENDING_STALE_AFTER = timedelta(minutes=5)
 QUEUED_STALE_AFTER = timedelta(minutes=2)
-
-
-# --- Models on offer -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelOption:
-    id: str
-    label: str
-    sizes: tuple[str, ...]
-
-
-def model_options():
-    return [
-        ModelOption(id=m["id"], label=m.get("label", m["id"]), sizes=tuple(m.get("sizes", ())))
-        for m in settings.BANANA_MODELS
-    ]
-
-
-def get_model_option(model_id):
-    return next((m for m in model_options() if m.id == model_id), None)
 
 
 # --- Creating and sending ------------------------------------------------------------------
@@ -116,7 +85,6 @@ def create_generation(
             retry_of=retry_of,
             visibility=visibility or settings.BANANA_DEFAULT_VISIBILITY,
         )
-        secret = generation.set_webhook_secret()
         generation.save()
         # Raises (rolling everything back) when the member's credits or limits refuse it.
         credits.place_hold(owner, generation, credits.price_for(model, image_size))
@@ -132,29 +100,77 @@ def create_generation(
             if ref.content:
                 reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
             reference.save()
-        transaction.on_commit(lambda: send_generation(generation.pk, secret))
+        # Sent by a worker, never inside the web request: a slow upstream must not hold it.
+        enqueue_after_commit("send_generation", generation_id=str(generation.pk))
     return generation
 
 
-def references_of(generation):
+def _stored_file_as_input(field_file, *, content_type, width, height):
+    with field_file.open("rb") as fh:
+        content = fh.read()
+    return ReferenceInput(
+        content=content,
+        extension=field_file.name.rsplit(".", 1)[-1],
+        content_type=content_type,
+        width=width,
+        height=height,
+    )
+
+
+def copy_references(generation):
     """The references of a generation as ReferenceInputs, for a retry or a remix."""
-    inputs = []
-    for ref in generation.references.all():
-        if ref.file:
-            with ref.file.open("rb") as fh:
-                content = fh.read()
-            inputs.append(
-                ReferenceInput(
-                    content=content,
-                    extension=ref.file.name.rsplit(".", 1)[-1],
-                    content_type=ref.content_type,
-                    width=ref.width,
-                    height=ref.height,
-                )
+    return [
+        _stored_file_as_input(
+            ref.file, content_type=ref.content_type, width=ref.width, height=ref.height
+        )
+        if ref.file
+        else ReferenceInput(url=ref.source_url)
+        for ref in generation.references.all()
+    ]
+
+
+class ReferencesRefused(Exception):
+    """The references of a new generation cannot be used; str() is for the member."""
+
+
+def references_for_submit(user, own, *, remix_of=None, reference_from=None, position=0):
+    """The references of a new generation: those a remix or "use as reference" inherits
+    (only from generations this user may see), then the member's own. Raises
+    ReferencesRefused when they cannot be used."""
+    visible = Generation.objects.visible_to(user)
+    inherited = []
+    if remix_of:
+        original = visible.filter(pk=remix_of).first()
+        if original is None:
+            raise ReferencesRefused(_("The image to remix is no longer available."))
+        inherited += copy_references(original)
+    if reference_from:
+        result = (
+            ResultImage.objects.filter(
+                generation__in=visible,
+                generation_id=reference_from,
+                position=position or 0,
+                state=ResultImage.State.STORED,
             )
-        else:
-            inputs.append(ReferenceInput(url=ref.source_url))
-    return inputs
+            .exclude(file="")
+            .first()
+        )
+        if result is None:
+            raise ReferencesRefused(_("The reference image is no longer available."))
+        inherited.append(
+            _stored_file_as_input(
+                result.file,
+                content_type=result.content_type,
+                width=result.width,
+                height=result.height,
+            )
+        )
+    references = inherited + list(own)
+    if len(references) > upstream.MAX_REFERENCE_IMAGES:
+        raise ReferencesRefused(
+            _("At most %(max)d reference images in all.") % {"max": upstream.MAX_REFERENCE_IMAGES}
+        )
+    return references
 
 
 def retry_generation(generation, owner):
@@ -164,7 +180,7 @@ def retry_generation(generation, owner):
         prompt=generation.prompt,
         aspect_ratio=generation.aspect_ratio,
         image_size=generation.image_size,
-        references=references_of(generation),
+        references=copy_references(generation),
         retry_of=generation,
         visibility=generation.visibility,
     )
@@ -208,19 +224,21 @@ def reference_for_upstream(reference):
     return f"data:{reference.content_type or 'image/png'};base64,{encoded}"
 
 
-def send_generation(generation_id, secret, *, new_secret=False):
+def send_generation(generation_id):
     """Send a committed generation upstream, at most once. Returns True if this call sent it.
 
-    The conditional UPDATE claims the row, so two processes can never both send it. With
-    `new_secret`, the claim also stores the hash of `secret` (the reconciler's resend), so
-    the hash and the callback URL that is sent can never disagree.
+    The conditional UPDATE claims the row, so two processes can never both send it. The
+    claim also stores the hash of a new webhook secret: the secret itself lives only in the
+    callback URL sent, never in our database or task queue.
     """
-    claim = {"status": Status.SENDING, "submitted_at": timezone.now()}
-    if new_secret:
-        claim["webhook_secret_hash"] = hash_secret(secret)
+    secret = new_secret()
     claimed = Generation.objects.filter(
         pk=generation_id, status=Status.QUEUED, deleted_at__isnull=True
-    ).update(**claim)
+    ).update(
+        status=Status.SENDING,
+        submitted_at=timezone.now(),
+        webhook_secret_hash=hash_secret(secret),
+    )
     if not claimed:
         return False
     generation = Generation.objects.get(pk=generation_id)
@@ -382,7 +400,7 @@ def apply_upstream_state(generation_id, state):
     state happens exactly once (the conditional UPDATE's row count says whether it was us).
     Returns True when the row changed.
     """
-    new_status = UPSTREAM_TO_STATUS.get(state.status, Status.SUBMITTED)
+    new_status = Status.from_upstream(state.status)
     now = timezone.now()
     with transaction.atomic():
         generation = (
@@ -392,7 +410,8 @@ def apply_upstream_state(generation_id, state):
         )
         if generation is None or generation.is_final:
             return False
-        if STATUS_RANK[new_status] < STATUS_RANK[Status(generation.status)]:
+        rank = Generation.STATUS_RANK
+        if rank[new_status] < rank[Status(generation.status)]:
             return False
         fields = {"status": new_status, "upstream_status": state.raw_status[:50]}
         if new_status in Generation.FINAL:
@@ -410,18 +429,13 @@ def apply_upstream_state(generation_id, state):
         )
         # A generation deleted while it ran still gets its final state and its credits
         # settled, but its images are not fetched.
+        # (The upstream client reports a success without an image as a failure.)
         if changed and new_status == Status.SUCCESS and generation.deleted_at is None:
             ResultImage.objects.bulk_create(
                 ResultImage(generation_id=generation_id, position=i, source=source)
                 for i, source in enumerate(state.images)
             )
-            if not state.images:
-                Generation.objects.filter(pk=generation_id).update(
-                    status=Status.FAILED,
-                    error_message=_("The image service returned no image."),
-                )
-            else:
-                transaction.on_commit(lambda: _enqueue_store_results(generation_id))
+            enqueue_after_commit("store_results", generation_id=str(generation_id))
         if changed and new_status in Generation.FINAL:
             _settle_credits(generation_id, new_status, state, fields.get("error_message", ""))
     return bool(changed)
@@ -434,12 +448,6 @@ def _settle_credits(generation_id, new_status, state, message):
         credits.settle(generation_id, state.consumed)
     else:
         credits.release(generation_id, message)
-
-
-def _enqueue_store_results(generation_id):
-    from .tasks import store_results
-
-    store_results.enqueue(generation_id=str(generation_id))
 
 
 def handle_callback(generation, payload):
@@ -455,11 +463,7 @@ def handle_callback(generation, payload):
             Generation.objects.filter(pk=generation.pk, status=Status.UNKNOWN).update(
                 status=Status.PENDING
             )
-    from .tasks import refresh_generation
-
-    transaction.on_commit(
-        lambda: refresh_generation.enqueue(generation_id=str(generation.pk), force=True)
-    )
+    enqueue_after_commit("refresh_generation", generation_id=str(generation.pk), force=True)
 
 
 # --- Storing results -----------------------------------------------------------------------
@@ -548,6 +552,36 @@ def _keep_result(result, processed):
         storage.delete(thumb_name)
 
 
+# --- Deleting ------------------------------------------------------------------------------
+
+
+def delete_generation(generation):
+    """Soft delete: the row (and the ledger's entries about it) stay, the images go."""
+    with transaction.atomic():
+        changed = Generation.objects.filter(pk=generation.pk, deleted_at__isnull=True).update(
+            deleted_at=timezone.now()
+        )
+        if changed:
+            transaction.on_commit(lambda: remove_files(generation.pk))
+    return bool(changed)
+
+
+def remove_files(generation_id):
+    names = []
+    for result in ResultImage.objects.filter(generation_id=generation_id):
+        names += [f.name for f in (result.file, result.thumbnail) if f]
+    # Results still waiting are marked failed, so the storer never brings them back.
+    ResultImage.objects.filter(generation_id=generation_id).update(
+        file="", thumbnail="", state=ResultImage.State.FAILED, source=""
+    )
+    for reference in ReferenceImage.objects.filter(generation_id=generation_id):
+        if reference.file:
+            names.append(reference.file.name)
+    ReferenceImage.objects.filter(generation_id=generation_id).delete()
+    for name in names:
+        default_storage.delete(name)
+
+
 # --- The reconciler ------------------------------------------------------------------------
 
 
@@ -568,12 +602,11 @@ def reconcile(now=None):
     for pk in watched.values_list("pk", flat=True):
         counts["refreshed"] += refresh_from_upstream(pk)
 
-    # The process that created these died before sending: the secret died with it, so a
-    # new one is issued and the row sent (it was certainly never sent).
+    # Never sent: the process that created them, or the send task, died first.
     for pk in Generation.objects.filter(
         status=Status.QUEUED, created_at__lte=now - QUEUED_STALE_AFTER, deleted_at__isnull=True
     ).values_list("pk", flat=True):
-        counts["resent"] += send_generation(pk, new_secret_value(), new_secret=True)
+        counts["resent"] += send_generation(pk)
 
     # Died while sending: the upstream may or may not have it.
     counts["unknown"] += Generation.objects.filter(

@@ -11,6 +11,11 @@ STORE_RETRY_DELAY = timedelta(seconds=20)
 
 
 @task
+def send_generation(*, generation_id):
+    services.send_generation(generation_id)
+
+
+@task
 def refresh_generation(*, generation_id, force=False):
     services.refresh_from_upstream(generation_id, force=force)
 

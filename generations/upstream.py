@@ -117,15 +117,15 @@ MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
 # A10 403 is treated like 401 (key/account refused); 429 is Unavailable, not retried here.
 #     Other 4xx are BadRequest. 3xx (redirects are not followed) is Unavailable.
 # A11 Optional submit parameters from public clients (section 7): aspect_ratio in
-#     ASPECT_RATIOS, image_size in IMAGE_SIZES (sent lower-case); they are only sent when
+#     ACCEPTED_ASPECT_RATIOS, image_size in IMAGE_SIZES (sent lower-case); they are only sent when
 #     given. Reference images may be http(s) URLs or data: URIs.
 # A12 A submit answered HTTP 200 + code 0 without a usable task_id, or with a body that is
 #     not JSON, may still have created (and billed) a task: SubmitOutcomeUnknown.
 # =========================================================================================
-ASPECT_RATIOS = frozenset(
-    {"auto", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
-)
-IMAGE_SIZES = frozenset({"1k", "2k", "4k"})
+# In the order they are offered to members ("auto" is accepted but not offered).
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+ACCEPTED_ASPECT_RATIOS = frozenset({"auto", *ASPECT_RATIOS})
+IMAGE_SIZES = ("1k", "2k", "4k")
 _IMAGE_RESULT_PREFIXES = ("https://", "http://", "data:image/")
 _REFERENCE_IMAGE_PREFIXES = ("https://", "http://", "data:")
 _NO_IMAGE_MESSAGE = "The upstream reported success but returned no image."
@@ -533,7 +533,10 @@ def _build_submit_payload(
             raise _invalid("callback_url must be an http(s) URL", _("The callback URL is invalid."))
         payload["callback_url"] = callback_url
     if aspect_ratio is not None:
-        if not isinstance(aspect_ratio, str) or aspect_ratio.strip().lower() not in ASPECT_RATIOS:
+        if (
+            not isinstance(aspect_ratio, str)
+            or aspect_ratio.strip().lower() not in ACCEPTED_ASPECT_RATIOS
+        ):
             raise _invalid("unsupported aspect_ratio", _("This aspect ratio is not supported."))
         payload["aspect_ratio"] = aspect_ratio.strip().lower()
     if image_size is not None:

@@ -1,37 +1,92 @@
 from django.urls import path
 
-from . import credit_views, gallery_views, views
+from .views import collections, credits, gallery, media, public, shares, studio, webhooks
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("generate/", views.generate, name="generate"),
-    path("credits/", credit_views.ledger, name="credit_ledger"),
-    path("credits/price", credit_views.price, name="credit_price"),
-    path("g/<uuid:generation_id>/", gallery_views.detail, name="generation_detail"),
-    path("g/<uuid:generation_id>/status/", views.status, name="generation_status"),
-    path("g/<uuid:generation_id>/retry/", views.retry, name="generation_retry"),
+    # The studio
+    path("", studio.home, name="home"),
+    path("generate/", studio.generate, name="generate"),
+    path("g/<uuid:generation_id>/status/", studio.status, name="generation_status"),
+    path("g/<uuid:generation_id>/retry/", studio.retry, name="generation_retry"),
+    path("g/<uuid:generation_id>/remix/", studio.remix, name="generation_remix"),
     path(
-        "g/<uuid:generation_id>/images/<int:position>/",
-        views.result_image,
-        name="result_image",
+        "g/<uuid:generation_id>/images/<int:position>/use/",
+        studio.use_as_reference,
+        name="generation_use_as_reference",
     ),
+    # Galleries and one generation's page
+    path("history/", gallery.history, name="history"),
+    path("gallery/", gallery.gallery, name="gallery"),
+    path("g/<uuid:generation_id>/", gallery.detail, name="generation_detail"),
+    path("g/<uuid:generation_id>/favourite/", gallery.favourite, name="generation_favourite"),
+    path("g/<uuid:generation_id>/visibility/", gallery.visibility, name="generation_visibility"),
+    path("g/<uuid:generation_id>/delete/", gallery.delete, name="generation_delete"),
+    # Image files
+    path("g/<uuid:generation_id>/images/<int:position>/", media.result_image, name="result_image"),
     path(
         "g/<uuid:generation_id>/images/<int:position>/thumbnail/",
-        views.result_image,
+        media.result_image,
         {"variant": "thumbnail"},
         name="result_thumbnail",
     ),
     path(
         "g/<uuid:generation_id>/references/<int:position>/",
-        views.reference_image,
+        media.reference_image,
         name="reference_image",
     ),
-    path("r/<str:token>/", views.reference_public, name="reference_public"),
+    path("r/<str:token>/", media.reference_public, name="reference_public"),
+    # Collections
+    path("collections/", collections.collections, name="collections"),
+    path("collections/add/", collections.collection_add, name="collection_add"),
+    path(
+        "collections/<uuid:collection_id>/",
+        collections.collection_detail,
+        name="collection_detail",
+    ),
+    path(
+        "collections/<uuid:collection_id>/rename/",
+        collections.collection_rename,
+        name="collection_rename",
+    ),
+    path(
+        "collections/<uuid:collection_id>/delete/",
+        collections.collection_delete,
+        name="collection_delete",
+    ),
+    path(
+        "collections/<uuid:collection_id>/items/<uuid:generation_id>/remove/",
+        collections.collection_remove,
+        name="collection_remove",
+    ),
+    path(
+        "collections/<uuid:collection_id>/items/<uuid:generation_id>/move/",
+        collections.collection_move,
+        name="collection_move",
+    ),
+    # Share links: the member's side, then the public one
+    path("links/", shares.share_links, name="share_links"),
+    path("links/new/", shares.share_create, name="share_create"),
+    path("links/<uuid:link_id>/revoke/", shares.share_revoke, name="share_revoke"),
+    path("s/<str:token>/", public.share_page, name="share_page"),
+    path(
+        "s/<str:token>/images/<uuid:generation_id>/<int:position>/",
+        public.share_image,
+        name="share_image",
+    ),
+    path(
+        "s/<str:token>/images/<uuid:generation_id>/<int:position>/thumbnail/",
+        public.share_image,
+        {"variant": "thumbnail"},
+        name="share_thumbnail",
+    ),
+    # Credits
+    path("credits/", credits.ledger, name="credit_ledger"),
+    path("credits/price", credits.price, name="credit_price"),
+    # For machines
     path(
         "hooks/upstream/<uuid:generation_id>/<str:secret>/",
-        views.upstream_webhook,
+        webhooks.upstream_webhook,
         name="upstream_webhook",
     ),
-    path("healthz", views.healthz, name="healthz"),
-    *gallery_views.urlpatterns,
+    path("healthz", webhooks.healthz, name="healthz"),
 ]

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from generations.collections import add_to_collection
 from generations.models import Collection, CollectionItem
-from generations.sharing import add_to_collection
 
 from .sharing_builders import make_generation
 

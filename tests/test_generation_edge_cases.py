@@ -5,10 +5,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from generations import services, sharing, upstream
+from generations import services, upstream
 from generations.images import process_image
 from generations.models import Generation, ResultImage
 
@@ -19,9 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def crashed_before_sending(owner, minutes_ago=10):
     """A row whose creating process died between commit and send."""
-    generation = Generation(owner=owner, model="google/gempix2", prompt="orphan")
-    generation.set_webhook_secret()
-    generation.save()
+    generation = Generation.objects.create(owner=owner, model="google/gempix2", prompt="orphan")
     Generation.objects.filter(pk=generation.pk).update(
         created_at=timezone.now() - timedelta(minutes=minutes_ago)
     )
@@ -50,7 +49,7 @@ def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
 
 def test_reconciler_does_not_send_a_deleted_orphan(member, emulator):
     generation = crashed_before_sending(member)
-    sharing.delete_generation(generation)
+    services.delete_generation(generation)
 
     services.reconcile()
 
@@ -61,7 +60,7 @@ def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(m
     emulator.config.pending_seconds = 60
     generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
-    sharing.delete_generation(generation)
+    services.delete_generation(generation)
     emulator.finish(generation.upstream_task_id, status="success")
 
     services.refresh_from_upstream(generation.pk, force=True)
@@ -121,22 +120,14 @@ def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(mem
         for ref in Generation.objects.get(pk=generation_id).references.all():
             ref.file.delete(save=False)
 
-    original_send = services.send_generation
-
-    def send_after_losing_files(generation_id, secret, **kwargs):
-        delete_reference_files(generation_id)
-        return original_send(generation_id, secret, **kwargs)
-
-    services.send_generation = send_after_losing_files
-    try:
+    with transaction.atomic():  # the files go before the send, which runs on commit
         generation = services.create_generation(
             member,
             model="google/gempix2",
             prompt="x",
             references=[ReferenceInput(content=png_bytes(), extension="png")],
         )
-    finally:
-        services.send_generation = original_send
+        delete_reference_files(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED

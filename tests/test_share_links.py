@@ -8,8 +8,9 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from generations.collections import add_to_collection
 from generations.models import Collection, ShareLink
-from generations.sharing import add_to_collection, create_share_link
+from generations.sharing import create_share_link
 
 from .sharing_builders import make_generation
 
@@ -424,7 +425,7 @@ def test_links_page_queries_do_not_grow_with_links(client, member):
 
 
 def test_client_address_uses_the_proxys_forwarded_for_only_behind_the_proxy(rf, settings):
-    from generations.sharing import client_address
+    from generations.ratelimit import client_address
 
     request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
     settings.BEHIND_TLS_PROXY = False

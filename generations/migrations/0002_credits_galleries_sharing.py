@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import generations.models.core
+import generations.models.generations
 import generations.models.sharing
 import uuid
 from decimal import Decimal
@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='generation',
             name='visibility',
-            field=models.CharField(choices=[('team', 'The whole team'), ('private', 'Only me')], default=generations.models.core.default_visibility, max_length=10, verbose_name='visible to'),
+            field=models.CharField(choices=[('team', 'The whole team'), ('private', 'Only me')], default=generations.models.generations.default_visibility, max_length=10, verbose_name='visible to'),
         ),
         migrations.CreateModel(
             name='Collection',

@@ -1,4 +1,7 @@
-from .core import (
+from .collections import Collection, CollectionItem
+from .credits import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
+from .galleries import Favourite
+from .generations import (
     Generation,
     GenerationQuerySet,
     ReferenceImage,
@@ -7,8 +10,7 @@ from .core import (
     hash_secret,
     new_secret,
 )
-from .credits import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
-from .sharing import Collection, CollectionItem, Favourite, ShareLink, new_share_token
+from .sharing import ShareLink, new_share_token
 
 __all__ = [
     "Collection",

@@ -1,6 +1,6 @@
 from django import template
 
-from ..credits import fmt
+from ..credits import format_credits
 
 register = template.Library()
 
@@ -10,4 +10,4 @@ def credits(value):
     """A credit amount without trailing zeros: 0.5, 10, 1.25."""
     if value is None or value == "":
         return ""
-    return fmt(value)
+    return format_credits(value)

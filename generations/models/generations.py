@@ -64,12 +64,30 @@ class Generation(models.Model):
         SUCCESS = "success", _("Done")
         FAILED = "failed", _("Failed")
 
+        @classmethod
+        def from_upstream(cls, upstream_status):
+            """Ours for the upstream's (normalised) status, which ours mirror value for
+            value; an unknown one is not final."""
+            mirrored = {cls.PENDING, cls.SUBMITTED, cls.IN_PROGRESS, cls.SUCCESS, cls.FAILED}
+            return cls(upstream_status) if upstream_status in mirrored else cls.SUBMITTED
+
     class Visibility(models.TextChoices):
         TEAM = "team", _("The whole team")
         PRIVATE = "private", _("Only me")
 
     FINAL = frozenset({Status.SUCCESS, Status.FAILED})
     IN_FLIGHT = frozenset(set(Status) - FINAL)
+    # Order of life, so that a late, stale answer never moves a row backwards.
+    STATUS_RANK = {
+        Status.QUEUED: 0,
+        Status.SENDING: 1,
+        Status.UNKNOWN: 1,
+        Status.PENDING: 2,
+        Status.SUBMITTED: 3,
+        Status.IN_PROGRESS: 4,
+        Status.SUCCESS: 5,
+        Status.FAILED: 5,
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -99,7 +117,8 @@ class Generation(models.Model):
     credits_consumed = models.DecimalField(
         _("credits consumed"), max_digits=12, decimal_places=6, null=True, blank=True
     )
-    webhook_secret_hash = models.CharField(max_length=64, editable=False)
+    # Set when the row is sent upstream; empty until then (it matches no secret).
+    webhook_secret_hash = models.CharField(max_length=64, editable=False, blank=True)
 
     class CreditState(models.TextChoices):
         NONE = "", _("No hold")
@@ -146,6 +165,10 @@ class Generation(models.Model):
     def is_final(self):
         return self.status in self.FINAL
 
+    def is_manageable_by(self, user):
+        """Its owner and admins may share, hide or delete it."""
+        return user.is_authenticated and (user.is_staff or self.owner_id == user.pk)
+
     @property
     def is_success(self):
         return self.status == self.Status.SUCCESS
@@ -166,12 +189,9 @@ class Generation(models.Model):
         end = self.finished_at or timezone.now()
         return end - self.created_at
 
-    def set_webhook_secret(self):
-        secret = new_secret()
-        self.webhook_secret_hash = hash_secret(secret)
-        return secret
-
     def webhook_secret_matches(self, secret):
+        if not self.webhook_secret_hash:
+            return False
         return hmac.compare_digest(self.webhook_secret_hash, hash_secret(secret or ""))
 
 

@@ -1,9 +1,11 @@
+"""The member's credits: their own ledger, and the price preview of the compose form."""
+
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from . import credits, services
-from .models import CreditLedgerEntry
+from .. import credits
+from ..models import CreditLedgerEntry
 
 LEDGER_PAGE_SIZE = 50
 
@@ -20,10 +22,5 @@ def ledger(request):
 @require_GET
 def price(request):
     """The price of a model and size, for the compose form's preview."""
-    model = request.GET.get("model", "")
-    option = services.get_model_option(model)
-    size = request.GET.get("image_size", "")
-    amount = None
-    if option is not None:
-        amount = credits.price_for(option.id, size if size in option.sizes else "")
+    amount = credits.price_of_choice(request.GET.get("model", ""), request.GET.get("image_size"))
     return render(request, "generations/home.html#price_preview", {"price": amount})

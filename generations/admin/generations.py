@@ -1,34 +1,12 @@
+"""Generations and the team key's health, for admins: read-only audit records."""
+
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Generation, ReferenceImage, ResultImage, UpstreamHealth
-
-
-class HistoryAdmin(admin.ModelAdmin):
-    """Records of what happened: nobody adds, edits or deletes them here, superusers
-    included. (Generations are deleted, softly, from the app.)"""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from ..models import Generation, ReferenceImage, ResultImage, UpstreamHealth
+from .base import HistoryAdmin, ReadOnlyInline
 
 
 class ResultImageInline(ReadOnlyInline):
@@ -88,6 +66,3 @@ class GenerationAdmin(HistoryAdmin):
 @admin.register(UpstreamHealth)
 class UpstreamHealthAdmin(HistoryAdmin):
     list_display = ["key_rejected_since", "key_last_rejected_at"]
-
-
-from . import credit_admin  # noqa: E402, F401  (registers the credits admin)

@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import credits, usage
-from .admin import HistoryAdmin
-from .models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
+from .. import credits, usage
+from ..models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
+from .base import HistoryAdmin
 
 
 def limit_states(accounts):

@@ -1,0 +1,1 @@
+"""The pages, one module per page family; every route is listed in generations/urls.py."""

@@ -1,0 +1,114 @@
+"""Galleries (the member's history and the team's), and one generation's page with what
+can be done to it there: favourite, visibility, delete."""
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import galleries, services
+from ..forms import GalleryFilterForm, ShareForm
+from ..models import Collection, Generation
+from .common import (
+    generation_url,
+    get_generation_for,
+    get_manageable_generation,
+    safe_next_url,
+)
+
+
+def _gallery(request, queryset, mode):
+    form = GalleryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    page = galleries.page_number(request.GET.get("page", 1))
+    queryset = galleries.apply_filters(queryset, filters, request.user)
+    rows, has_more = galleries.page_of(galleries.with_cards(queryset, request.user), page)
+    has_more = has_more and page < galleries.MAX_PAGE
+    query = request.GET.copy()
+    query["page"] = page + 1
+    context = {
+        "mode": mode,
+        "filter_form": form,
+        "generations": rows,
+        "has_more": has_more,
+        "next_url": f"{request.path}?{query.urlencode()}",
+        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
+    }
+    # A history restore (htmx found no snapshot of the page) needs the whole page.
+    if request.htmx and not request.htmx.history_restore_request:
+        if request.htmx.target != "gallery-results":
+            return render(request, "generations/gallery.html#page", context)
+        return render(request, "generations/gallery.html#results", context)
+    return render(request, "generations/gallery.html", context)
+
+
+@require_GET
+def history(request):
+    return _gallery(request, galleries.history_for(request.user), "history")
+
+
+@require_GET
+def gallery(request):
+    return _gallery(request, galleries.team_gallery_for(request.user), "team")
+
+
+def detail_context(request, generation):
+    user = request.user
+    generation.is_favourite = generation.favourites.filter(user=user).exists()
+    collections = list(Collection.objects.owned_by(user))
+    in_collections = set(
+        generation.collection_items.filter(collection__in=collections).values_list(
+            "collection_id", flat=True
+        )
+    )
+    return {
+        "generation": generation,
+        "references": generation.references.all(),
+        "can_manage": generation.is_manageable_by(user),
+        "my_collections": collections,
+        "in_collections": in_collections,
+        "share_form": ShareForm(initial={"generation": generation.pk}),
+    }
+
+
+@require_GET
+def detail(request, generation_id):
+    generation = get_generation_for(request.user, generation_id)
+    return render(request, "generations/detail.html", detail_context(request, generation))
+
+
+@require_POST
+def favourite(request, generation_id):
+    generation = get_generation_for(request.user, generation_id)
+    generation.is_favourite = galleries.toggle_favourite(request.user, generation)
+    if request.htmx:
+        return render(request, "generations/detail.html#favourite", {"generation": generation})
+    return redirect(safe_next_url(request) or generation_url(generation))
+
+
+@require_POST
+def visibility(request, generation_id):
+    generation = get_manageable_generation(request.user, generation_id)
+    value = request.POST.get("visibility")
+    if value not in Generation.Visibility.values:
+        return HttpResponse(status=400)
+    galleries.set_visibility(generation, value)
+    if request.htmx:
+        return render(
+            request,
+            "generations/detail.html#visibility",
+            {"generation": generation, "can_manage": True},
+        )
+    return redirect(generation_url(generation))
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, generation_id):
+    generation = get_manageable_generation(request.user, generation_id)
+    if request.method == "POST":
+        services.delete_generation(generation)
+        messages.success(request, _("The image was deleted."))
+        return redirect("history")
+    context = detail_context(request, generation) | {"confirm_delete": True}
+    return render(request, "generations/detail.html", context)
