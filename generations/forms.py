@@ -74,6 +74,19 @@ class GenerationForm(forms.Form):
             (r, r) for r in upstream.ASPECT_RATIOS
         ]
 
+    @classmethod
+    def with_choices_of(cls, generation, **initial):
+        """An unbound form with a generation's model, ratio, size and visibility."""
+        return cls(
+            initial={
+                "model": generation.model,
+                "aspect_ratio": generation.aspect_ratio,
+                "image_size": generation.image_size,
+                "visibility": generation.visibility,
+                **initial,
+            }
+        )
+
     def clean_prompt(self):
         prompt = self.cleaned_data["prompt"].strip()
         if not prompt:

@@ -61,14 +61,7 @@ def generate(request):
         form.add_error(None, str(exc))
         return _refused(request, form)
     if request.htmx:
-        fresh = GenerationForm(
-            initial={
-                "model": generation.model,
-                "aspect_ratio": generation.aspect_ratio,
-                "image_size": generation.image_size,
-                "visibility": generation.visibility,
-            }
-        )
+        fresh = GenerationForm.with_choices_of(generation)
         generation = get_generation_for(request.user, generation.pk)
         return render(
             request,
@@ -122,16 +115,7 @@ def retry(request, generation_id):
 @require_GET
 def remix(request, generation_id):
     original = get_generation_for(request.user, generation_id)
-    form = GenerationForm(
-        initial={
-            "prompt": original.prompt,
-            "model": original.model,
-            "aspect_ratio": original.aspect_ratio,
-            "image_size": original.image_size,
-            "visibility": original.visibility,
-            "remix_of": original.pk,
-        }
-    )
+    form = GenerationForm.with_choices_of(original, prompt=original.prompt, remix_of=original.pk)
     return render_studio(request, form)
 
 
