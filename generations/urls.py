@@ -1,6 +1,10 @@
-from django.urls import path
+from django.urls import path, register_converter
 
+from .converters import SignedTokenConverter, UrlSafeTokenConverter
 from .views import collections, credits, gallery, media, public, shares, studio, webhooks
+
+register_converter(UrlSafeTokenConverter, "token")
+register_converter(SignedTokenConverter, "signed")
 
 urlpatterns = [
     # The studio
@@ -34,7 +38,7 @@ urlpatterns = [
         media.reference_image,
         name="reference_image",
     ),
-    path("r/<str:token>/", media.reference_public, name="reference_public"),
+    path("r/<signed:token>/", media.reference_public, name="reference_public"),
     # Collections
     path("collections/", collections.collections, name="collections"),
     path("collections/add/", collections.collection_add, name="collection_add"),
@@ -67,14 +71,14 @@ urlpatterns = [
     path("links/", shares.share_links, name="share_links"),
     path("links/new/", shares.share_create, name="share_create"),
     path("links/<uuid:link_id>/revoke/", shares.share_revoke, name="share_revoke"),
-    path("s/<str:token>/", public.share_page, name="share_page"),
+    path("s/<token:token>/", public.share_page, name="share_page"),
     path(
-        "s/<str:token>/images/<uuid:generation_id>/<int:position>/",
+        "s/<token:token>/images/<uuid:generation_id>/<int:position>/",
         public.share_image,
         name="share_image",
     ),
     path(
-        "s/<str:token>/images/<uuid:generation_id>/<int:position>/thumbnail/",
+        "s/<token:token>/images/<uuid:generation_id>/<int:position>/thumbnail/",
         public.share_image,
         {"variant": "thumbnail"},
         name="share_thumbnail",
@@ -84,7 +88,7 @@ urlpatterns = [
     path("credits/price", credits.price, name="credit_price"),
     # For machines
     path(
-        "hooks/upstream/<uuid:generation_id>/<str:secret>/",
+        "hooks/upstream/<uuid:generation_id>/<token:secret>/",
         webhooks.upstream_webhook,
         name="upstream_webhook",
     ),

@@ -280,9 +280,9 @@ def test_guessing_tokens_is_rate_limited(client, member, settings):
     link = create_share_link(member, generation=make_generation(member))
 
     for i in range(5):
-        assert client.get(reverse("share_page", args=[f"guess{i}"])).status_code == 404
+        assert client.get(reverse("share_page", args=[f"guess-{i:040d}"])).status_code == 404
 
-    assert client.get(reverse("share_page", args=["guess-more"])).status_code == 429
+    assert client.get(reverse("share_page", args=["guess-more-" + "x" * 40])).status_code == 429
     # Even a real token waits until the minute is over: the guesser learns nothing.
     assert page(client, link).status_code == 429
     other_client = client_class_for(client)(REMOTE_ADDR="10.0.0.9")
@@ -445,7 +445,7 @@ def test_rate_limit_behind_the_proxy_is_per_visitor(client, member, settings):
     visitor = {"X-Forwarded-For": "198.51.100.2"}
 
     for i in range(3):
-        client.get(reverse("share_page", args=[f"guess{i}"]), headers=guesser)
+        client.get(reverse("share_page", args=[f"guess-{i:040d}"]), headers=guesser)
 
     assert client.get(reverse("share_page", args=[link.token]), headers=guesser).status_code == 429
     assert client.get(reverse("share_page", args=[link.token]), headers=visitor).status_code == 200
