@@ -1,0 +1,25 @@
+"""Secrets that travel in URL paths (webhook secrets, share tokens, signed reference
+tokens) are kept out of every log line: Django's own loggers and the access log."""
+
+import logging
+import re
+
+REDACTED = "[redacted]"
+_SECRET_IN_PATH = re.compile(
+    r"(?P<prefix>/hooks/upstream/[0-9a-fA-F-]{32,36}/|/s/|/r/)(?P<secret>[^/?#\s\"]+)"
+)
+
+
+def redact_secrets(text):
+    return _SECRET_IN_PATH.sub(lambda m: m["prefix"] + REDACTED, text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """For handlers: rewrites each record's message with the secrets taken out."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        redacted = redact_secrets(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
