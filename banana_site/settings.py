@@ -5,6 +5,7 @@ upstream emulator. Production is the same code with DEBUG=false, which makes eve
 that matters for safety mandatory and switches on the strict defaults.
 """
 
+import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -169,9 +170,23 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 
 # --- Security: strict unless DEBUG -------------------------------------------------------
-# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto, and take the client's
-# address from the last X-Forwarded-For hop it appended (share-token rate limiting).
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto.
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+# The networks our reverse proxies connect from. Only a request from one of them may name
+# its client in X-Forwarded-For (rate limits); from anywhere else the header is ignored.
+TRUSTED_PROXIES = env.list(
+    "TRUSTED_PROXIES",
+    default=(
+        ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+        if BEHIND_TLS_PROXY
+        else []
+    ),
+)
+try:
+    for _network in TRUSTED_PROXIES:
+        ipaddress.ip_network(_network)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Load balancers probe over plain HTTP.
@@ -286,8 +301,8 @@ BANANA_DEFAULT_VISIBILITY = env.str("BANANA_DEFAULT_VISIBILITY", default="team")
 if BANANA_DEFAULT_VISIBILITY not in ("team", "private"):
     raise ImproperlyConfigured('BANANA_DEFAULT_VISIBILITY must be "team" or "private".')
 BANANA_GALLERY_PAGE_SIZE = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
-# Unknown share tokens per client address and minute before answering 429. The counter
-# lives in the default cache: with several processes, configure a shared cache (CACHE_URL).
+# Unknown share tokens per client network and minute before answering 429 (counted in the
+# database, shared by every process). Valid tokens are never refused.
 BANANA_SHARE_MISSES_PER_MINUTE = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
 # A table in the database by default: shared by every process with no extra service.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}

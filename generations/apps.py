@@ -6,6 +6,3 @@ class GenerationsConfig(AppConfig):
     name = "generations"
     verbose_name = _("Generations")
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        from . import checks  # noqa: F401 (registers the system checks)

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,13 +14,6 @@ from generations.sharing import create_share_link
 from .sharing_builders import make_generation
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -275,7 +267,9 @@ def test_public_page_counts_views(client, member):
     assert link.view_count == 2
 
 
-def test_guessing_tokens_is_rate_limited(client, member, settings):
+def test_guessing_tokens_is_rate_limited_but_a_valid_token_is_never_refused(
+    client, member, settings
+):
     settings.BANANA_SHARE_MISSES_PER_MINUTE = 5
     link = create_share_link(member, generation=make_generation(member))
 
@@ -283,10 +277,8 @@ def test_guessing_tokens_is_rate_limited(client, member, settings):
         assert client.get(reverse("share_page", args=[f"guess-{i:040d}"])).status_code == 404
 
     assert client.get(reverse("share_page", args=["guess-more-" + "x" * 40])).status_code == 429
-    # Even a real token waits until the minute is over: the guesser learns nothing.
-    assert page(client, link).status_code == 429
-    other_client = client_class_for(client)(REMOTE_ADDR="10.0.0.9")
-    assert page(other_client, link).status_code == 200
+    # A crowd behind one address (an office, a carrier's NAT) keeps its real links.
+    assert page(client, link).status_code == 200
 
 
 def client_class_for(client):
@@ -428,9 +420,9 @@ def test_client_address_uses_the_proxys_forwarded_for_only_behind_the_proxy(rf, 
     from generations.ratelimit import client_address
 
     request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
-    settings.BEHIND_TLS_PROXY = False
+    settings.TRUSTED_PROXIES = []
     assert client_address(request) == "10.0.0.1"
-    settings.BEHIND_TLS_PROXY = True
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_address(request) == "203.0.113.7"  # the spoofable left part is ignored
     assert client_address(rf.get("/", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"
     junk = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="not an address")
@@ -438,14 +430,15 @@ def test_client_address_uses_the_proxys_forwarded_for_only_behind_the_proxy(rf, 
 
 
 def test_rate_limit_behind_the_proxy_is_per_visitor(client, member, settings):
-    settings.BEHIND_TLS_PROXY = True
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]
     settings.BANANA_SHARE_MISSES_PER_MINUTE = 3
-    link = create_share_link(member, generation=make_generation(member))
+    create_share_link(member, generation=make_generation(member))
     guesser = {"X-Forwarded-For": "198.51.100.1"}
     visitor = {"X-Forwarded-For": "198.51.100.2"}
 
     for i in range(3):
         client.get(reverse("share_page", args=[f"guess-{i:040d}"]), headers=guesser)
 
-    assert client.get(reverse("share_page", args=[link.token]), headers=guesser).status_code == 429
-    assert client.get(reverse("share_page", args=[link.token]), headers=visitor).status_code == 200
+    guess = reverse("share_page", args=["guess-more-" + "x" * 40])
+    assert client.get(guess, headers=guesser).status_code == 429
+    assert client.get(guess, headers=visitor).status_code == 404

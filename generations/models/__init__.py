@@ -10,6 +10,7 @@ from .generations import (
     hash_secret,
     new_secret,
 )
+from .ratelimit import RateCounter
 from .sharing import ShareLink, new_share_token
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Generation",
     "GenerationQuerySet",
     "ModelPrice",
+    "RateCounter",
     "ReferenceImage",
     "ResultImage",
     "ShareLink",

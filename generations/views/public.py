@@ -1,6 +1,6 @@
 """The public side of share links: the page and its images, for visitors without a login.
 
-Guessing tokens is rate-limited per client address.
+Guessing tokens is rate-limited per client network.
 """
 
 from django.contrib.auth.decorators import login_not_required
@@ -26,26 +26,23 @@ def _gone(request):
     return _public(render(request, "share/gone.html", status=404))
 
 
-def _refused():
-    return _public(HttpResponse(_("Too many requests."), status=429, content_type="text/plain"))
-
-
-def _live_share(request, token):
-    """The live link, or None after counting a miss (guesses are rate-limited)."""
-    link = sharing.live_share(token)
-    if link is None:
-        ratelimit.note_share_miss(ratelimit.client_address(request))
-    return link
+def _miss(request):
+    """A token that names no live link: 404, or 429 once this client has guessed too often.
+    Only misses are counted: a valid token is never refused (guessing 256 bits is hopeless
+    anyway, and a crowd behind one address must keep its links)."""
+    if ratelimit.note_share_miss(request):
+        return _public(HttpResponse(_("Too many requests."), status=429, content_type="text/plain"))
+    return _gone(request)
 
 
 @login_not_required
 @require_GET
 def share_page(request, token):
-    if ratelimit.share_guessing_blocked(ratelimit.client_address(request)):
-        return _refused()
-    link = _live_share(request, token)
-    shown = sharing.shared_generations(link) if link else []
-    if link is None or (link.generation_id and not shown):
+    link = sharing.live_share(token)
+    if link is None:
+        return _miss(request)
+    shown = sharing.shared_generations(link)
+    if link.generation_id and not shown:
         return _gone(request)
     sharing.note_share_view(link)
     cards = [(g, r) for g in shown for r in g.results.all()]
@@ -68,10 +65,10 @@ def share_page(request, token):
 @login_not_required
 @require_GET
 def share_image(request, token, generation_id, position, variant="original"):
-    if ratelimit.share_guessing_blocked(ratelimit.client_address(request)):
-        return _refused()
-    link = _live_share(request, token)
-    shown = sharing.shared_generations(link) if link else []
+    link = sharing.live_share(token)
+    if link is None:
+        return _miss(request)
+    shown = sharing.shared_generations(link)
     generation = next((g for g in shown if g.pk == generation_id), None)
     result = generation and next(
         (r for r in generation.results.all() if r.position == position), None
