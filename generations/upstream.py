@@ -82,7 +82,7 @@ DEFAULT_BACKOFF = 0.5
 MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
 
 # =========================================================================================
-# ASSUMPTIONS ABOUT THE OPEN POINTS OF THE CONTRACT  (/work/shared/upstream-api.md)
+# ASSUMPTIONS ABOUT THE OPEN POINTS OF THE CONTRACT  (docs/upstream-api.md)
 #
 # The vendor page does not document everything. Every guess this client makes is listed
 # here and implemented in the constants just below and in ``parse_task_state`` /
