@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -541,6 +542,43 @@ def test_connection_refused_is_retried_max_retries_times_then_unavailable(
     assert "127.0.0.1" not in str(excinfo.value.user_message)
     assert "refused" not in str(excinfo.value.user_message).lower()
     assert_key_hidden(excinfo.value, API_KEY, caplog)
+
+
+def test_backoff_is_full_jitter_doubling_from_the_base_up_to_the_cap(
+    listening, settings, monkeypatch
+):
+    """Retry n waits uniform(0, min(cap, base * 2 ** (n - 1))); this test draws the top of
+    each range and records the sleeps instead of sleeping."""
+    listening.script = [SERVER_ERROR]
+    settings.BANANA_API_BACKOFF = 8.0  # ranges: 8, 16, then 32 capped at 20
+    draws: list[tuple[float, float]] = []
+    sleeps: list[float] = []
+
+    def draw_the_top(low: float, high: float) -> float:
+        draws.append((low, high))
+        return high
+
+    monkeypatch.setattr(random, "uniform", draw_the_top)
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+
+    with pytest.raises(upstream.Unavailable):
+        upstream.submit(model="google/gempix2", prompt="a banana")
+
+    assert draws == [(0, 8.0), (0, 16.0), (0, upstream.MAX_BACKOFF_SECONDS)]
+    assert sleeps == [8.0, 16.0, upstream.MAX_BACKOFF_SECONDS]
+    assert listening.count(upstream.SUBMIT_PATH) == 1 + MAX_RETRIES
+
+
+def test_retry_after_header_is_ignored(listening, settings, monkeypatch):
+    listening.script = [Reply(status=503, headers={"Retry-After": "30"}), SUBMITTED_REPLY]
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+
+    assert upstream.submit(model="google/gempix2", prompt="a banana") == "ta-1"
+
+    assert len(sleeps) == 1
+    assert sleeps[0] <= settings.BANANA_API_BACKOFF
+    assert listening.count(upstream.SUBMIT_PATH) == 2
 
 
 def test_missing_key_raises_unauthorized_without_network_call(api, settings):
