@@ -11,12 +11,13 @@ Configuration is read from ``django.conf.settings`` at call time:
 ``BANANA_API_MAX_RETRIES``  retries after the first attempt, default ``3``
 ``BANANA_API_BACKOFF``      backoff base in seconds, default ``0.5`` (full jitter)
 
-Retry policy (contract sections 5 and 6):
+Retry policy (contract sections 5 and 6), stated by one urllib3 ``Retry`` per endpoint on
+the session's ``HTTPAdapter`` (see ``_retry_policy``):
 
 * 5xx answers are retried with exponential backoff and full jitter, for both endpoints.
 * Connection failures where the request was certainly NOT sent (connect refused, connect
   timeout, DNS failure) are retried for both endpoints.
-* 4xx answers are never retried.
+* 4xx answers are never retried; 3xx answers are not followed; Retry-After is ignored.
 * ``query`` is idempotent, so read timeouts and connections dropped after sending are
   retried too.
 * ``submit`` is not idempotent (it spends credits): a read timeout or a connection dropped
@@ -25,9 +26,9 @@ Retry policy (contract sections 5 and 6):
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -37,8 +38,10 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
+from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.exceptions import ProxyError as Urllib3ProxyError
+from urllib3.util.retry import Retry
 
 logger = logging.getLogger("generations.upstream")
 
@@ -82,7 +85,7 @@ DEFAULT_BACKOFF = 0.5
 MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
 
 # =========================================================================================
-# ASSUMPTIONS ABOUT THE OPEN POINTS OF THE CONTRACT  (/work/shared/upstream-api.md)
+# ASSUMPTIONS ABOUT THE OPEN POINTS OF THE CONTRACT  (docs/upstream-api.md)
 #
 # The vendor page does not document everything. Every guess this client makes is listed
 # here and implemented in the constants just below and in ``parse_task_state`` /
@@ -549,9 +552,87 @@ def _build_submit_payload(
 # -----------------------------------------------------------------------------------------
 # Transport
 # -----------------------------------------------------------------------------------------
-# One session for connection pooling. trust_env stays on: production may need a proxy.
-_session = requests.Session()
-_sleep = time.sleep  # tests may replace it
+# Retries happen inside urllib3: each endpoint's HTTPAdapter carries one Retry object (see
+# _retry_policy) that states the whole policy. This module sends ONE logical request and
+# maps the final answer (or the final exception) to the typed errors above.
+#
+# The sessions keep connection pooling across calls. trust_env stays on, as before: the
+# *_PROXY variables are honoured because production may need a proxy.
+
+
+class _UpstreamRetry(Retry):
+    """urllib3's Retry with full jitter, logging every retry it grants.
+
+    urllib3's own formula waits nothing before the first retry and adds its jitter ON TOP
+    of the exponential delay; full jitter instead waits a random time between 0 and the
+    exponential delay: retry n (from 1) waits uniform(0, min(backoff_max,
+    backoff_factor * 2 ** (n - 1))).
+    """
+
+    def get_backoff_time(self) -> float:
+        retry_number = len(self.history)  # this retry's number: one history entry per failure
+        if retry_number == 0:
+            return 0.0
+        ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (retry_number - 1))
+        return random.uniform(0, ceiling)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _UpstreamRetry:
+        # Raises (MaxRetryError or the error itself) when this failure gets no retry.
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        failed = len(retry.history)
+        remaining = retry.total if isinstance(retry.total, int) else 0
+        if response is not None:
+            cause = f"HTTP {response.status}"
+        else:
+            cause = f"{type(error).__name__} ({_short(str(error))})"
+        logger.warning(
+            "upstream %s %s: %s, attempt %d/%d; retrying",
+            method,
+            _short(url or ""),  # path and query (task_id); never headers
+            cause,
+            failed,
+            failed + remaining + 1,
+        )
+        return retry
+
+
+def _retry_policy(max_retries: int, backoff: float, *, idempotent: bool) -> Retry:
+    """The retry policy of one endpoint (module docstring; contract sections 5 and 6)."""
+    # Once the request may have been sent (read timeout, connection dropped, TLS error...),
+    # only an idempotent request may be sent again.
+    after_sending = None if idempotent else 0
+    return _UpstreamRetry(
+        total=max_retries,  # retries after the first attempt, whatever their causes
+        connect=None,  # not sent (refused, connect timeout, DNS): retried within total
+        read=after_sending,  # read timeout, connection dropped after sending
+        other=after_sending,  # any other error once connected, e.g. TLS
+        status=None,
+        status_forcelist=frozenset(range(500, 600)),  # 4xx are never retried
+        allowed_methods=frozenset({"GET", "POST"}),  # urllib3 leaves POST out by default
+        raise_on_status=False,  # the last 5xx answer is returned and mapped below
+        respect_retry_after_header=False,  # 429 is not retried, Retry-After is ignored (A10)
+        redirect=False,  # 3xx answers are returned as they are (A10)
+        backoff_factor=backoff,
+        backoff_max=MAX_BACKOFF_SECONDS,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _session(max_retries: int, backoff: float, *, idempotent: bool) -> requests.Session:
+    """A pooled session whose adapter carries the retry policy (one per configuration)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=_retry_policy(max_retries, backoff, idempotent=idempotent))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def _config() -> tuple[str, str, Any, int, float]:
@@ -573,17 +654,17 @@ def _scrub(text: str) -> str:
     return text
 
 
-def _backoff_delay(base: float, retry_number: int) -> float:
-    """Exponential backoff with full jitter; retry_number starts at 0."""
-    ceiling = min(MAX_BACKOFF_SECONDS, base * (2**retry_number))
-    return random.uniform(0, ceiling)
+def _root_cause(exc: requests.RequestException) -> BaseException:
+    """urllib3's error inside requests' exception (unwrapping MaxRetryError)."""
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError) and inner.reason is not None:
+        return inner.reason
+    return inner if isinstance(inner, BaseException) else exc
 
 
 def _request_was_not_sent(exc: requests.RequestException) -> bool:
     """True only when the connection was never established, so the upstream cannot have
-    seen the request. requests raises ConnectionError both for connect failures and for
-    connections dropped after sending; urllib3's reason tells them apart (the same rule as
-    urllib3's own Retry._is_connection_error)."""
+    seen the request: the same rule as urllib3's Retry uses to count connect retries."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if not isinstance(exc, requests.exceptions.ConnectionError):
@@ -601,6 +682,12 @@ def _log_unexpected(method: str, path: str, status: int | None, task_id: str, wh
     logger.error("upstream %s %s: HTTP %s, %s, task=%s", method, path, status, what, task_id or "-")
 
 
+def _attempt_number(response: requests.Response) -> int:
+    """Which attempt produced this answer (urllib3 keeps one history entry per retry)."""
+    retries = getattr(response.raw, "retries", None)
+    return len(getattr(retries, "history", ())) + 1
+
+
 @sensitive_variables("api_key", "headers")
 def _request(
     method: str,
@@ -611,7 +698,8 @@ def _request(
     idempotent: bool = True,
     task_id: str = "",
 ) -> requests.Response:
-    """Send one logical request with retries; return a 200 response or raise."""
+    """Send one logical request (urllib3 retries it per _retry_policy); return a 200
+    response or raise."""
     base_url, api_key, timeout, max_retries, backoff = _config()
     context = {"method": method, "path": path, "task_id": task_id}
     if not base_url:
@@ -629,120 +717,84 @@ def _request(
         "Accept": "application/json",
         "Content-Type": "application/json",
     }
-    url = base_url + path
     attempts = max_retries + 1
     tid = task_id or "-"
 
-    for attempt in range(1, attempts + 1):
-        last_attempt = attempt == attempts
-        try:
-            response = _session.request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            kind = type(exc).__name__
-            # requests' text holds URLs (and, for InvalidHeader, header values): log only.
-            detail = "" if isinstance(exc, requests.exceptions.InvalidHeader) else _short(str(exc))
-            not_sent = _request_was_not_sent(exc)
-            if isinstance(
-                exc,
-                requests.exceptions.InvalidURL
-                | requests.exceptions.MissingSchema
-                | requests.exceptions.InvalidSchema
-                | requests.exceptions.InvalidHeader,
-            ):
-                logger.error(
-                    "upstream %s %s: invalid request configuration (%s: %s), task=%s",
-                    method,
-                    path,
-                    kind,
-                    detail,
-                    tid,
-                )
-                raise Unavailable(
-                    f"Invalid upstream configuration ({kind})", permanent=True, **context
-                ) from None
-            if not idempotent and not not_sent:
-                logger.error(
-                    "upstream %s %s: %s after the request may have been sent (%s), "
-                    "attempt %d/%d, task=%s; outcome unknown, NOT resending",
-                    method,
-                    path,
-                    kind,
-                    detail,
-                    attempt,
-                    attempts,
-                    tid,
-                )
-                raise SubmitOutcomeUnknown(
-                    f"{kind} after the request may have been sent; not resent", **context
-                ) from None
-            if last_attempt:
-                logger.error(
-                    "upstream %s %s: %s (%s), attempt %d/%d, task=%s; giving up",
-                    method,
-                    path,
-                    kind,
-                    detail,
-                    attempt,
-                    attempts,
-                    tid,
-                )
-                raise Unavailable(
-                    f"{kind} after {attempts} attempt(s)", permanent=False, **context
-                ) from None
-            logger.warning(
-                "upstream %s %s: %s (%s), attempt %d/%d, task=%s; retrying",
+    try:
+        response = _session(max_retries, backoff, idempotent=idempotent).request(
+            method,
+            base_url + path,
+            params=params,
+            json=json_body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        kind = type(_root_cause(exc)).__name__
+        # requests' text holds URLs (and, for InvalidHeader, header values): log only.
+        detail = "" if isinstance(exc, requests.exceptions.InvalidHeader) else _short(str(exc))
+        if isinstance(
+            exc,
+            requests.exceptions.InvalidURL
+            | requests.exceptions.MissingSchema
+            | requests.exceptions.InvalidSchema
+            | requests.exceptions.InvalidHeader,
+        ):
+            logger.error(
+                "upstream %s %s: invalid request configuration (%s: %s), task=%s",
                 method,
                 path,
                 kind,
                 detail,
-                attempt,
-                attempts,
                 tid,
             )
-            _sleep(_backoff_delay(backoff, attempt - 1))
-            continue
-
-        status = response.status_code  # checked before the body is read
-        if status == 200:
-            return response
-        if 500 <= status < 600:
-            if last_attempt:
-                logger.error(
-                    "upstream %s %s: HTTP %d, attempt %d/%d, task=%s; giving up",
-                    method,
-                    path,
-                    status,
-                    attempt,
-                    attempts,
-                    tid,
-                )
-                raise Unavailable(
-                    f"Upstream answered HTTP {status} after {attempts} attempt(s)",
-                    permanent=False,
-                    status_code=status,
-                    **context,
-                )
-            logger.warning(
-                "upstream %s %s: HTTP %d, attempt %d/%d, task=%s; retrying",
+            raise Unavailable(
+                f"Invalid upstream configuration ({kind})", permanent=True, **context
+            ) from None
+        if not idempotent and not _request_was_not_sent(exc):
+            logger.error(
+                "upstream %s %s: %s after the request may have been sent (%s), task=%s; "
+                "outcome unknown, NOT resending",
                 method,
                 path,
-                status,
-                attempt,
-                attempts,
+                kind,
+                detail,
                 tid,
             )
-            response.close()
-            _sleep(_backoff_delay(backoff, attempt - 1))
-            continue
-        _raise_for_non_retryable(response, attempt=attempt, attempts=attempts, **context)
+            raise SubmitOutcomeUnknown(
+                f"{kind} after the request may have been sent; not resent", **context
+            ) from None
+        # MaxRetryError: urllib3 spent the retries. Anything else failed outside its loop
+        # (e.g. while the body of an answer was being read) and was not retried.
+        spent = isinstance(exc.args[0] if exc.args else None, MaxRetryError)
+        how = f"after {attempts} attempt(s)" if spent else "not retried"
+        logger.error(
+            "upstream %s %s: %s (%s) %s, task=%s; giving up", method, path, kind, detail, how, tid
+        )
+        raise Unavailable(f"{kind} {how}", permanent=False, **context) from None
+
+    status = response.status_code  # checked before the body is parsed
+    if status == 200:
+        return response
+    attempt = _attempt_number(response)
+    if 500 <= status < 600:  # urllib3 returns the last 5xx once the retries are spent
+        logger.error(
+            "upstream %s %s: HTTP %d, attempt %d/%d, task=%s; giving up",
+            method,
+            path,
+            status,
+            attempt,
+            attempts,
+            tid,
+        )
+        raise Unavailable(
+            f"Upstream answered HTTP {status} after {attempt} attempt(s)",
+            permanent=False,
+            status_code=status,
+            **context,
+        )
+    _raise_for_non_retryable(response, attempt=attempt, attempts=attempts, **context)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
