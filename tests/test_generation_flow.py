@@ -147,7 +147,7 @@ def test_duplicate_callbacks_settle_once(member_client, with_webhooks):
 def test_webhook_with_wrong_secret_changes_nothing(client, member, emulator, live_server):
     generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
-    url = reverse("upstream_webhook", args=[generation.pk, "not-the-secret"])
+    url = reverse("upstream_webhook", args=[generation.pk, "not-the-secret-" + "x" * 30])
     payload = {"task_id": generation.upstream_task_id, "status": "success", "result": []}
 
     assert requests.post(live_server.url + url, json=payload, timeout=5).status_code == 404
