@@ -152,7 +152,7 @@ def test_webhook_with_wrong_secret_changes_nothing(client, member, emulator, liv
 
     assert requests.post(live_server.url + url, json=payload, timeout=5).status_code == 404
     assert client.post(url, payload, content_type="application/json").status_code == 404
-    missing = reverse("upstream_webhook", args=["00000000-0000-0000-0000-000000000000", "x"])
+    missing = reverse("upstream_webhook", args=["00000000-0000-0000-0000-000000000000", "x" * 43])
     assert client.post(missing, payload, content_type="application/json").status_code == 404
     assert emulator.query_count() == 0
     generation.refresh_from_db()
