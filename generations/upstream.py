@@ -7,9 +7,9 @@ Configuration is read from ``django.conf.settings`` at call time:
 
 ``BANANA_API_BASE_URL``     e.g. ``"https://api.defapi.org"`` (required)
 ``BANANA_API_KEY``          the team key, ``dk-...`` (required; never logged)
-``BANANA_API_TIMEOUT``      ``(connect, read)`` seconds, default ``(5, 30)``
-``BANANA_API_MAX_RETRIES``  retries after the first attempt, default ``3``
-``BANANA_API_BACKOFF``      backoff base in seconds, default ``0.5`` (full jitter)
+``BANANA_API_TIMEOUT``      ``(connect, read)`` seconds
+``BANANA_API_MAX_RETRIES``  retries after the first attempt
+``BANANA_API_BACKOFF``      backoff base in seconds (full jitter)
 
 Retry policy (contract sections 5 and 6), stated by one urllib3 ``Retry`` per endpoint on
 the session's ``HTTPAdapter`` (see ``_retry_policy``):
@@ -79,9 +79,6 @@ QUERY_PATH = "/api/task/query"
 
 MAX_REFERENCE_IMAGES = 4  # contract section 1
 
-DEFAULT_TIMEOUT = (5, 30)
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_BACKOFF = 0.5
 MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
 
 # =========================================================================================
@@ -636,13 +633,12 @@ def _session(max_retries: int, backoff: float, *, idempotent: bool) -> requests.
 
 
 def _config() -> tuple[str, str, Any, int, float]:
-    base_url = getattr(settings, "BANANA_API_BASE_URL", "") or ""
-    api_key = getattr(settings, "BANANA_API_KEY", "") or ""
-    timeout = getattr(settings, "BANANA_API_TIMEOUT", DEFAULT_TIMEOUT)
-    if isinstance(timeout, list):
-        timeout = tuple(timeout)
-    max_retries = max(0, int(getattr(settings, "BANANA_API_MAX_RETRIES", DEFAULT_MAX_RETRIES)))
-    backoff = max(0.0, float(getattr(settings, "BANANA_API_BACKOFF", DEFAULT_BACKOFF)))
+    # The defaults live in settings.py, the one place they are defined.
+    base_url = settings.BANANA_API_BASE_URL or ""
+    api_key = settings.BANANA_API_KEY or ""
+    timeout = tuple(settings.BANANA_API_TIMEOUT)
+    max_retries = max(0, int(settings.BANANA_API_MAX_RETRIES))
+    backoff = max(0.0, float(settings.BANANA_API_BACKOFF))
     return str(base_url).rstrip("/"), str(api_key), timeout, max_retries, backoff
 
 
