@@ -265,6 +265,10 @@ BANANA_NOT_FOUND_GRACE = env.float("BANANA_NOT_FOUND_GRACE", default=60.0)
 # Generations nobody watches are settled by the reconciler once they are this old.
 BANANA_RECONCILE_AFTER = env.float("BANANA_RECONCILE_AFTER", default=30.0)
 BANANA_RECONCILE_EVERY = env.float("BANANA_RECONCILE_EVERY", default=30.0)
+# The worker prunes finished task results and rate counters, and gives tasks whose
+# worker died to another, this often (seconds); successful results are kept this long.
+BANANA_HOUSEKEEPING_EVERY = env.float("BANANA_HOUSEKEEPING_EVERY", default=300.0)
+BANANA_TASK_RESULTS_KEEP = env.int("BANANA_TASK_RESULTS_KEEP", default=24 * 3600)
 # A submit whose outcome is unknown and that no callback has bound is given up after this.
 BANANA_UNKNOWN_TIMEOUT = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
 BANANA_PROMPT_MAX_LENGTH = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.tasks import task
 from django.utils import timezone
 
+from . import housekeeping as housekeeping_service
 from . import services
 
 STORE_RETRY_DELAY = timedelta(seconds=20)
@@ -31,3 +32,8 @@ def store_results(*, generation_id):
 @task
 def reconcile_generations():
     return services.reconcile()
+
+
+@task
+def housekeeping():
+    return housekeeping_service.run()
