@@ -77,18 +77,35 @@ def live_share(token):
 
 
 def shareable(owner, prefix=""):
-    """The rule for what a link of `owner` may show, as a Q on Generation (or, with a
-    prefix such as "generation__", on a model pointing at one): finished, not deleted,
-    and either the sharer's own (private ones too: they chose to share them) or visible
-    to the team. No staff exception: an admin's share must not outlive the owner's
-    decision to make an image private. `owner` may be a user, a pk or an OuterRef."""
+    """The one rule for what a link of `owner` may show, for an image and a collection
+    alike: the sharer's own generations (private ones too: they chose to share them),
+    finished and not deleted. Nobody publishes a teammate's image, admins included; a
+    collection with teammates' images shows only the sharer's. As a Q on Generation (or,
+    with a prefix such as "generation__", on a model pointing at one); `owner` may be a
+    user, a pk or an OuterRef."""
 
     def field(name):
         return prefix + name
 
-    return Q(**{field("deleted_at__isnull"): True, field("status"): Generation.Status.SUCCESS}) & (
-        Q(**{field("owner"): owner}) | Q(**{field("visibility"): Generation.Visibility.TEAM})
+    return Q(
+        **{
+            field("deleted_at__isnull"): True,
+            field("status"): Generation.Status.SUCCESS,
+            field("owner"): owner,
+        }
     )
+
+
+def may_share(user, generation):
+    return user.is_authenticated and generation.owner_id == user.pk
+
+
+def left_out_of_share(collection, owner):
+    """How many of a collection's finished images a share of `owner` would not show."""
+    items = collection.items.filter(
+        generation__deleted_at__isnull=True, generation__status=Generation.Status.SUCCESS
+    )
+    return items.exclude(shareable(owner, prefix="generation__")).count()
 
 
 def shared_generations(link):

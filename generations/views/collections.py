@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import collections as collection_service
+from .. import sharing
 from ..forms import CollectionForm, ShareForm
 from ..models import Collection
 from .common import (
@@ -49,6 +50,7 @@ def _collection_context(request, collection, **extra):
         "is_owner": collection.owner_id == request.user.pk,
         "rename_form": CollectionForm(instance=collection),
         "share_form": ShareForm(initial={"collection": collection.pk}),
+        "left_out_of_share": sharing.left_out_of_share(collection, request.user),
         **extra,
     }
 

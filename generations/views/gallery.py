@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import galleries, services
+from .. import galleries, services, sharing
 from ..forms import GalleryFilterForm, ShareForm
 from ..models import Collection, Generation
 from .common import (
@@ -66,6 +66,7 @@ def detail_context(request, generation):
         "generation": generation,
         "references": generation.references.all(),
         "can_manage": generation.is_manageable_by(user),
+        "can_share": sharing.may_share(user, generation),
         "my_collections": collections,
         "in_collections": in_collections,
         "share_form": ShareForm(initial={"generation": generation.pk}),

@@ -1,5 +1,6 @@
 """The member's side of share links: create, list, revoke."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -7,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import sharing
 from ..forms import ShareForm
-from .common import get_manageable_generation, get_own_collection, get_share_link_for
+from .common import get_generation_for, get_own_collection, get_share_link_for
 
 
 @require_POST
@@ -18,8 +19,11 @@ def share_create(request):
     data = form.cleaned_data
     target = {}
     if data["generation"]:
-        # Sharing publishes the image: only its owner (or an admin) may.
-        target["generation"] = get_manageable_generation(request.user, data["generation"])
+        # Sharing publishes the image: only its owner may (see sharing.shareable).
+        generation = get_generation_for(request.user, data["generation"])
+        if not sharing.may_share(request.user, generation):
+            raise PermissionDenied
+        target["generation"] = generation
     else:
         target["collection"] = get_own_collection(request.user, data["collection"])
     link = sharing.create_share_link(
