@@ -6,9 +6,12 @@ builds on it, so a generation that becomes private or is deleted disappears from
 gallery of someone who may no longer see it.
 """
 
+import uuid
+from datetime import datetime
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Value
+from django.db.models import Exists, OuterRef, Prefetch, Q, Value
 
 from .models import Favourite, Generation, ResultImage
 
@@ -52,24 +55,30 @@ def apply_filters(queryset, filters, user):
     return queryset.search(filters.get("q"))
 
 
-# Deeper pages are refused: an OFFSET beyond the database's integers is a server error.
-MAX_PAGE = 10_000
+def cursor_of(generation):
+    """Where the page after this card starts: its (created_at, pk), as URL-safe text."""
+    return f"{generation.created_at.isoformat()}~{generation.pk}"
 
 
-def page_number(value):
-    """The 1-based page a ?page= asks for, clamped to 1..MAX_PAGE (1 when malformed)."""
+def _parse_cursor(text):
     try:
-        page = int(value)
-    except (TypeError, ValueError):
-        return 1
-    return min(max(page, 1), MAX_PAGE)
+        created, pk = (text or "").split("~")
+        return datetime.fromisoformat(created), uuid.UUID(pk)
+    except ValueError:
+        return None
 
 
-def page_of(queryset, page, size=None):
-    """One page of rows and whether another follows, without a COUNT query."""
+def page_after(queryset, cursor=None, size=None):
+    """One page of rows, newest first, after `cursor` (the first page without one), and
+    whether another follows. Keyset paging: page 300 costs what page 1 does (no OFFSET),
+    and no COUNT query. A malformed cursor means the first page."""
     size = size or settings.BANANA_GALLERY_PAGE_SIZE
-    start = (page - 1) * size
-    rows = list(queryset.order_by("-created_at", "-pk")[start : start + size + 1])
+    queryset = queryset.order_by("-created_at", "-pk")
+    after = _parse_cursor(cursor)
+    if after is not None:
+        created, pk = after
+        queryset = queryset.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+    rows = list(queryset[: size + 1])
     return rows[:size], len(rows) > size
 
 

@@ -1,13 +1,21 @@
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# The text-search configuration of the PostgreSQL index (the migration that builds the
+# index and trigger uses the same one), and SQLite's FTS5 table.
+SEARCH_CONFIG = "english"
+SQLITE_SEARCH_TABLE = "generations_generation_search"
 
 
 def new_secret():
@@ -35,17 +43,31 @@ class GenerationQuerySet(models.QuerySet):
         return self.alive().filter(Q(owner=user) | Q(visibility=Generation.Visibility.TEAM))
 
     def search(self, text):
-        """Prompts matching the words: full-text search on PostgreSQL, a plain match elsewhere."""
+        """Prompts matching the words, through an index on both databases: PostgreSQL's
+        full-text search on a stored tsvector (kept by a trigger, GIN-indexed), SQLite's
+        FTS5 table (kept by triggers). Both stem English words ("bananas" finds "banana")."""
         text = (text or "").strip()
         if not text:
             return self
         if connection.vendor == "postgresql":
-            from django.contrib.postgres.search import SearchQuery, SearchVector
+            from django.contrib.postgres.search import SearchQuery
 
-            return self.annotate(prompt_search=SearchVector("prompt")).filter(
-                prompt_search=SearchQuery(text, search_type="websearch")
+            query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+            return self.filter(prompt_search=query)
+        words = re.findall(r"\w+", text)
+        if not words:
+            return self.none()
+        # Each word a quoted FTS5 string (\w+ holds no quote): nothing typed is FTS5 syntax,
+        # and the text travels as a bound parameter.
+        match = " ".join(f'"{word}"' for word in words)
+        return self.filter(
+            pk__in=RawSQL(  # noqa: S611
+                f"SELECT g.id FROM {Generation._meta.db_table} g "  # noqa: S608
+                f"JOIN {SQLITE_SEARCH_TABLE} s ON s.rowid = g.rowid "
+                f"WHERE {SQLITE_SEARCH_TABLE} MATCH %s",
+                [match],
             )
-        return self.filter(prompt__icontains=text)
+        )
 
     def in_flight(self):
         return self.filter(status__in=Generation.IN_FLIGHT)
@@ -118,6 +140,8 @@ class Generation(models.Model):
         _("credits consumed"), max_digits=12, decimal_places=6, null=True, blank=True
     )
     # Set when the row is sent upstream; empty until then (it matches no secret).
+    # PostgreSQL only: kept from the prompt by a trigger, GIN-indexed (migration 0006).
+    prompt_search = SearchVectorField(null=True, editable=False)
     webhook_secret_hash = models.CharField(max_length=64, editable=False, blank=True)
 
     class CreditState(models.TextChoices):

@@ -21,12 +21,13 @@ from .common import (
 def _gallery(request, queryset, mode):
     form = GalleryFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    page = galleries.page_number(request.GET.get("page", 1))
     queryset = galleries.apply_filters(queryset, filters, request.user)
-    rows, has_more = galleries.page_of(galleries.with_cards(queryset, request.user), page)
-    has_more = has_more and page < galleries.MAX_PAGE
+    rows, has_more = galleries.page_after(
+        galleries.with_cards(queryset, request.user), request.GET.get("after")
+    )
     query = request.GET.copy()
-    query["page"] = page + 1
+    if rows:
+        query["after"] = galleries.cursor_of(rows[-1])
     context = {
         "mode": mode,
         "filter_form": form,
