@@ -115,6 +115,65 @@ def bench_fetch_memory(results):
     results.append(("fetch peak memory / body size", peak / len(body), 3.0))
 
 
+def bench_search_and_paging(results):
+    """Search goes through an index and paging through keysets: searching 100k
+    generations costs about what searching 1k does, and the last page of the gallery what
+    the first does. PostgreSQL only (production's database): DATABASE_URL=postgres://…"""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from generations import galleries
+    from generations.models import Generation
+
+    if connection.vendor != "postgresql":
+        print("skip search and paging: set DATABASE_URL to a PostgreSQL database to run them")
+        return
+    user = get_user_model().objects.create_user("searcher", password="pw")
+    client = Client()
+    client.force_login(user)
+
+    def add_generations(count):
+        # ~600-character prompts of 100 words each from a 3,000-word vocabulary, newest
+        # first in steps of a second, as a team's history grows.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """INSERT INTO generations_generation (id, owner_id, model, prompt, aspect_ratio,
+                       image_size, visibility, status, upstream_status, error_message,
+                       webhook_secret_hash, credit_state, over_hold, created_at)
+                   SELECT gen_random_uuid(), %s, 'google/gempix2',
+                       (SELECT string_agg(substr(md5((floor(random() * 3000) + w * 0 + i * 0)::text),
+                                                 1, 5), ' ')
+                          FROM generate_series(1, 100) AS w),
+                       '', '', 'team', 'success', 'success', '', '', '', false,
+                       now() - make_interval(secs => i)
+                   FROM generate_series(1, %s) AS i""",
+                [user.pk, count],
+            )
+            cursor.execute("ANALYZE generations_generation")
+
+    def search():
+        assert client.get("/gallery/", {"q": "zzzqqq"}).status_code == 200
+
+    add_generations(1_000)
+    small = timed(search, repeat=20)
+    add_generations(99_000)
+    large = timed(search, repeat=20)
+    results.append(("search at 100k / at 1k generations", large / small, 2.0))
+
+    first = timed(lambda: client.get("/gallery/"), repeat=20)
+    oldest = Generation.objects.order_by("created_at", "pk")
+    last_cursor = galleries.cursor_of(oldest[settings_page_size()])
+    last = timed(lambda: client.get("/gallery/", {"after": last_cursor}), repeat=20)
+    results.append(("gallery last page / first page (100k)", last / first, 1.2))
+
+
+def settings_page_size():
+    from django.conf import settings
+
+    return settings.BANANA_GALLERY_PAGE_SIZE
+
+
 def main():
     import django
     from django.test.utils import setup_test_environment
@@ -130,6 +189,7 @@ def main():
         bench_status_poll(results)
         bench_image_processing(results)
         bench_fetch_memory(results)
+        bench_search_and_paging(results)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     failed = False

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 # index and trigger uses the same one), and SQLite's FTS5 table.
 SEARCH_CONFIG = "english"
 SQLITE_SEARCH_TABLE = "generations_generation_search"
+SEARCH_BY_ID_LIMIT = 2000
 
 
 def new_secret():
@@ -53,6 +54,16 @@ class GenerationQuerySet(models.QuerySet):
             from django.contrib.postgres.search import SearchQuery
 
             query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+            # The planner cannot know how rare a word is, and for a rare one it may walk the
+            # whole created_at index filtering row by row. So ask the GIN index first, bounded:
+            # few matches are named by id; many are dense enough for the ordered walk.
+            matches = list(
+                Generation.objects.filter(prompt_search=query)
+                .order_by()
+                .values_list("pk", flat=True)[: SEARCH_BY_ID_LIMIT + 1]
+            )
+            if len(matches) <= SEARCH_BY_ID_LIMIT:
+                return self.filter(pk__in=matches)
             return self.filter(prompt_search=query)
         words = re.findall(r"\w+", text)
         if not words:
