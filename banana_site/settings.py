@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "generations.middleware.VaryOnHtmxMiddleware",
     "generations.middleware.PermissionsPolicyMiddleware",
+    "generations.middleware.RequestSizeLimitMiddleware",
 ]
 
 ROOT_URLCONF = "banana_site.urls"
@@ -168,8 +169,12 @@ STORAGES = {
         ),
     },
 }
+# Form fields (files aside) of one request, and how many files: our forms take at most four
+# reference images, so more is not a member's mistake. Whole request bodies are capped by
+# generations.middleware.RequestSizeLimitMiddleware (anonymous ones far lower).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = 8
 
 # --- Security: strict unless DEBUG -------------------------------------------------------
 # Behind a proxy that terminates TLS: trust its X-Forwarded-Proto.
@@ -277,6 +282,15 @@ BANANA_TASK_RESULTS_KEEP = env.int("BANANA_TASK_RESULTS_KEEP", default=24 * 3600
 BANANA_UNKNOWN_TIMEOUT = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
 BANANA_PROMPT_MAX_LENGTH = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)
 BANANA_UPLOAD_MAX_BYTES = env.int("BANANA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# The largest reference image, in pixels, decoded at all: the image service works at up to
+# 4K, so a larger one only costs memory (checked from the header, before decoding).
+BANANA_REFERENCE_MAX_PIXELS = env.int("BANANA_REFERENCE_MAX_PIXELS", default=4096 * 4096)
+# Request bodies: anonymous requests (login, webhooks) are small; a member's at most four
+# uploads and the form.
+BANANA_ANONYMOUS_MAX_BODY = env.int("BANANA_ANONYMOUS_MAX_BODY", default=1024 * 1024)
+BANANA_MEMBER_MAX_BODY = env.int(
+    "BANANA_MEMBER_MAX_BODY", default=4 * BANANA_UPLOAD_MAX_BYTES + 1024 * 1024
+)
 BANANA_REFERENCE_URL_TTL = env.int("BANANA_REFERENCE_URL_TTL", default=3600)
 
 # Downloading results: https only and public addresses only in production. The local

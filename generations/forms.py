@@ -117,8 +117,13 @@ class GenerationForm(forms.Form):
         return urls
 
     def clean_reference_files(self):
-        cleaned = []
-        for upload in self.cleaned_data["reference_files"]:
+        uploads = self.cleaned_data["reference_files"]
+        # Counted and sized before any is decoded: decoding is what costs memory and time.
+        urls = [line for line in self.data.get("reference_urls", "").splitlines() if line.strip()]
+        count = len(uploads) + len(urls)
+        if count > upstream.MAX_REFERENCE_IMAGES:
+            raise ValidationError(self.too_many_references(count))
+        for upload in uploads:
             if upload.size > settings.BANANA_UPLOAD_MAX_BYTES:
                 raise ValidationError(
                     _("“%(name)s” is larger than %(limit)s MB."),
@@ -127,11 +132,13 @@ class GenerationForm(forms.Form):
                         "limit": settings.BANANA_UPLOAD_MAX_BYTES // (1024 * 1024),
                     },
                 )
+        cleaned = []
+        for upload in uploads:
             try:
                 processed = validate_upload(
                     upload.read(),
                     max_bytes=settings.BANANA_UPLOAD_MAX_BYTES,
-                    max_pixels=settings.BANANA_MAX_PIXELS,
+                    max_pixels=settings.BANANA_REFERENCE_MAX_PIXELS,
                 )
             except ImageRejected as exc:
                 raise ValidationError(
@@ -140,22 +147,22 @@ class GenerationForm(forms.Form):
             cleaned.append(processed)
         return cleaned
 
+    @staticmethod
+    def too_many_references(count):
+        return ngettext(
+            "At most %(max)d reference image; you gave %(count)d.",
+            "At most %(max)d reference images; you gave %(count)d.",
+            upstream.MAX_REFERENCE_IMAGES,
+        ) % {"max": upstream.MAX_REFERENCE_IMAGES, "count": count}
+
     def clean(self):
         data = super().clean()
         option = catalogue.get_model_option(data.get("model"))
         if option and data.get("image_size") and data["image_size"] not in option.sizes:
             self.add_error("image_size", _("This model does not take an image size."))
         count = len(data.get("reference_files") or []) + len(data.get("reference_urls") or [])
-        if count > upstream.MAX_REFERENCE_IMAGES:
-            self.add_error(
-                "reference_files",
-                ngettext(
-                    "At most %(max)d reference image; you gave %(count)d.",
-                    "At most %(max)d reference images; you gave %(count)d.",
-                    upstream.MAX_REFERENCE_IMAGES,
-                )
-                % {"max": upstream.MAX_REFERENCE_IMAGES, "count": count},
-            )
+        if count > upstream.MAX_REFERENCE_IMAGES and "reference_files" not in self.errors:
+            self.add_error("reference_files", self.too_many_references(count))
         return data
 
     def price_preview(self):

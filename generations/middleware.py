@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 
 
@@ -39,3 +41,27 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a request whose declared body is larger than its sender may send, before
+    anything reads it: anonymous requests (log-in, webhooks) are small, a member's at most a
+    few uploads. One oversized request must not hold a worker."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        user = getattr(request, "user", None)
+        limit = (
+            settings.BANANA_MEMBER_MAX_BODY
+            if user is not None and user.is_authenticated
+            else settings.BANANA_ANONYMOUS_MAX_BODY
+        )
+        if length > limit:
+            return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+        return self.get_response(request)
