@@ -3,12 +3,24 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.test import override_settings
 
 from emulator import Emulator, EmulatorConfig
 
 from .browser import browser, page  # noqa: F401 (fixtures, defined once for the session)
 
 TEST_KEY = "dk-test0000000000"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher(django_test_environment):
+    """Users cost about a second each with the production hasher; tests use MD5.
+
+    Session-wide, before any fixture of any scope creates a user, and for the live server's
+    threads too (they read the same settings). Production settings are untouched.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
