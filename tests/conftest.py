@@ -1,4 +1,5 @@
 import time
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -63,6 +64,35 @@ def with_webhooks(settings, live_server, emulator):
     settings.PUBLIC_BASE_URL = live_server.url
     emulator.config.callback_mode = "normal"
     return emulator
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed(): ...` ends the block as a commit would: the on-commit callbacks it
+    registered run at its end, and so do the callbacks those register in turn.
+
+    A test without transaction=True runs inside one transaction that is never committed, so
+    without this nothing waiting for a commit (the send to the upstream, enqueued tasks, file
+    clean-up) would ever run. Wrap each action whose on-commit work the test relies on.
+    """
+    return partial(django_capture_on_commit_callbacks, execute=True)
+
+
+@pytest.fixture
+def client_requests_commit(client, committed):
+    """Every request of the test client ends with its on-commit work done, as a real one does.
+
+    That work runs once the view has returned, as it would in a worker: a poll that moves a
+    generation to success answers before its images are stored, and the next poll shows them.
+    """
+    request = client.request
+
+    def request_then_commit(**kwargs):
+        with committed():
+            return request(**kwargs)
+
+    client.request = request_then_commit
+    return client
 
 
 def make_user(username, **extra):
