@@ -14,7 +14,7 @@ from generations.models import Generation, ResultImage
 
 from .sharing_builders import png_bytes
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
 
 
 def crashed_before_sending(owner, minutes_ago=10):
@@ -48,23 +48,29 @@ def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
     assert services.reconcile()["resent"] == 0
 
 
-def test_reconciler_does_not_send_a_deleted_orphan(member, emulator):
+def test_reconciler_does_not_send_a_deleted_orphan(member, emulator, committed):
     generation = crashed_before_sending(member)
-    sharing.delete_generation(generation)
+    with committed():
+        sharing.delete_generation(generation)
 
     services.reconcile()
 
     assert emulator.submit_count == 0
 
 
-def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(member, emulator):
+def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(
+    member, emulator, committed
+):
     emulator.config.pending_seconds = 60
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
-    sharing.delete_generation(generation)
+    with committed():
+        sharing.delete_generation(generation)
     emulator.finish(generation.upstream_task_id, status="success")
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    with committed():
+        services.refresh_from_upstream(generation.pk, force=True)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
@@ -114,29 +120,23 @@ def test_reconciler_stores_each_generations_results_once_per_run(member, setting
     assert all(r.attempts == 1 for r in generation.results.all())
 
 
-def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(member, emulator):
+def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(
+    member, emulator, django_capture_on_commit_callbacks
+):
     from generations.services import ReferenceInput
 
-    def delete_reference_files(generation_id):
-        for ref in Generation.objects.get(pk=generation_id).references.all():
-            ref.file.delete(save=False)
-
-    original_send = services.send_generation
-
-    def send_after_losing_files(generation_id, secret, **kwargs):
-        delete_reference_files(generation_id)
-        return original_send(generation_id, secret, **kwargs)
-
-    services.send_generation = send_after_losing_files
-    try:
+    with django_capture_on_commit_callbacks() as at_commit:
         generation = services.create_generation(
             member,
             model="google/gempix2",
             prompt="x",
             references=[ReferenceInput(content=png_bytes(), extension="png")],
         )
-    finally:
-        services.send_generation = original_send
+    # The files go missing between the commit and the send it triggers.
+    for ref in generation.references.all():
+        ref.file.delete(save=False)
+    for callback in at_commit:
+        callback()
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -145,8 +145,11 @@ def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(mem
     assert emulator.submit_count == 0
 
 
-def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(member, emulator):
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(
+    member, emulator, committed
+):
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.SENDING)
 
     failed = services._finish_without_task(
@@ -160,10 +163,11 @@ def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(mem
 
 
 def test_final_poll_from_the_detail_page_asks_htmx_to_reload_it(
-    member, member_client, emulator, settings
+    member, member_client, emulator, settings, committed
 ):
     settings.BANANA_POLL_INTERVAL = 0
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     detail = reverse("generation_detail", args=[generation.pk])
     status = reverse("generation_status", args=[generation.pk])
 
@@ -194,10 +198,11 @@ def test_overlong_task_ids_are_not_bound(member):
     assert generation.upstream_task_id is None
 
 
-def test_unknown_upstream_status_keeps_polling(member, emulator, settings):
+def test_unknown_upstream_status_keeps_polling(member, emulator, settings, committed):
     emulator.config.pending_seconds = 60
     emulator.config.unknown_status_rate = 1.0
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
 
     services.refresh_from_upstream(generation.pk, force=True)
 
@@ -206,9 +211,12 @@ def test_unknown_upstream_status_keeps_polling(member, emulator, settings):
     assert generation.upstream_status not in upstream.FINAL_STATUSES
 
 
-def test_a_task_the_upstream_keeps_denying_fails_and_releases_the_hold(member, emulator, settings):
+def test_a_task_the_upstream_keeps_denying_fails_and_releases_the_hold(
+    member, emulator, settings, committed
+):
     settings.BANANA_NOT_FOUND_GRACE = 0
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     emulator.config.not_found_seconds = 3600
 
     services.refresh_from_upstream(generation.pk, force=True)
