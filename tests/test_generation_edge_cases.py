@@ -1,15 +1,18 @@
 """The generation flow where things go wrong: crashes, deletes, races, missing files."""
 
 import base64
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from generations import services, sharing, upstream
-from generations.images import process_image
 from generations.models import Generation, ResultImage
 
 from .sharing_builders import png_bytes
@@ -30,6 +33,38 @@ def crashed_before_sending(owner, minutes_ago=10):
 
 def secret_in(callback_url):
     return urlsplit(callback_url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+@contextmanager
+def image_server(before_answering):
+    """A loopback server that answers every GET with a PNG, once `before_answering()` has run
+    in the server's thread (on that thread's own database connection)."""
+    body = png_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            try:
+                before_answering()
+            finally:
+                connection.close()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/result.png"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
@@ -78,6 +113,7 @@ def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(
     assert not generation.results.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the delete comes from the server thread's connection
 def test_a_result_fetched_while_its_generation_was_deleted_leaves_no_file(member, settings):
     generation = Generation.objects.create(
         owner=member,
@@ -87,15 +123,21 @@ def test_a_result_fetched_while_its_generation_was_deleted_leaves_no_file(member
         finished_at=timezone.now(),
         webhook_secret_hash="x" * 64,
     )
-    result = ResultImage.objects.create(generation=generation, position=0, source="data:,")
-    processed = process_image(png_bytes())
-    # The delete lands between the download and the write.
-    Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
 
-    services._keep_result(result, processed)
+    def delete_the_generation():
+        Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
 
+    # The delete lands while the image downloads, so between the download and the write.
+    with image_server(before_answering=delete_the_generation) as url:
+        result = ResultImage.objects.create(generation=generation, position=0, source=url)
+        again = services.store_results(generation.pk)
+
+    assert again is False
+    generation.refresh_from_db()
+    assert generation.deleted_at is not None
     result.refresh_from_db()
     assert result.state == ResultImage.State.WAITING
+    assert (result.attempts, result.error_message) == (0, "")  # fetched fine, then not kept
     assert not result.file
     assert not any(p.is_file() for p in settings.MEDIA_ROOT.rglob("*"))
 
