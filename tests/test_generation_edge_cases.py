@@ -1,6 +1,7 @@
 """The generation flow where things go wrong: crashes, deletes, races, missing files."""
 
 import base64
+import json
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
@@ -8,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +17,7 @@ from django.utils import timezone
 from generations import services, sharing, upstream
 from generations.models import Generation, ResultImage
 
+from .conftest import TEST_KEY
 from .sharing_builders import png_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
@@ -35,36 +38,63 @@ def secret_in(callback_url):
     return urlsplit(callback_url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-@contextmanager
-def image_server(before_answering):
-    """A loopback server that answers every GET with a PNG, once `before_answering()` has run
-    in the server's thread (on that thread's own database connection)."""
-    body = png_bytes()
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
 
-    class Handler(BaseHTTPRequestHandler):
+    def answer(self, status, body, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def serving(handler_class):
+    """`handler_class` on a free loopback port, in its own threads; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def image_server(before_answering):
+    """A server that answers every GET with a PNG, once `before_answering()` has run in the
+    server's thread (on that thread's own database connection)."""
+
+    class Handler(QuietHandler):
         def do_GET(self):
             try:
                 before_answering()
             finally:
                 connection.close()
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(200, png_bytes(), content_type="image/png")
 
-        def log_message(self, format, *args):
-            pass
+    return serving(Handler)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/result.png"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+
+def upstream_that_calls_back_then_fails(task_id, callback_answers):
+    """A fake upstream: a submit first calls the callback URL back naming `task_id`, then fails
+    with HTTP 500; a query is answered "task not found" (it may be, right after a submit)."""
+
+    class Handler(QuietHandler):
+        def do_POST(self):
+            submitted = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            callback = {"task_id": task_id, "status": "in_progress"}
+            answer = requests.post(submitted["callback_url"], json=callback, timeout=10)
+            callback_answers.append(answer.status_code)
+            self.answer(500, json.dumps({"code": 1, "message": "internal error"}).encode())
+
+        def do_GET(self):
+            self.answer(404, json.dumps({"code": 1, "message": "task not found"}).encode())
+
+    return serving(Handler)
 
 
 def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
@@ -128,8 +158,10 @@ def test_a_result_fetched_while_its_generation_was_deleted_leaves_no_file(member
         Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
 
     # The delete lands while the image downloads, so between the download and the write.
-    with image_server(before_answering=delete_the_generation) as url:
-        result = ResultImage.objects.create(generation=generation, position=0, source=url)
+    with image_server(before_answering=delete_the_generation) as base_url:
+        result = ResultImage.objects.create(
+            generation=generation, position=0, source=base_url + "/result.png"
+        )
         again = services.store_results(generation.pk)
 
     assert again is False
@@ -187,20 +219,25 @@ def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(
     assert emulator.submit_count == 0
 
 
+@pytest.mark.django_db(transaction=True)  # the early callback reaches the app over the live server
 def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(
-    member, emulator, committed
+    member, live_server, settings
 ):
-    with committed():
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.BANANA_API_KEY = TEST_KEY
+    settings.BANANA_API_MAX_RETRIES = 0
+    callback_answers = []
+
+    with upstream_that_calls_back_then_fails("ta-early", callback_answers) as upstream_url:
+        settings.BANANA_API_BASE_URL = upstream_url
         generation = services.create_generation(member, model="google/gempix2", prompt="x")
-    Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.SENDING)
 
-    failed = services._finish_without_task(
-        generation.pk, "unavailable", allowed=[Generation.Status.SENDING]
-    )
-
-    assert failed == 0
+    assert callback_answers == [200]
     generation.refresh_from_db()
-    assert generation.status == Generation.Status.SENDING
+    assert generation.upstream_task_id == "ta-early"
+    # The upstream has the task after all: the row counts as sent, its hold stays.
+    assert generation.status == Generation.Status.PENDING
+    assert generation.error_message == ""
     assert generation.credit_state == Generation.CreditState.HELD
 
 
