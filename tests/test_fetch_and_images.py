@@ -71,6 +71,7 @@ BIG_SIZE = 512 * 1024
 
 class _Handler(BaseHTTPRequestHandler):
     hits: Counter  # set on the per-server subclass
+    answer_slow_requests: threading.Event  # likewise: /slow answers once it is set
 
     def log_message(self, format, *args):  # silence test output
         pass
@@ -113,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/429":
             self._send(429, b"slow down")
         elif path == "/slow":
-            time.sleep(1.0)
+            self.answer_slow_requests.wait(timeout=10)
             self._send(200, PNG)
         elif path == "/empty":
             self._send(200, b"")
@@ -122,7 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _start_server(host: str):
-    handler = type("Handler", (_Handler,), {"hits": Counter()})
+    attrs = {"hits": Counter(), "answer_slow_requests": threading.Event()}
+    handler = type("Handler", (_Handler,), attrs)
     server = ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -135,6 +137,7 @@ class _Server:
         self.server = server
         self.host, self.port = server.server_address[:2]
         self.hits = server.RequestHandlerClass.hits
+        self.answer_slow_requests = server.RequestHandlerClass.answer_slow_requests
 
     def url(self, path: str, host: str | None = None) -> str:
         return f"http://{host or self.host}:{self.port}{path}"
@@ -152,6 +155,7 @@ def _server_module():
 @pytest.fixture
 def server(_server_module):
     _server_module.hits.clear()
+    _server_module.answer_slow_requests.clear()
     return _server_module
 
 
@@ -452,8 +456,11 @@ def test_fetch_429_is_temporary(server):
 def test_fetch_slow_response_times_out_as_temporary(server):
     policy = FetchPolicy(require_https=False, allow_private=True, timeout=(1.0, 0.2))
     started = time.monotonic()
-    with pytest.raises(FetchError) as exc:
-        fetch(server.url("/slow"), policy)
+    try:
+        with pytest.raises(FetchError) as exc:
+            fetch(server.url("/slow"), policy)
+    finally:
+        server.answer_slow_requests.set()  # the server held its answer back until now
     assert not exc.value.permanent
     assert time.monotonic() - started < 0.9
 
