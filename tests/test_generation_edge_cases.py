@@ -54,7 +54,9 @@ class QuietHandler(BaseHTTPRequestHandler):
 def serving(handler_class):
     """`handler_class` on a free loopback port, in its own threads; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
