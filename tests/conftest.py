@@ -82,8 +82,9 @@ def committed(django_capture_on_commit_callbacks):
 def client_requests_commit(client, committed):
     """Every request of the test client ends with its on-commit work done, as a real one does.
 
-    That work runs once the view has returned, as it would in a worker: a poll that moves a
-    generation to success answers before its images are stored, and the next poll shows them.
+    Once the view has returned, though, not at the commit inside it: the response shows the
+    state from before that work (a submit's card before the send; a final poll before its
+    images are stored, as when a worker runs the task), and the next request sees the effects.
     """
     request = client.request
 
