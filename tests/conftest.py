@@ -1,14 +1,27 @@
 import time
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.test import override_settings
 
 from emulator import Emulator, EmulatorConfig
 
 from .browser import browser, page  # noqa: F401 (fixtures, defined once for the session)
 
 TEST_KEY = "dk-test0000000000"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher(django_test_environment):
+    """Users cost about a second each with the production hasher; tests use MD5.
+
+    Session-wide, before any fixture of any scope creates a user, and for the live server's
+    threads too (they read the same settings). Production settings are untouched.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +64,36 @@ def with_webhooks(settings, live_server, emulator):
     settings.PUBLIC_BASE_URL = live_server.url
     emulator.config.callback_mode = "normal"
     return emulator
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed(): ...` ends the block as a commit would: the on-commit callbacks it
+    registered run at its end, and so do the callbacks those register in turn.
+
+    A test without transaction=True runs inside one transaction that is never committed, so
+    without this nothing waiting for a commit (the send to the upstream, enqueued tasks, file
+    clean-up) would ever run. Wrap each action whose on-commit work the test relies on.
+    """
+    return partial(django_capture_on_commit_callbacks, execute=True)
+
+
+@pytest.fixture
+def client_requests_commit(client, committed):
+    """Every request of the test client ends with its on-commit work done, as a real one does.
+
+    Once the view has returned, though, not at the commit inside it: the response shows the
+    state from before that work (a submit's card before the send; a final poll before its
+    images are stored, as when a worker runs the task), and the next request sees the effects.
+    """
+    request = client.request
+
+    def request_then_commit(**kwargs):
+        with committed():
+            return request(**kwargs)
+
+    client.request = request_then_commit
+    return client
 
 
 def make_user(username, **extra):

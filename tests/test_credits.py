@@ -13,7 +13,7 @@ from generations.upstream import TaskState
 
 from .conftest import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
 
 D = Decimal
 
@@ -68,14 +68,17 @@ def test_it_refuses_without_htmx_too(poor_client, emulator):
     assert emulator.submit_count == 0
 
 
-def test_it_holds_the_price_then_settles_the_consumed_amount(member, member_client, emulator):
+def test_it_holds_the_price_then_settles_the_consumed_amount(
+    member, member_client, emulator, committed
+):
     submit(member_client)
     generation = Generation.objects.get()
     assert generation.hold_amount == D("0.5")
     assert account(member).held == D("0.5")
     assert account(member).balance == D("999.5")
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    with committed():
+        services.refresh_from_upstream(generation.pk, force=True)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
@@ -97,12 +100,14 @@ def test_a_4k_image_costs_more(member, emulator):
     assert generation.hold_amount == D("1.0")
 
 
-def test_a_failure_releases_the_hold(member, emulator):
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+def test_a_failure_releases_the_hold(member, emulator, committed):
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
     emulator.finish(generation.upstream_task_id, "failed")
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    with committed():
+        services.refresh_from_upstream(generation.pk, force=True)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -112,8 +117,9 @@ def test_a_failure_releases_the_hold(member, emulator):
     assert ledger_sums_match(member)
 
 
-def test_a_rejected_submit_releases_the_hold(member, emulator):
-    generation = services.create_generation(member, model="google/not-a-model", prompt="x")
+def test_a_rejected_submit_releases_the_hold(member, emulator, committed):
+    with committed():
+        generation = services.create_generation(member, model="google/not-a-model", prompt="x")
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -121,11 +127,13 @@ def test_a_rejected_submit_releases_the_hold(member, emulator):
     assert account(member).balance == D("1000")
 
 
-def test_a_charge_above_the_hold_is_recorded_and_flagged(member, emulator):
+def test_a_charge_above_the_hold_is_recorded_and_flagged(member, emulator, committed):
     emulator.config.price = "0.750000"
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    with committed():
+        services.refresh_from_upstream(generation.pk, force=True)
 
     generation.refresh_from_db()
     assert generation.over_hold is True
@@ -134,8 +142,9 @@ def test_a_charge_above_the_hold_is_recorded_and_flagged(member, emulator):
     assert ledger_sums_match(member)
 
 
-def test_settlement_happens_once_however_often_the_state_arrives(member, emulator):
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+def test_settlement_happens_once_however_often_the_state_arrives(member, emulator, committed):
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
     state = TaskState(
         task_id=generation.upstream_task_id,
@@ -145,7 +154,8 @@ def test_settlement_happens_once_however_often_the_state_arrives(member, emulato
         consumed=D("0.5"),
     )
     for _ in range(3):
-        services.apply_upstream_state(generation.pk, state)
+        with committed():
+            services.apply_upstream_state(generation.pk, state)
     assert credits.settle(generation, D("0.5")) is None
     assert credits.release(generation, "late") is None
 
@@ -162,8 +172,9 @@ def test_settle_and_release_are_no_ops_without_a_hold(member):
     assert account(member).balance == D("1000")
 
 
-def test_success_without_consumed_charges_the_hold(member, emulator):
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+def test_success_without_consumed_charges_the_hold(member, emulator, committed):
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
     state = TaskState(
         task_id=generation.upstream_task_id,
@@ -171,15 +182,17 @@ def test_success_without_consumed_charges_the_hold(member, emulator):
         raw_status="success",
         images=("data:image/png;base64,AAAA",),
     )
-    services.apply_upstream_state(generation.pk, state)
+    with committed():
+        services.apply_upstream_state(generation.pk, state)
 
     generation.refresh_from_db()
     assert generation.credits_charged == D("0.5")
 
 
-def test_unknown_outcome_given_up_by_the_reconciler_releases(member, emulator, settings):
+def test_unknown_outcome_given_up_by_the_reconciler_releases(member, emulator, settings, committed):
     emulator.config.drop_submit_response = True
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
     assert generation.status == Generation.Status.UNKNOWN
     assert account(member).held == D("0.5")
@@ -215,13 +228,14 @@ def test_per_minute_limit_refuses(member, member_client, emulator):
     assert emulator.submit_count == 1
 
 
-def test_team_cap_stops_everyone(member, teammate, emulator):
+def test_team_cap_stops_everyone(member, teammate, emulator, committed):
     TeamSettings.objects.create(pk=1, monthly_team_cap=D("1.0"))
     credits.grant(teammate, 10)
-    services.create_generation(member, model="google/gempix2", prompt="x")
-    services.create_generation(teammate, model="google/gempix2", prompt="x")
+    with committed():
+        services.create_generation(member, model="google/gempix2", prompt="x")
+        services.create_generation(teammate, model="google/gempix2", prompt="x")
 
-    with pytest.raises(credits.TeamCapReached):
+    with pytest.raises(credits.TeamCapReached), committed():
         services.create_generation(teammate, model="google/gempix2", prompt="x")
     assert emulator.submit_count == 2
 
@@ -320,10 +334,12 @@ def test_card_shows_the_hold_while_in_flight(member, member_client, emulator):
     assert "0.5 credits on hold" in response.text
 
 
-def test_notice_past_80_percent_of_allowance(member, member_client, emulator):
+def test_notice_past_80_percent_of_allowance(member, member_client, emulator, committed):
     CreditAccount.objects.filter(user=member).update(monthly_allowance=D("0.6"))
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
-    services.refresh_from_upstream(generation.pk, force=True)
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        services.refresh_from_upstream(generation.pk, force=True)
 
     response = member_client.get(reverse("home"))
 
@@ -374,6 +390,9 @@ def test_header_credits_follow_a_submit_and_its_settlement_without_reload(
     assert 'id="credit-balance"' not in running.text
 
     emulator.finish(generation.upstream_task_id, status="success")
-    final = member_client.get(status, headers={"HX-Request": "true"})
+    for _ in range(5):  # the answer that stops the polling, once the image is stored too
+        final = member_client.get(status, headers={"HX-Request": "true"})
+        if final.status_code == 286:
+            break
     assert final.status_code == 286
     assert "999.5 available / 0 held" in final.text

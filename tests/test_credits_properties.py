@@ -17,7 +17,7 @@ from generations.models import CreditAccount, CreditLedgerEntry, Generation, Tea
 
 from .conftest import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 COUNTER = itertools.count()
 D = Decimal
@@ -25,6 +25,7 @@ D = Decimal
 
 class CreditsMachine(RuleBasedStateMachine):
     emulator = None  # set by the test
+    committed = None  # the `committed` fixture, set by the test: each step ends with a commit
 
     def __init__(self):
         super().__init__()
@@ -50,7 +51,10 @@ class CreditsMachine(RuleBasedStateMachine):
     def submit(self, who, model, size, lose_response):
         self.emulator.config.drop_submit_response = lose_response
         try:
-            services.create_generation(self.members[who], model=model, prompt="p", image_size=size)
+            with self.committed():
+                services.create_generation(
+                    self.members[who], model=model, prompt="p", image_size=size
+                )
         except credits.CreditError:
             pass
         finally:
@@ -67,7 +71,8 @@ class CreditsMachine(RuleBasedStateMachine):
     def poll(self, data):
         picked = self._pick(data, self._mine())
         if picked:
-            services.refresh_from_upstream(picked[0], force=True)
+            with self.committed():
+                services.refresh_from_upstream(picked[0], force=True)
 
     @rule(data=st.data(), copies=st.integers(1, 3))
     def webhook(self, data, copies):
@@ -80,18 +85,21 @@ class CreditsMachine(RuleBasedStateMachine):
             return
         self.seen_states.append((picked[0], state))
         for _ in range(copies):
-            services.apply_upstream_state(picked[0], state)
+            with self.committed():
+                services.apply_upstream_state(picked[0], state)
 
     @rule(data=st.data())
     def stale_webhook_arrives_late(self, data):
         if self.seen_states:
             pk, state = data.draw(st.sampled_from(self.seen_states))
-            services.apply_upstream_state(pk, state)
+            with self.committed():
+                services.apply_upstream_state(pk, state)
 
     @rule(late=st.booleans())
     def reconciler_runs(self, late):
         later = timedelta(hours=2) if late else timedelta(0)
-        services.reconcile(now=timezone.now() + later)
+        with self.committed():
+            services.reconcile(now=timezone.now() + later)
 
     @rule(who=st.integers(0, 1))
     def admin_grants(self, who):
@@ -132,9 +140,10 @@ class CreditsMachine(RuleBasedStateMachine):
         assert committed == held + charged
 
 
-def test_books_always_balance(emulator):
+def test_books_always_balance(emulator, committed):
     emulator.config.in_progress_seconds = 3600  # tasks stay running until finish() is forced
     CreditsMachine.emulator = emulator
+    CreditsMachine.committed = staticmethod(committed)
     run_state_machine_as_test(
         CreditsMachine,
         settings=settings(
@@ -144,3 +153,4 @@ def test_books_always_balance(emulator):
             suppress_health_check=list(HealthCheck),
         ),
     )
+    assert emulator.submit_count > 0  # the sends waiting for a commit did run

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from .conftest import wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -85,8 +87,7 @@ def test_rundev_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
 
         runner.send_signal(signal.SIGINT)
         assert runner.wait(timeout=30) is not None
-        time.sleep(0.5)
-        assert not {pid for pid in spawned if alive(pid)}
+        wait_for(lambda: not any(alive(pid) for pid in spawned))
     finally:
         if runner.poll() is None:
             runner.kill()

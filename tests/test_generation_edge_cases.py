@@ -1,21 +1,26 @@
 """The generation flow where things go wrong: crashes, deletes, races, missing files."""
 
 import base64
+import json
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import transaction
+import requests
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from generations import services, upstream
-from generations.images import process_image
 from generations.models import Generation, ResultImage
 
+from .conftest import TEST_KEY
 from .sharing_builders import png_bytes
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
 
 
 def crashed_before_sending(owner, minutes_ago=10):
@@ -29,6 +34,67 @@ def crashed_before_sending(owner, minutes_ago=10):
 
 def secret_in(callback_url):
     return urlsplit(callback_url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+    def answer(self, status, body, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def serving(handler_class):
+    """`handler_class` on a free loopback port, in its own threads; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def image_server(before_answering):
+    """A server that answers every GET with a PNG, once `before_answering()` has run in the
+    server's thread (on that thread's own database connection)."""
+
+    class Handler(QuietHandler):
+        def do_GET(self):
+            try:
+                before_answering()
+            finally:
+                connection.close()
+            self.answer(200, png_bytes(), content_type="image/png")
+
+    return serving(Handler)
+
+
+def upstream_that_calls_back_then_fails(task_id, callback_answers):
+    """A fake upstream: a submit first calls the callback URL back naming `task_id`, then fails
+    with HTTP 500; a query is answered "task not found" (it may be, right after a submit)."""
+
+    class Handler(QuietHandler):
+        def do_POST(self):
+            submitted = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            callback = {"task_id": task_id, "status": "in_progress"}
+            answer = requests.post(submitted["callback_url"], json=callback, timeout=10)
+            callback_answers.append(answer.status_code)
+            self.answer(500, json.dumps({"code": 1, "message": "internal error"}).encode())
+
+        def do_GET(self):
+            self.answer(404, json.dumps({"code": 1, "message": "task not found"}).encode())
+
+    return serving(Handler)
 
 
 def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
@@ -47,23 +113,29 @@ def test_reconciler_sends_an_orphaned_row_with_a_secret_that_matches_its_hash(
     assert services.reconcile()["resent"] == 0
 
 
-def test_reconciler_does_not_send_a_deleted_orphan(member, emulator):
+def test_reconciler_does_not_send_a_deleted_orphan(member, emulator, committed):
     generation = crashed_before_sending(member)
-    services.delete_generation(generation)
+    with committed():
+        services.delete_generation(generation)
 
     services.reconcile()
 
     assert emulator.submit_count == 0
 
 
-def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(member, emulator):
+def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(
+    member, emulator, committed
+):
     emulator.config.pending_seconds = 60
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
-    services.delete_generation(generation)
+    with committed():
+        services.delete_generation(generation)
     emulator.finish(generation.upstream_task_id, status="success")
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    with committed():
+        services.refresh_from_upstream(generation.pk, force=True)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
@@ -71,6 +143,7 @@ def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(m
     assert not generation.results.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the delete comes from the server thread's connection
 def test_a_result_fetched_while_its_generation_was_deleted_leaves_no_file(member, settings):
     generation = Generation.objects.create(
         owner=member,
@@ -80,15 +153,23 @@ def test_a_result_fetched_while_its_generation_was_deleted_leaves_no_file(member
         finished_at=timezone.now(),
         webhook_secret_hash="x" * 64,
     )
-    result = ResultImage.objects.create(generation=generation, position=0, source="data:,")
-    processed = process_image(png_bytes())
-    # The delete lands between the download and the write.
-    Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
 
-    services._keep_result(result, processed)
+    def delete_the_generation():
+        Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
 
+    # The delete lands while the image downloads, so between the download and the write.
+    with image_server(before_answering=delete_the_generation) as base_url:
+        result = ResultImage.objects.create(
+            generation=generation, position=0, source=base_url + "/result.png"
+        )
+        again = services.store_results(generation.pk)
+
+    assert again is False
+    generation.refresh_from_db()
+    assert generation.deleted_at is not None
     result.refresh_from_db()
     assert result.state == ResultImage.State.WAITING
+    assert (result.attempts, result.error_message) == (0, "")  # fetched fine, then not kept
     assert not result.file
     assert not any(p.is_file() for p in settings.MEDIA_ROOT.rglob("*"))
 
@@ -113,21 +194,23 @@ def test_reconciler_stores_each_generations_results_once_per_run(member, setting
     assert all(r.attempts == 1 for r in generation.results.all())
 
 
-def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(member, emulator):
+def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(
+    member, emulator, django_capture_on_commit_callbacks
+):
     from generations.services import ReferenceInput
 
-    def delete_reference_files(generation_id):
-        for ref in Generation.objects.get(pk=generation_id).references.all():
-            ref.file.delete(save=False)
-
-    with transaction.atomic():  # the files go before the send, which runs on commit
+    with django_capture_on_commit_callbacks() as at_commit:
         generation = services.create_generation(
             member,
             model="google/gempix2",
             prompt="x",
             references=[ReferenceInput(content=png_bytes(), extension="png")],
         )
-        delete_reference_files(generation.pk)
+    # The files go missing between the commit and the send it triggers.
+    for ref in generation.references.all():
+        ref.file.delete(save=False)
+    for callback in at_commit:
+        callback()
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -136,25 +219,34 @@ def test_a_missing_reference_file_fails_the_generation_and_releases_the_hold(mem
     assert emulator.submit_count == 0
 
 
-def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(member, emulator):
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
-    Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.SENDING)
+@pytest.mark.django_db(transaction=True)  # the early callback reaches the app over the live server
+def test_a_late_upstream_failure_does_not_fail_a_row_an_early_callback_bound(
+    member, live_server, settings
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.BANANA_API_KEY = TEST_KEY
+    settings.BANANA_API_MAX_RETRIES = 0
+    callback_answers = []
 
-    failed = services._finish_without_task(
-        generation.pk, "unavailable", allowed=[Generation.Status.SENDING]
-    )
+    with upstream_that_calls_back_then_fails("ta-early", callback_answers) as upstream_url:
+        settings.BANANA_API_BASE_URL = upstream_url
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
 
-    assert failed == 0
+    assert callback_answers == [200]
     generation.refresh_from_db()
-    assert generation.status == Generation.Status.SENDING
+    assert generation.upstream_task_id == "ta-early"
+    # The upstream has the task after all: the row counts as sent, its hold stays.
+    assert generation.status == Generation.Status.PENDING
+    assert generation.error_message == ""
     assert generation.credit_state == Generation.CreditState.HELD
 
 
 def test_final_poll_from_the_detail_page_asks_htmx_to_reload_it(
-    member, member_client, emulator, settings
+    member, member_client, emulator, settings, committed
 ):
     settings.BANANA_POLL_INTERVAL = 0
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     detail = reverse("generation_detail", args=[generation.pk])
     status = reverse("generation_status", args=[generation.pk])
 
@@ -185,10 +277,11 @@ def test_overlong_task_ids_are_not_bound(member):
     assert generation.upstream_task_id is None
 
 
-def test_unknown_upstream_status_keeps_polling(member, emulator, settings):
+def test_unknown_upstream_status_keeps_polling(member, emulator, settings, committed):
     emulator.config.pending_seconds = 60
     emulator.config.unknown_status_rate = 1.0
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
 
     services.refresh_from_upstream(generation.pk, force=True)
 
@@ -197,9 +290,12 @@ def test_unknown_upstream_status_keeps_polling(member, emulator, settings):
     assert generation.upstream_status not in upstream.FINAL_STATUSES
 
 
-def test_a_task_the_upstream_keeps_denying_fails_and_releases_the_hold(member, emulator, settings):
+def test_a_task_the_upstream_keeps_denying_fails_and_releases_the_hold(
+    member, emulator, settings, committed
+):
     settings.BANANA_NOT_FOUND_GRACE = 0
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     emulator.config.not_found_seconds = 3600
 
     services.refresh_from_upstream(generation.pk, force=True)

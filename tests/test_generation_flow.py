@@ -14,7 +14,9 @@ from generations.models import Generation, ResultImage, UpstreamHealth
 
 from .conftest import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# On-commit work runs through `committed` and `client_requests_commit`. Only tests whose rows
+# another thread must see (the live server, concurrent pollers) commit for real.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
 
 
 def submit(client, prompt="A banana on the moon", **extra):
@@ -76,6 +78,7 @@ def test_happy_path_by_polling_only_stores_image_and_thumbnail(member_client, em
     assert image["Content-Type"] == "image/png"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_happy_path_by_webhook_alone(member_client, with_webhooks):
     _, generation = submit(member_client)
 
@@ -86,12 +89,14 @@ def test_happy_path_by_webhook_alone(member_client, with_webhooks):
     )
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
-    assert with_webhooks.callbacks_sent
+    # The emulator records a callback once our answer is in, which can be after the store.
+    wait_for(lambda: with_webhooks.callbacks_sent)
     url, _payload, answer = with_webhooks.callbacks_sent[0]
     assert str(generation.pk) in url
     assert answer == 200
 
 
+@pytest.mark.django_db(transaction=True)
 def test_callback_before_submit_response_binds_the_task(member_client, with_webhooks):
     with_webhooks.config.callback_mode = "before_response"
     _, generation = submit(member_client)
@@ -102,6 +107,7 @@ def test_callback_before_submit_response_binds_the_task(member_client, with_webh
     assert generation.upstream_task_id in with_webhooks.tasks
 
 
+@pytest.mark.django_db(transaction=True)
 def test_lost_submit_response_is_not_resent_and_the_callback_settles_it(
     member_client, with_webhooks
 ):
@@ -126,6 +132,7 @@ def test_lost_submit_response_without_callback_waits_as_unknown(member_client, e
     assert emulator.submit_count == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_duplicate_callbacks_settle_once(member_client, with_webhooks):
     with_webhooks.config.callback_mode = "duplicate"
     with_webhooks.config.duplicate_callbacks = 3
@@ -144,6 +151,7 @@ def test_duplicate_callbacks_settle_once(member_client, with_webhooks):
     assert generation.results.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_webhook_with_wrong_secret_changes_nothing(client, member, emulator, live_server):
     generation = services.create_generation(member, model="google/gempix2", prompt="x")
     generation.refresh_from_db()
@@ -159,10 +167,11 @@ def test_webhook_with_wrong_secret_changes_nothing(client, member, emulator, liv
     assert generation.status == Generation.Status.PENDING
 
 
-def test_forged_webhook_body_is_only_a_hint(member, emulator, settings, client):
+def test_forged_webhook_body_is_only_a_hint(member, emulator, settings, client, committed):
     settings.PUBLIC_BASE_URL = "http://testserver"
     emulator.config.pending_seconds = 60
-    generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
     callback_url = emulator.tasks[Generation.objects.get().upstream_task_id]["callback_url"]
     forged = {
         "task_id": "ta-someone-elses-task",
@@ -181,9 +190,12 @@ def test_forged_webhook_body_is_only_a_hint(member, emulator, settings, client):
     assert emulator.query_count(generation.upstream_task_id) == 1
 
 
-def test_malformed_webhook_body_is_answered_and_still_refreshes(member, emulator, settings, client):
+def test_malformed_webhook_body_is_answered_and_still_refreshes(
+    member, emulator, settings, client, committed
+):
     settings.PUBLIC_BASE_URL = "http://testserver"
-    services.create_generation(member, model="google/gempix2", prompt="x")
+    with committed():
+        services.create_generation(member, model="google/gempix2", prompt="x")
     generation = Generation.objects.get()
     callback_url = emulator.tasks[generation.upstream_task_id]["callback_url"]
 
@@ -194,6 +206,7 @@ def test_malformed_webhook_body_is_answered_and_still_refreshes(member, emulator
     assert generation.status == Generation.Status.SUCCESS
 
 
+@pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_polls_cause_one_upstream_query(member_client, emulator, live_server):
     emulator.config.pending_seconds = 60
     _, generation = submit(member_client)
@@ -230,21 +243,25 @@ def test_data_uri_results_are_stored(member_client, emulator, settings):
     assert result.thumbnail
 
 
-def test_reconciler_finishes_an_unwatched_generation(member_client, emulator, settings):
+def test_reconciler_finishes_an_unwatched_generation(member_client, emulator, settings, committed):
     settings.BANANA_RECONCILE_AFTER = 0
     _, generation = submit(member_client)
     assert generation.status == Generation.Status.PENDING
 
-    call_command("reconcile")
+    with committed():
+        call_command("reconcile")
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
     assert generation.results.get().state == ResultImage.State.STORED
 
 
-def test_upstream_400_fails_with_its_reason_and_nothing_is_lost(member, emulator, settings):
+def test_upstream_400_fails_with_its_reason_and_nothing_is_lost(
+    member, emulator, settings, committed
+):
     settings.BANANA_MODELS = [{"id": "google/not-a-model", "label": "Nope", "sizes": []}]
-    generation = services.create_generation(member, model="google/not-a-model", prompt="hi")
+    with committed():
+        generation = services.create_generation(member, model="google/not-a-model", prompt="hi")
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -254,9 +271,10 @@ def test_upstream_400_fails_with_its_reason_and_nothing_is_lost(member, emulator
     assert emulator.submit_count == 1
 
 
-def test_upstream_401_is_a_clear_message_and_flags_the_key(member, emulator, settings):
+def test_upstream_401_is_a_clear_message_and_flags_the_key(member, emulator, settings, committed):
     settings.BANANA_API_KEY = "dk-wrongwrongwrong0"
-    generation = services.create_generation(member, model="google/gempix2", prompt="hi")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="hi")
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -266,10 +284,11 @@ def test_upstream_401_is_a_clear_message_and_flags_the_key(member, emulator, set
     assert emulator.submit_count == 1
 
 
-def test_upstream_500_is_retried_then_reported(member, emulator, settings):
+def test_upstream_500_is_retried_then_reported(member, emulator, settings, committed):
     settings.BANANA_API_MAX_RETRIES = 2
     emulator.config.error_500_rate = 1.0
-    generation = services.create_generation(member, model="google/gempix2", prompt="hi")
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="hi")
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -346,6 +365,7 @@ def test_uploaded_references_reach_the_upstream_as_data_uris_without_public_url(
     assert images[0].startswith("data:image/png;base64,")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_uploaded_references_reach_the_upstream_as_signed_urls(
     member_client, emulator, live_server, settings
 ):
@@ -363,6 +383,7 @@ def test_uploaded_references_reach_the_upstream_as_signed_urls(
     assert requests.get(tampered, timeout=5).status_code == 404
 
 
+@pytest.mark.django_db(transaction=True)
 def test_signed_reference_urls_expire(member_client, emulator, live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     upload = io.BytesIO(png_bytes())
