@@ -9,6 +9,7 @@ import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -45,7 +46,7 @@ ALLOWED_HOSTS = _required_in_production(
 # Used for the upstream's callback URL, signed reference-image URLs and share links.
 # Empty means "not reachable from the internet": no callbacks (the reconciler settles
 # generations) and uploaded references go to the upstream as data URIs.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 PUBLIC_BASE_URL = PUBLIC_BASE_URL.rstrip("/")
 if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("PUBLIC_BASE_URL must start with http:// or https://.")
@@ -181,7 +182,7 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 8
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 # The networks our reverse proxies connect from. Only a request from one of them may name
 # its client in X-Forwarded-For (rate limits); from anywhere else the header is ignored.
-TRUSTED_PROXIES = env.list(
+TRUSTED_PROXIES: list[str] = env.list(
     "TRUSTED_PROXIES",
     default=(
         ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
@@ -233,20 +234,20 @@ LOGGING = {
 
 # --- The upstream ------------------------------------------------------------------------
 DEV_EMULATOR_KEY = "dk-devlocalemulator0"
-BANANA_API_BASE_URL = env.str(
+BANANA_API_BASE_URL: str = env.str(
     "BANANA_API_BASE_URL", default="http://127.0.0.1:8765" if DEBUG else "https://api.defapi.org"
 ).rstrip("/")
-BANANA_API_KEY = _required_in_production("BANANA_API_KEY", DEV_EMULATOR_KEY)
-BANANA_API_TIMEOUT = (
+BANANA_API_KEY: str = _required_in_production("BANANA_API_KEY", DEV_EMULATOR_KEY)
+BANANA_API_TIMEOUT: tuple[float, float] = (
     env.float("BANANA_API_CONNECT_TIMEOUT", default=5.0),
     env.float("BANANA_API_READ_TIMEOUT", default=30.0),
 )
-BANANA_API_MAX_RETRIES = env.int("BANANA_API_MAX_RETRIES", default=3)
-BANANA_API_BACKOFF = env.float("BANANA_API_BACKOFF", default=0.5)
+BANANA_API_MAX_RETRIES: int = env.int("BANANA_API_MAX_RETRIES", default=3)
+BANANA_API_BACKOFF: float = env.float("BANANA_API_BACKOFF", default=0.5)
 
 # The models members may pick. Configuration, not code: the upstream's list changes.
 # "sizes" is empty for models that take no image_size.
-BANANA_MODELS = env.json(
+BANANA_MODELS: list[dict[str, Any]] = env.json(
     "BANANA_MODELS",
     default=[
         {"id": "google/gempix2", "label": "Nano Banana (gempix2)", "sizes": ["1k", "2k", "4k"]},
@@ -268,42 +269,42 @@ BANANA_MODELS = env.json(
 
 # How often (seconds) the status poll may ask the upstream about one generation, however
 # many browser tabs poll it. Coalesced in the database, so it holds across processes.
-BANANA_POLL_INTERVAL = env.float("BANANA_POLL_INTERVAL", default=3.0)
+BANANA_POLL_INTERVAL: float = env.float("BANANA_POLL_INTERVAL", default=3.0)
 # The upstream briefly answers "task not found" right after a submit.
-BANANA_NOT_FOUND_GRACE = env.float("BANANA_NOT_FOUND_GRACE", default=60.0)
+BANANA_NOT_FOUND_GRACE: float = env.float("BANANA_NOT_FOUND_GRACE", default=60.0)
 # Generations nobody watches are settled by the reconciler once they are this old.
-BANANA_RECONCILE_AFTER = env.float("BANANA_RECONCILE_AFTER", default=30.0)
-BANANA_RECONCILE_EVERY = env.float("BANANA_RECONCILE_EVERY", default=30.0)
+BANANA_RECONCILE_AFTER: float = env.float("BANANA_RECONCILE_AFTER", default=30.0)
+BANANA_RECONCILE_EVERY: float = env.float("BANANA_RECONCILE_EVERY", default=30.0)
 # The worker prunes finished task results and rate counters, and gives tasks whose
 # worker died to another, this often (seconds); successful results are kept this long.
-BANANA_HOUSEKEEPING_EVERY = env.float("BANANA_HOUSEKEEPING_EVERY", default=300.0)
-BANANA_TASK_RESULTS_KEEP = env.int("BANANA_TASK_RESULTS_KEEP", default=24 * 3600)
+BANANA_HOUSEKEEPING_EVERY: float = env.float("BANANA_HOUSEKEEPING_EVERY", default=300.0)
+BANANA_TASK_RESULTS_KEEP: int = env.int("BANANA_TASK_RESULTS_KEEP", default=24 * 3600)
 # A submit whose outcome is unknown and that no callback has bound is given up after this.
-BANANA_UNKNOWN_TIMEOUT = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
-BANANA_PROMPT_MAX_LENGTH = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)
-BANANA_UPLOAD_MAX_BYTES = env.int("BANANA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+BANANA_UNKNOWN_TIMEOUT: float = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
+BANANA_PROMPT_MAX_LENGTH: int = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)
+BANANA_UPLOAD_MAX_BYTES: int = env.int("BANANA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # The largest reference image, in pixels, decoded at all: the image service works at up to
 # 4K, so a larger one only costs memory (checked from the header, before decoding).
-BANANA_REFERENCE_MAX_PIXELS = env.int("BANANA_REFERENCE_MAX_PIXELS", default=4096 * 4096)
+BANANA_REFERENCE_MAX_PIXELS: int = env.int("BANANA_REFERENCE_MAX_PIXELS", default=4096 * 4096)
 # Request bodies: anonymous requests (login, webhooks) are small; a member's at most four
 # uploads and the form.
-BANANA_ANONYMOUS_MAX_BODY = env.int("BANANA_ANONYMOUS_MAX_BODY", default=1024 * 1024)
-BANANA_MEMBER_MAX_BODY = env.int(
+BANANA_ANONYMOUS_MAX_BODY: int = env.int("BANANA_ANONYMOUS_MAX_BODY", default=1024 * 1024)
+BANANA_MEMBER_MAX_BODY: int = env.int(
     "BANANA_MEMBER_MAX_BODY", default=4 * BANANA_UPLOAD_MAX_BYTES + 1024 * 1024
 )
-BANANA_REFERENCE_URL_TTL = env.int("BANANA_REFERENCE_URL_TTL", default=3600)
+BANANA_REFERENCE_URL_TTL: int = env.int("BANANA_REFERENCE_URL_TTL", default=3600)
 
 # Downloading results: https only and public addresses only in production. The local
 # emulator lives on 127.0.0.1, so development allows private addresses.
-BANANA_FETCH_REQUIRE_HTTPS = env.bool("BANANA_FETCH_REQUIRE_HTTPS", default=not DEBUG)
-BANANA_FETCH_ALLOW_PRIVATE = env.bool("BANANA_FETCH_ALLOW_PRIVATE", default=DEBUG)
-BANANA_FETCH_ALLOWED_HOSTS = env.list("BANANA_FETCH_ALLOWED_HOSTS", default=[])
-BANANA_FETCH_MAX_BYTES = env.int("BANANA_FETCH_MAX_BYTES", default=30 * 1024 * 1024)
-BANANA_MAX_PIXELS = env.int("BANANA_MAX_PIXELS", default=40_000_000)
+BANANA_FETCH_REQUIRE_HTTPS: bool = env.bool("BANANA_FETCH_REQUIRE_HTTPS", default=not DEBUG)
+BANANA_FETCH_ALLOW_PRIVATE: bool = env.bool("BANANA_FETCH_ALLOW_PRIVATE", default=DEBUG)
+BANANA_FETCH_ALLOWED_HOSTS: list[str] = env.list("BANANA_FETCH_ALLOWED_HOSTS", default=[])
+BANANA_FETCH_MAX_BYTES: int = env.int("BANANA_FETCH_MAX_BYTES", default=30 * 1024 * 1024)
+BANANA_MAX_PIXELS: int = env.int("BANANA_MAX_PIXELS", default=40_000_000)
 
 BANANA_DEFAULT_CREDIT_PRICE = Decimal("0.5")
 # Prices per model and image size ("" = any size); admins override them in the admin.
-BANANA_PRICES = env.json(
+BANANA_PRICES: dict[str, dict[str, str | float]] = env.json(
     "BANANA_PRICES",
     default={
         "google/gempix2": {"": "0.5", "4k": "1.0"},
@@ -314,17 +315,17 @@ BANANA_PRICES = env.json(
 # Credits each member receives at the start of a month (the team default; per member in
 # the admin). 0 means credits are only granted by hand.
 BANANA_DEFAULT_MONTHLY_ALLOWANCE = Decimal(env.str("BANANA_DEFAULT_MONTHLY_ALLOWANCE", "0"))
-BANANA_DEFAULT_MAX_IN_FLIGHT = env.int("BANANA_DEFAULT_MAX_IN_FLIGHT", default=4)
-BANANA_DEFAULT_MAX_PER_MINUTE = env.int("BANANA_DEFAULT_MAX_PER_MINUTE", default=20)
+BANANA_DEFAULT_MAX_IN_FLIGHT: int = env.int("BANANA_DEFAULT_MAX_IN_FLIGHT", default=4)
+BANANA_DEFAULT_MAX_PER_MINUTE: int = env.int("BANANA_DEFAULT_MAX_PER_MINUTE", default=20)
 
 # --- Galleries and share links -----------------------------------------------------------
 # Who sees a new generation unless its owner chooses otherwise: "team" or "private".
-BANANA_DEFAULT_VISIBILITY = env.str("BANANA_DEFAULT_VISIBILITY", default="team")
+BANANA_DEFAULT_VISIBILITY: str = env.str("BANANA_DEFAULT_VISIBILITY", default="team")
 if BANANA_DEFAULT_VISIBILITY not in ("team", "private"):
     raise ImproperlyConfigured('BANANA_DEFAULT_VISIBILITY must be "team" or "private".')
-BANANA_GALLERY_PAGE_SIZE = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
+BANANA_GALLERY_PAGE_SIZE: int = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
 # Unknown share tokens per client network and minute before answering 429 (counted in the
 # database, shared by every process). Valid tokens are never refused.
-BANANA_SHARE_MISSES_PER_MINUTE = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
+BANANA_SHARE_MISSES_PER_MINUTE: int = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
 # A table in the database by default: shared by every process with no extra service.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}

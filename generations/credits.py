@@ -9,10 +9,14 @@ release happens exactly once however many webhooks, polls and reconcilers race f
 Lock order, everywhere: the member's CreditAccount row, then the team's TeamMonth row.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +27,10 @@ from django.utils.translation import gettext as _
 from . import catalogue
 from .models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
 from .models import TeamSettings as TeamSettingsModel
+from .models.generations import GenerationId
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 ZERO = Decimal("0")
 Kind = CreditLedgerEntry.Kind
@@ -30,7 +38,7 @@ CreditState = Generation.CreditState
 NEAR_LIMIT_PERCENT = 80
 
 
-def format_credits(amount):
+def format_credits(amount: Decimal | float | str) -> str:
     """A credit amount for people: 0.5, 10, 1.25."""
     text = f"{Decimal(amount):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -41,7 +49,7 @@ class CreditError(Exception):
 
 
 class NotEnoughCredits(CreditError):
-    def __init__(self, available, needed):
+    def __init__(self, available: Decimal, needed: Decimal) -> None:
         self.available, self.needed = available, needed
         super().__init__(
             _("Not enough credits: %(available)s available, %(needed)s needed.")
@@ -60,14 +68,14 @@ class TeamCapReached(LimitReached):
 # --- Prices --------------------------------------------------------------------------------
 
 
-def price_of_choice(model, image_size=""):
+def price_of_choice(model: str, image_size: str | None = "") -> Decimal | None:
     """The price the compose form shows and the hold takes: None for a model not on offer."""
     if catalogue.get_model_option(model) is None:
         return None
     return price_for(model, catalogue.size_for(model, image_size))
 
 
-def price_for(model, image_size=""):
+def price_for(model: str, image_size: str | None = "") -> Decimal:
     image_size = image_size or ""
     for size in dict.fromkeys([image_size, ""]):
         price = ModelPrice.objects.filter(model=model, image_size=size).first()
@@ -83,15 +91,23 @@ def price_for(model, image_size=""):
 # --- Accounts and the ledger ---------------------------------------------------------------
 
 
-def account_for(user):
+def account_for(user: User) -> CreditAccount:
     return CreditAccount.objects.get_or_create(user=user)[0]
 
 
-def month_start(day):
+def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def _write_ledger_entry(account_id, kind, key, *, amount=ZERO, held_delta=ZERO, **fields):
+def _write_ledger_entry(
+    account_id: int,
+    kind: CreditLedgerEntry.Kind,
+    key: str,
+    *,
+    amount: Decimal = ZERO,
+    held_delta: Decimal = ZERO,
+    **fields: Any,
+) -> CreditLedgerEntry:
     """The ledger row for a change just made to the account (inside the same transaction,
     so the balances read back are the ones this change produced)."""
     balance, held = CreditAccount.objects.filter(pk=account_id).values_list("balance", "held")[0]
@@ -107,17 +123,17 @@ def _write_ledger_entry(account_id, kind, key, *, amount=ZERO, held_delta=ZERO, 
     )
 
 
-def _move(account_id, *, balance=ZERO, held=ZERO):
+def _move(account_id: int, *, balance: Decimal = ZERO, held: Decimal = ZERO) -> int:
     return CreditAccount.objects.filter(pk=account_id).update(
         balance=F("balance") + balance, held=F("held") + held
     )
 
 
-def _team_settings():
+def _team_settings() -> TeamSettingsModel:
     return TeamSettingsModel.objects.filter(pk=1).first() or TeamSettingsModel(pk=1)
 
 
-def _team_commit(month, amount, *, cap=None):
+def _team_commit(month: date, amount: Decimal, *, cap: Decimal | None = None) -> bool:
     """Add to the team's committed credits for the month; refuses (returns False) when a
     cap is given and would be passed. One conditional UPDATE, so racing submits queue on
     the row and each sees the total the previous one left."""
@@ -128,18 +144,18 @@ def _team_commit(month, amount, *, cap=None):
     return bool(rows.update(committed=F("committed") + amount))
 
 
-def default_allowance():
+def default_allowance() -> Decimal:
     team = _team_settings().default_monthly_allowance
     return settings.BANANA_DEFAULT_MONTHLY_ALLOWANCE if team is None else team
 
 
-def allowance_of(account):
+def allowance_of(account: CreditAccount) -> Decimal:
     if account.monthly_allowance is not None:
         return account.monthly_allowance
     return default_allowance()
 
 
-def renew_monthly_allowance(user, today=None):
+def renew_monthly_allowance(user: User, today: date | None = None) -> Decimal:
     """Credit this month's allowance once. Returns the amount credited (0 when nothing was)."""
     period = month_start(today or timezone.localdate())
     account = account_for(user)
@@ -167,7 +183,14 @@ def renew_monthly_allowance(user, today=None):
     return amount
 
 
-def grant(user, amount, actor=None, reason="", *, key=None):
+def grant(
+    user: User,
+    amount: Decimal | int | str,
+    actor: User | None = None,
+    reason: str = "",
+    *,
+    key: str | None = None,
+) -> CreditLedgerEntry | None:
     """Add credits (a top-up). `key` makes a retried grant a no-op."""
     amount = Decimal(amount)
     if amount <= 0:
@@ -175,14 +198,28 @@ def grant(user, amount, actor=None, reason="", *, key=None):
     return _change(user, Kind.GRANT, amount, actor, reason, key)
 
 
-def adjust(user, amount, actor, reason, *, key=None):
+def adjust(
+    user: User,
+    amount: Decimal | int | str,
+    actor: User | None,
+    reason: str,
+    *,
+    key: str | None = None,
+) -> CreditLedgerEntry | None:
     """Correct a balance, up or down, with a written reason."""
     if not reason.strip():
         raise ValueError("An adjustment needs a reason.")
     return _change(user, Kind.ADJUSTMENT, Decimal(amount), actor, reason, key)
 
 
-def _change(user, kind, amount, actor, reason, key):
+def _change(
+    user: User,
+    kind: CreditLedgerEntry.Kind,
+    amount: Decimal,
+    actor: User | None,
+    reason: str,
+    key: str | None,
+) -> CreditLedgerEntry | None:
     account = account_for(user)
     key = key or f"{kind}:{account.pk}:{uuid.uuid4().hex}"
     with transaction.atomic():
@@ -195,7 +232,7 @@ def _change(user, kind, amount, actor, reason, key):
 # --- Holds and their outcome ---------------------------------------------------------------
 
 
-def _check_limits(user, account, generation):
+def _check_limits(user: User, account: CreditAccount, generation: Generation) -> None:
     max_in_flight = account.max_in_flight
     if max_in_flight is None:
         max_in_flight = settings.BANANA_DEFAULT_MAX_IN_FLIGHT
@@ -219,7 +256,9 @@ def _check_limits(user, account, generation):
         )
 
 
-def place_hold(user, generation, amount):
+def place_hold(
+    user: User, generation: Generation, amount: Decimal | int | str
+) -> CreditLedgerEntry:
     """Hold `amount` of the member's credits for a generation row that is being created,
     inside the caller's transaction; raises a CreditError (rolling back) when refused."""
     amount = Decimal(amount)
@@ -238,6 +277,7 @@ def place_hold(user, generation, amount):
         cap = _team_settings().monthly_team_cap
         month = month_start(timezone.localdate(generation.created_at))
         if not _team_commit(month, amount, cap=cap):
+            assert cap is not None  # without a cap the commit always succeeds
             raise TeamCapReached(
                 _(
                     "The team has used its credits for this month (cap: %(cap)s). "
@@ -259,7 +299,9 @@ def place_hold(user, generation, amount):
         )
 
 
-def _finish_hold(generation_id, new_state, **fields):
+def _finish_hold(
+    generation_id: GenerationId, new_state: Generation.CreditState, **fields: Any
+) -> bool:
     """Claim a held generation's credits for one outcome: True for exactly one caller."""
     return bool(
         Generation.objects.filter(pk=generation_id, credit_state=CreditState.HELD).update(
@@ -268,7 +310,7 @@ def _finish_hold(generation_id, new_state, **fields):
     )
 
 
-def _held(generation_id):
+def _held(generation_id: GenerationId) -> tuple[int, Decimal | None, datetime] | None:
     return (
         Generation.objects.filter(pk=generation_id)
         .values_list("owner__credit_account", "hold_amount", "created_at")
@@ -276,18 +318,24 @@ def _held(generation_id):
     )
 
 
-def settle(generation, consumed=None, reason=""):
+def settle(
+    generation: Generation | GenerationId,
+    consumed: Decimal | int | str | None = None,
+    reason: str = "",
+) -> CreditLedgerEntry | None:
     """Charge what the upstream consumed (the hold when it did not say), returning the hold.
 
     A charge above the hold is still charged in full, and flagged for admins.
     No-op (None) for a generation without a hold, or one already settled or released.
     """
-    generation_id = getattr(generation, "pk", generation)
+    generation_id = generation.pk if isinstance(generation, Generation) else generation
     with transaction.atomic():
         row = _held(generation_id)
-        if row is None or row[1] is None:
+        if row is None:
             return None
         account_id, hold, created_at = row
+        if hold is None:
+            return None
         charge = hold if consumed is None else Decimal(consumed)
         if not _finish_hold(
             generation_id,
@@ -310,14 +358,16 @@ def settle(generation, consumed=None, reason=""):
         )
 
 
-def release(generation, reason=""):
+def release(generation: Generation | GenerationId, reason: str = "") -> CreditLedgerEntry | None:
     """Give a hold back in full: the generation failed or was never made."""
-    generation_id = getattr(generation, "pk", generation)
+    generation_id = generation.pk if isinstance(generation, Generation) else generation
     with transaction.atomic():
         row = _held(generation_id)
-        if row is None or row[1] is None:
+        if row is None:
             return None
         account_id, hold, created_at = row
+        if hold is None:
+            return None
         if not _finish_hold(generation_id, CreditState.RELEASED, credits_charged=ZERO):
             return None
         _move(account_id, balance=hold, held=-hold)
@@ -345,11 +395,13 @@ class Summary:
     percent_used: int | None
 
     @property
-    def near_limit(self):
+    def near_limit(self) -> bool:
         return self.percent_used is not None and self.percent_used >= NEAR_LIMIT_PERCENT
 
 
-def spent_between(account_ids, start, end=None):
+def spent_between(
+    account_ids: Iterable[int], start: datetime, end: datetime | None = None
+) -> dict[int, Decimal]:
     """Credits charged by settlements in [start, end), per account id."""
     entries = CreditLedgerEntry.objects.filter(
         account_id__in=account_ids, kind=Kind.SETTLE, created_at__gte=start
@@ -360,18 +412,18 @@ def spent_between(account_ids, start, end=None):
     return {row["account_id"]: -row["total"] for row in totals}
 
 
-def month_start_datetime(today=None):
+def month_start_datetime(today: date | None = None) -> datetime:
     first = month_start(today or timezone.localdate())
-    return timezone.make_aware(timezone.datetime(first.year, first.month, 1))
+    return timezone.make_aware(datetime(first.year, first.month, 1))
 
 
-def percent_used(spent, allowance):
+def percent_used(spent: Decimal | int, allowance: Decimal | None) -> int | None:
     if not allowance or allowance <= 0:
         return None
     return int(spent * 100 / allowance)
 
 
-def summary_for(user, today=None):
+def summary_for(user: User, today: date | None = None) -> Summary:
     renew_monthly_allowance(user, today)
     account = CreditAccount.objects.get(user=user)
     spent = spent_between([account.pk], month_start_datetime(today)).get(account.pk, ZERO)

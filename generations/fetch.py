@@ -27,6 +27,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -131,13 +132,21 @@ def _check_literal_host(host: str, policy: FetchPolicy) -> None:
         raise FetchError(f"Refusing to fetch from {host}: address not allowed.", permanent=True)
 
 
-class _PeerCheckMixin:
+# The mixin is only ever combined with urllib3's connection classes: tell the type checker
+# so, and `super()._new_conn()` is known to return a socket. At run time its base is object.
+if TYPE_CHECKING:
+    _PeerCheckBase = HTTPConnection
+else:
+    _PeerCheckBase = object
+
+
+class _PeerCheckMixin(_PeerCheckBase):
     """Checks the peer address of every new socket before anything is sent on it."""
 
     allow_private: bool = False
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
+        sock = super()._new_conn()
         try:
             ip = ipaddress.ip_address(sock.getpeername()[0])
         except (OSError, ValueError, IndexError, TypeError) as exc:
@@ -154,9 +163,13 @@ def _pool_classes(allow_private: bool) -> dict[str, type[HTTPConnectionPool]]:
     attrs = {"allow_private": allow_private}
     http_conn = type("GuardedHTTPConnection", (_PeerCheckMixin, HTTPConnection), attrs)
     https_conn = type("GuardedHTTPSConnection", (_PeerCheckMixin, HTTPSConnection), attrs)
-    http_pool = type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {})
+    http_pool: type[HTTPConnectionPool] = type(
+        "GuardedHTTPConnectionPool", (HTTPConnectionPool,), {}
+    )
     http_pool.ConnectionCls = http_conn
-    https_pool = type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {})
+    https_pool: type[HTTPSConnectionPool] = type(
+        "GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {}
+    )
     https_pool.ConnectionCls = https_conn
     return {"http": http_pool, "https": https_pool}
 
@@ -166,11 +179,11 @@ class _GuardedAdapter(HTTPAdapter):
         self._allow_private = allow_private  # needed by init_poolmanager, called by super
         super().__init__(max_retries=0)
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _pool_classes(self._allow_private)
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
         raise _BlockedAddressError("proxies are disabled")
 
 
@@ -309,7 +322,7 @@ def _status_error(status: int, host: str) -> FetchError:
     return FetchError(f"{host} answered HTTP {status}.", permanent=True)
 
 
-def _get(session: requests.Session, url: str, policy: FetchPolicy, host: str):
+def _get(session: requests.Session, url: str, policy: FetchPolicy, host: str) -> requests.Response:
     try:
         return session.get(
             url,

@@ -9,6 +9,7 @@ XMP or text chunks survive, and polyglot/trailing data is dropped.
 
 import io
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
@@ -57,7 +58,7 @@ class ProcessedImage:
     thumbnail_height: int
 
 
-def _not_an_image_message(allowed_formats) -> str:
+def _not_an_image_message(allowed_formats: Collection[str]) -> str:
     order = list(_DISPLAY_NAMES)  # PNG, JPEG, WEBP first, in that order
     ranked = sorted(allowed_formats, key=lambda f: (order.index(f) if f in order else 99, f))
     names = [_DISPLAY_NAMES.get(f, f) for f in ranked]
@@ -72,7 +73,9 @@ def _open(data: bytes, formats: list[str]) -> Image.Image:
     return Image.open(io.BytesIO(data), formats=formats)
 
 
-def _decode(data: bytes, max_pixels: int, allowed_formats) -> tuple[Image.Image, str]:
+def _decode(
+    data: bytes, max_pixels: int, allowed_formats: Collection[str]
+) -> tuple[Image.Image, str]:
     """Fully decode ``data``; return the loaded image and its canonical format name."""
     not_image = _not_an_image_message(allowed_formats)
     if not data:
@@ -177,7 +180,7 @@ def process_image(
     *,
     max_pixels: int = 40_000_000,
     thumb_size: int = 384,
-    allowed_formats=ALLOWED_FORMATS,
+    allowed_formats: Collection[str] = ALLOWED_FORMATS,
 ) -> ProcessedImage:
     """Decode, validate and re-encode ``data``; raise :class:`ImageRejected` if unacceptable.
 

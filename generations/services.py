@@ -5,10 +5,14 @@ across a network call. `apply_upstream_state` is the only writer of upstream-der
 fields: the status poll, the webhook and the reconciler all end there.
 """
 
+from __future__ import annotations
+
 import base64
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
@@ -22,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from . import credits, upstream
 from .fetch import FetchError, FetchPolicy, fetch
-from .images import ImageRejected, process_image
+from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
     Generation,
     ReferenceImage,
@@ -31,15 +35,21 @@ from .models import (
     hash_secret,
     new_secret,
 )
-from .models.generations import result_upload_path
+from .models.generations import GenerationId, result_upload_path
 from .queue import enqueue_after_commit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models.fields.files import FieldFile
 
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
 
 MAX_RESULT_ATTEMPTS = 5
-TASK_ID_MAX_LENGTH = Generation._meta.get_field("upstream_task_id").max_length
+_task_id_max_length = Generation._meta.get_field("upstream_task_id").max_length
+assert _task_id_max_length is not None  # the column is a CharField(max_length=100)
+TASK_ID_MAX_LENGTH: int = _task_id_max_length
 SENDING_STALE_AFTER = timedelta(minutes=5)
 QUEUED_STALE_AFTER = timedelta(minutes=2)
 
@@ -60,16 +70,16 @@ class ReferenceInput:
 
 
 def create_generation(
-    owner,
+    owner: User,
     *,
-    model,
-    prompt,
-    aspect_ratio="",
-    image_size="",
-    references=(),
-    retry_of=None,
-    visibility=None,
-):
+    model: str,
+    prompt: str,
+    aspect_ratio: str | None = "",
+    image_size: str | None = "",
+    references: Iterable[ReferenceInput] = (),
+    retry_of: Generation | None = None,
+    visibility: str | None = None,
+) -> Generation:
     """Record a generation and, once the row is committed, send it upstream.
 
     The row must exist before the upstream hears of it: a callback can arrive before the
@@ -105,7 +115,10 @@ def create_generation(
     return generation
 
 
-def _stored_file_as_input(field_file, *, content_type, width, height):
+def _stored_file_as_input(
+    field_file: FieldFile, *, content_type: str, width: int | None, height: int | None
+) -> ReferenceInput:
+    assert field_file.name is not None  # callers pass only files that are set
     with field_file.open("rb") as fh:
         content = fh.read()
     return ReferenceInput(
@@ -117,7 +130,7 @@ def _stored_file_as_input(field_file, *, content_type, width, height):
     )
 
 
-def copy_references(generation):
+def copy_references(generation: Generation) -> list[ReferenceInput]:
     """The references of a generation as ReferenceInputs, for a retry or a remix."""
     return [
         _stored_file_as_input(
@@ -133,12 +146,19 @@ class ReferencesRefused(Exception):
     """The references of a new generation cannot be used; str() is for the member."""
 
 
-def references_for_submit(user, own, *, remix_of=None, reference_from=None, position=0):
+def references_for_submit(
+    user: User,
+    own: Iterable[ReferenceInput],
+    *,
+    remix_of: GenerationId | None = None,
+    reference_from: GenerationId | None = None,
+    position: int | None = 0,
+) -> list[ReferenceInput]:
     """The references of a new generation: those a remix or "use as reference" inherits
     (only from generations this user may see), then the member's own. Raises
     ReferencesRefused when they cannot be used."""
     visible = Generation.objects.visible_to(user)
-    inherited = []
+    inherited: list[ReferenceInput] = []
     if remix_of:
         original = visible.filter(pk=remix_of).first()
         if original is None:
@@ -173,7 +193,7 @@ def references_for_submit(user, own, *, remix_of=None, reference_from=None, posi
     return references
 
 
-def retry_generation(generation, owner):
+def retry_generation(generation: Generation, owner: User) -> Generation:
     return create_generation(
         owner,
         model=generation.model,
@@ -186,7 +206,7 @@ def retry_generation(generation, owner):
     )
 
 
-def callback_url(generation, secret):
+def callback_url(generation: Generation, secret: str) -> str | None:
     if not settings.PUBLIC_BASE_URL:
         return None
     path = reverse("upstream_webhook", kwargs={"generation_id": generation.pk, "secret": secret})
@@ -196,12 +216,12 @@ def callback_url(generation, secret):
 REFERENCE_SIGNING_SALT = "generations.reference"
 
 
-def signed_reference_url(reference):
+def signed_reference_url(reference: ReferenceImage) -> str:
     token = signing.TimestampSigner(salt=REFERENCE_SIGNING_SALT).sign(str(reference.pk))
     return settings.PUBLIC_BASE_URL + reverse("reference_public", kwargs={"token": token})
 
 
-def reference_from_token(token):
+def reference_from_token(token: str) -> ReferenceImage | None:
     """The reference a signed URL names, or None when the signature is bad or expired."""
     try:
         pk = signing.TimestampSigner(salt=REFERENCE_SIGNING_SALT).unsign(
@@ -212,7 +232,7 @@ def reference_from_token(token):
     return ReferenceImage.objects.filter(pk=pk).exclude(file="").first()
 
 
-def reference_for_upstream(reference):
+def reference_for_upstream(reference: ReferenceImage) -> str:
     """How the upstream gets a reference: the member's URL, a signed URL of ours, or,
     when we are not reachable from the internet, the image itself as a data URI."""
     if reference.source_url:
@@ -224,7 +244,7 @@ def reference_for_upstream(reference):
     return f"data:{reference.content_type or 'image/png'};base64,{encoded}"
 
 
-def send_generation(generation_id):
+def send_generation(generation_id: GenerationId) -> bool:
     """Send a committed generation upstream, at most once. Returns True if this call sent it.
 
     The conditional UPDATE claims the row, so two processes can never both send it. The
@@ -290,13 +310,13 @@ def send_generation(generation_id):
     return True
 
 
-def _mark_sent(generation_id):
+def _mark_sent(generation_id: GenerationId) -> None:
     Generation.objects.filter(
         pk=generation_id, status=Status.SENDING, upstream_task_id__isnull=False
     ).update(status=Status.PENDING)
 
 
-def bind_task_id(generation_id, task_id):
+def bind_task_id(generation_id: GenerationId, task_id: str) -> bool:
     """Attach the upstream's task id to a row that has none yet.
 
     Both the submit response and an early callback may do this, in either order.
@@ -316,7 +336,13 @@ def bind_task_id(generation_id, task_id):
     return Generation.objects.filter(pk=generation_id, upstream_task_id=task_id).exists()
 
 
-def _finish_without_task(generation_id, message, *, allowed, task_bound=False):
+def _finish_without_task(
+    generation_id: GenerationId,
+    message: str,
+    *,
+    allowed: Iterable[Generation.Status],
+    task_bound: bool = False,
+) -> int:
     """Fail a generation for which the upstream has no task, and release its hold.
 
     Unless `task_bound`, a row that meanwhile got a task id (an early callback named it)
@@ -337,7 +363,7 @@ def _finish_without_task(generation_id, message, *, allowed, task_bound=False):
 # --- Learning the upstream's state ---------------------------------------------------------
 
 
-def claim_check(generation_id, *, interval=None):
+def claim_check(generation_id: GenerationId, *, interval: float | None = None) -> bool:
     """Claim the right to ask the upstream about this generation now.
 
     Only the caller whose UPDATE changed the row asks, so ten tabs polling at once (in any
@@ -355,7 +381,7 @@ def claim_check(generation_id, *, interval=None):
     )
 
 
-def refresh_from_upstream(generation_id, *, force=False):
+def refresh_from_upstream(generation_id: GenerationId, *, force: bool = False) -> bool:
     """Ask the upstream about one generation (if due) and apply the answer.
 
     Returns True when the row changed.
@@ -371,6 +397,7 @@ def refresh_from_upstream(generation_id, *, force=False):
     if not claimed:
         return False
     generation = Generation.objects.get(pk=generation_id)
+    assert generation.upstream_task_id is not None  # only rows with a task id are claimed
     try:
         state = upstream.query(generation.upstream_task_id)
     except upstream.TaskNotFound:
@@ -393,7 +420,7 @@ def refresh_from_upstream(generation_id, *, force=False):
     return apply_upstream_state(generation_id, state)
 
 
-def apply_upstream_state(generation_id, state):
+def apply_upstream_state(generation_id: GenerationId, state: upstream.TaskState) -> bool:
     """Apply what the upstream says about a task to its generation, idempotently.
 
     A final state is never left, a status never moves backwards, and the move into a final
@@ -413,7 +440,7 @@ def apply_upstream_state(generation_id, state):
         rank = Generation.STATUS_RANK
         if rank[new_status] < rank[Status(generation.status)]:
             return False
-        fields = {"status": new_status, "upstream_status": state.raw_status[:50]}
+        fields: dict[str, Any] = {"status": new_status, "upstream_status": state.raw_status[:50]}
         if new_status in Generation.FINAL:
             fields.update(
                 finished_at=now,
@@ -441,7 +468,12 @@ def apply_upstream_state(generation_id, state):
     return bool(changed)
 
 
-def _settle_credits(generation_id, new_status, state, message):
+def _settle_credits(
+    generation_id: GenerationId,
+    new_status: Generation.Status,
+    state: upstream.TaskState,
+    message: str,
+) -> None:
     # What the upstream charged is charged, even for a result we then reject (a text
     # answer): the ledger follows the team's real spend.
     if new_status == Status.SUCCESS or (state.consumed is not None and state.consumed > 0):
@@ -450,7 +482,7 @@ def _settle_credits(generation_id, new_status, state, message):
         credits.release(generation_id, message)
 
 
-def handle_callback(generation, payload):
+def handle_callback(generation: Generation, payload: object) -> None:
     """React to a callback whose secret was already verified.
 
     The body is only a hint: its task id may bind a row whose submit response was lost,
@@ -469,7 +501,7 @@ def handle_callback(generation, payload):
 # --- Storing results -----------------------------------------------------------------------
 
 
-def fetch_policy():
+def fetch_policy() -> FetchPolicy:
     return FetchPolicy(
         max_bytes=settings.BANANA_FETCH_MAX_BYTES,
         require_https=settings.BANANA_FETCH_REQUIRE_HTTPS,
@@ -478,7 +510,7 @@ def fetch_policy():
     )
 
 
-def store_results(generation_id):
+def store_results(generation_id: GenerationId) -> bool:
     """Copy every waiting result of a generation into our storage, with a thumbnail.
 
     Returns True when some result still waits and deserves another attempt later.
@@ -516,7 +548,7 @@ def store_results(generation_id):
     return again
 
 
-def _keep_result(result, processed):
+def _keep_result(result: ResultImage, processed: ProcessedImage) -> None:
     """Write the files, then mark the result stored, if it still waits for them.
 
     Two workers (the task and the reconciler) may fetch the same result, and the generation
@@ -555,7 +587,7 @@ def _keep_result(result, processed):
 # --- Deleting ------------------------------------------------------------------------------
 
 
-def delete_generation(generation):
+def delete_generation(generation: Generation) -> bool:
     """Soft delete: the row (and the ledger's entries about it) stay, the images go."""
     with transaction.atomic():
         changed = Generation.objects.filter(pk=generation.pk, deleted_at__isnull=True).update(
@@ -566,16 +598,17 @@ def delete_generation(generation):
     return bool(changed)
 
 
-def remove_files(generation_id):
-    names = []
+def remove_files(generation_id: GenerationId) -> None:
+    names: list[str] = []
     for result in ResultImage.objects.filter(generation_id=generation_id):
-        names += [f.name for f in (result.file, result.thumbnail) if f]
+        # A FieldFile is true when its name is set: `if f.name` is `if f`, with the type.
+        names += [f.name for f in (result.file, result.thumbnail) if f.name]
     # Results still waiting are marked failed, so the storer never brings them back.
     ResultImage.objects.filter(generation_id=generation_id).update(
         file="", thumbnail="", state=ResultImage.State.FAILED, source=""
     )
     for reference in ReferenceImage.objects.filter(generation_id=generation_id):
-        if reference.file:
+        if reference.file.name:
             names.append(reference.file.name)
     ReferenceImage.objects.filter(generation_id=generation_id).delete()
     for name in names:
@@ -585,7 +618,7 @@ def remove_files(generation_id):
 # --- The reconciler ------------------------------------------------------------------------
 
 
-def reconcile(now=None):
+def reconcile(now: datetime | None = None) -> dict[str, int]:
     """Settle what no webhook and no viewer finished. Safe to run anywhere, any time.
 
     Returns a dict of counts, for the command's output.
@@ -642,10 +675,10 @@ def reconcile(now=None):
 # --- The team key's health (for admins) ----------------------------------------------------
 
 
-def _note_upstream_error(exc):
+def _note_upstream_error(exc: upstream.UpstreamError) -> None:
     if isinstance(exc, upstream.Unauthorized):
         UpstreamHealth.note_key_rejected()
 
 
-def _note_key_accepted():
+def _note_key_accepted() -> None:
     UpstreamHealth.note_key_accepted()

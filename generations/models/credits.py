@@ -4,17 +4,30 @@ Balances only ever change through conditional UPDATEs with F() arithmetic
 (generations/credits.py); the ledger explains every change and is never rewritten.
 """
 
+from __future__ import annotations
+
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 ZERO = Decimal("0")
 
 
-def credit_field(verbose_name, **extra):
+# Typed so that the type checker knows a credit field holds a Decimal (or None, if nullable).
+@overload
+def credit_field(
+    verbose_name: StrOrPromise, *, null: Literal[True], **extra: Any
+) -> models.DecimalField[Any, Decimal | None]: ...
+@overload
+def credit_field(verbose_name: StrOrPromise, **extra: Any) -> models.DecimalField[Any, Decimal]: ...
+def credit_field(verbose_name: StrOrPromise, **extra: Any) -> models.DecimalField[Any, Any]:
     return models.DecimalField(verbose_name, max_digits=12, decimal_places=6, **extra)
 
 

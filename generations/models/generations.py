@@ -1,8 +1,11 @@
+from __future__ import annotations
+
 import hashlib
 import hmac
 import re
 import secrets
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -12,19 +15,25 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 # The text-search configuration of the PostgreSQL index (the migration that builds the
 # index and trigger uses the same one), and SQLite's FTS5 table.
 SEARCH_CONFIG = "english"
 SQLITE_SEARCH_TABLE = "generations_generation_search"
 SEARCH_BY_ID_LIMIT = 2000
 
+# A generation's primary key, as a UUID or as the string a task or a URL carries.
+type GenerationId = uuid.UUID | str
 
-def new_secret():
+
+def new_secret() -> str:
     """A webhook secret: 256 bits from a CSPRNG; only its hash is stored."""
     return secrets.token_urlsafe(32)
 
 
-def hash_secret(secret):
+def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -32,11 +41,11 @@ def default_visibility():
     return settings.BANANA_DEFAULT_VISIBILITY
 
 
-class GenerationQuerySet(models.QuerySet):
-    def alive(self):
+class GenerationQuerySet(models.QuerySet["Generation"]):
+    def alive(self) -> GenerationQuerySet:
         return self.filter(deleted_at__isnull=True)
 
-    def visible_to(self, user):
+    def visible_to(self, user: User | AnonymousUser) -> GenerationQuerySet:
         if not user.is_authenticated:
             return self.none()
         if user.is_staff:
@@ -80,7 +89,7 @@ class GenerationQuerySet(models.QuerySet):
             )
         )
 
-    def in_flight(self):
+    def in_flight(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.IN_FLIGHT)
 
 
@@ -98,7 +107,7 @@ class Generation(models.Model):
         FAILED = "failed", _("Failed")
 
         @classmethod
-        def from_upstream(cls, upstream_status):
+        def from_upstream(cls, upstream_status: str) -> Generation.Status:
             """Ours for the upstream's (normalised) status, which ours mirror value for
             value; an unknown one is not final."""
             mirrored = {cls.PENDING, cls.SUBMITTED, cls.IN_PROGRESS, cls.SUCCESS, cls.FAILED}
@@ -197,7 +206,7 @@ class Generation(models.Model):
         return f"{self.model}: {self.prompt[:40]}"
 
     @property
-    def is_final(self):
+    def is_final(self) -> bool:
         return self.status in self.FINAL
 
     def is_manageable_by(self, user):
@@ -235,7 +244,7 @@ def reference_upload_path(instance, filename):
     return f"references/{instance.generation_id}/{instance.position}-{uuid.uuid4().hex}.{extension}"
 
 
-def result_upload_path(instance, filename):
+def result_upload_path(instance: ResultImage, filename: str) -> str:
     return f"results/{instance.generation_id}/{filename}"
 
 
@@ -319,13 +328,13 @@ class UpstreamHealth(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
     @classmethod
-    def note_key_rejected(cls):
+    def note_key_rejected(cls) -> None:
         now = timezone.now()
         cls.objects.get_or_create(pk=1)
         cls.objects.filter(pk=1, key_rejected_since__isnull=True).update(key_rejected_since=now)
         cls.objects.filter(pk=1).update(key_last_rejected_at=now)
 
     @classmethod
-    def note_key_accepted(cls):
+    def note_key_accepted(cls) -> None:
         # A no-op UPDATE in the normal case: cheap enough for every successful call.
         cls.objects.filter(pk=1, key_rejected_since__isnull=False).update(key_rejected_since=None)
