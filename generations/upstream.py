@@ -32,7 +32,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 import requests
 from django.conf import settings
@@ -165,15 +165,25 @@ class UpstreamError(Exception):
         self.path = path
         self.task_id = task_id
 
-    def __reduce__(self):  # keep keyword-only attributes when pickled
+    def __reduce__(self) -> tuple[Any, ...]:  # keep keyword-only attributes when pickled
         return (_rebuild_error, (self.__class__, self.args, self.__dict__))
 
 
-def _rebuild_error(cls, args, state):
+def _rebuild_error(
+    cls: type[UpstreamError], args: tuple[Any, ...], state: dict[str, Any]
+) -> UpstreamError:
     exc = cls.__new__(cls)
     Exception.__init__(exc, *args)
     exc.__dict__.update(state)
     return exc
+
+
+class ErrorContext(TypedDict):
+    """Where an error happened, passed on to every UpstreamError raised for a request."""
+
+    method: str
+    path: str
+    task_id: str
 
 
 class BadRequest(UpstreamError):
@@ -322,7 +332,7 @@ def query(task_id: str) -> TaskState:
     return state
 
 
-def parse_task_state(data: Mapping) -> TaskState:
+def parse_task_state(data: Mapping[str, Any]) -> TaskState:
     """Parse a query ``data`` object or a callback payload (assumptions A1-A8 above).
 
     Raises Unavailable when ``data`` is not an object or lacks task_id / status.
@@ -697,7 +707,7 @@ def _request(
     """Send one logical request (urllib3 retries it per _retry_policy); return a 200
     response or raise."""
     base_url, api_key, timeout, max_retries, backoff = _config()
-    context = {"method": method, "path": path, "task_id": task_id}
+    context = ErrorContext(method=method, path=path, task_id=task_id)
     if not base_url:
         logger.error("upstream %s %s: BANANA_API_BASE_URL is not configured", method, path)
         raise Unavailable("BANANA_API_BASE_URL is not configured", permanent=True, **context)
@@ -808,29 +818,43 @@ def _raise_for_non_retryable(
     body = body if isinstance(body, Mapping) else None
     message = _short(body.get("message")) if body else ""
     detail = _short(body.get("detail") or body.get("message")) if body else ""
-    context = {"method": method, "path": path, "task_id": task_id, "status_code": status}
+    context = ErrorContext(method=method, path=path, task_id=task_id)
     tid = task_id or "-"
     log_args = (method, path, status, message or "-", attempt, attempts, tid)
     log_format = "upstream %s %s: HTTP %d (%s), attempt %d/%d, task=%s; not retried"
 
     if status in (401, 403):
         logger.error(log_format, *log_args)
-        raise Unauthorized(f"Upstream refused the API key (HTTP {status}): {message}", **context)
+        raise Unauthorized(
+            f"Upstream refused the API key (HTTP {status}): {message}",
+            status_code=status,
+            **context,
+        )
     if status == 404 and path == QUERY_PATH and body is not None:
         logger.warning(log_format, *log_args)
-        raise TaskNotFound(f"Upstream does not know task {task_id}: {message}", **context)
+        raise TaskNotFound(
+            f"Upstream does not know task {task_id}: {message}", status_code=status, **context
+        )
     if status == 404:
         logger.error(log_format, *log_args)
         raise Unavailable(
-            f"Upstream endpoint {path} not found (HTTP 404)", permanent=True, **context
+            f"Upstream endpoint {path} not found (HTTP 404)",
+            permanent=True,
+            status_code=status,
+            **context,
         )
     if status == 429:
         logger.warning(log_format, *log_args)
-        raise Unavailable("Upstream is rate limiting (HTTP 429)", permanent=False, **context)
+        raise Unavailable(
+            "Upstream is rate limiting (HTTP 429)", permanent=False, status_code=status, **context
+        )
     if 400 <= status < 500:
         logger.warning(log_format, *log_args)
         raise BadRequest(
-            f"Upstream rejected the request (HTTP {status}): {detail}", detail=detail, **context
+            f"Upstream rejected the request (HTTP {status}): {detail}",
+            detail=detail,
+            status_code=status,
+            **context,
         )
     logger.error(log_format, *log_args)
-    raise Unavailable(f"Unexpected upstream answer HTTP {status}", **context)
+    raise Unavailable(f"Unexpected upstream answer HTTP {status}", status_code=status, **context)
