@@ -222,6 +222,15 @@ class Generation(models.Model):
         return self.status == self.Status.FAILED
 
     @property
+    def is_private(self):
+        return self.visibility == self.Visibility.PRIVATE
+
+    @property
+    def has_credit_hold(self):
+        """Credits are held for it: not yet charged, not yet released."""
+        return self.credit_state == self.CreditState.HELD
+
+    @property
     def needs_polling(self):
         """Still changing: not final, or final with results still being copied to us."""
         if not self.is_final:
@@ -308,6 +317,11 @@ class ResultImage(models.Model):
     @property
     def is_stored(self):
         return self.state == self.State.STORED
+
+    @property
+    def is_failed(self):
+        """It could not be copied to us: error_message says why."""
+        return self.state == self.State.FAILED
 
 
 class UpstreamHealth(models.Model):

@@ -85,7 +85,7 @@ def favourite(request, generation_id):
     generation = get_generation_for(request.user, generation_id)
     generation.is_favourite = galleries.toggle_favourite(request.user, generation)
     if request.htmx:
-        return render(request, "generations/detail.html#favourite", {"generation": generation})
+        return render(request, "components/favourite.html", {"generation": generation})
     return redirect(safe_next_url(request) or generation_url(generation))
 
 
