@@ -12,7 +12,7 @@ Lock order, everywhere: the member's CreditAccount row, then the team's TeamMont
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -318,16 +318,16 @@ def _held(generation_id: GenerationId) -> tuple[int, Decimal | None, datetime] |
     )
 
 
-def settle(
+def _close_hold(
     generation: Generation | GenerationId,
-    consumed: Decimal | int | str | None = None,
-    reason: str = "",
+    kind: CreditLedgerEntry.Kind,
+    state: Generation.CreditState,
+    *,
+    consumed: Decimal | int | str | None,
+    reason: Callable[[Decimal, Decimal], str],
 ) -> CreditLedgerEntry | None:
-    """Charge what the upstream consumed (the hold when it did not say), returning the hold.
-
-    A charge above the hold is still charged in full, and flagged for admins.
-    No-op (None) for a generation without a hold, or one already settled or released.
-    """
+    """Move a generation's hold out of "held", exactly once: charge `consumed` (the hold
+    when None) and give the rest back. No-op (None) without a hold, or once closed."""
     generation_id = generation.pk if isinstance(generation, Generation) else generation
     with transaction.atomic():
         row = _held(generation_id)
@@ -337,50 +337,48 @@ def settle(
         if hold is None:
             return None
         charge = hold if consumed is None else Decimal(consumed)
-        if not _finish_hold(
-            generation_id,
-            CreditState.SETTLED,
-            credits_charged=charge,
-            over_hold=charge > hold,
-        ):
+        if not _finish_hold(generation_id, state, credits_charged=charge, over_hold=charge > hold):
             return None
         _move(account_id, balance=hold - charge, held=-hold)
         _team_commit(month_start(timezone.localdate(created_at)), charge - hold)
         return _write_ledger_entry(
             account_id,
-            Kind.SETTLE,
-            f"settle:{generation_id}",
+            kind,
+            f"{kind}:{generation_id}",
             amount=hold - charge,
             held_delta=-hold,
             generation_id=generation_id,
-            reason=reason
-            or (_("Charged more than held") if charge > hold else _("Generation finished")),
+            reason=reason(charge, hold)[:500],
         )
+
+
+def settle(
+    generation: Generation | GenerationId,
+    consumed: Decimal | int | str | None = None,
+    reason: str = "",
+) -> CreditLedgerEntry | None:
+    """Charge what the upstream consumed (the hold when it did not say), returning the rest.
+
+    A charge above the hold is still charged in full, and flagged for admins.
+    """
+
+    def why(charge: Decimal, hold: Decimal) -> str:
+        if reason:
+            return reason
+        return str(_("Charged more than held") if charge > hold else _("Generation finished"))
+
+    return _close_hold(generation, Kind.SETTLE, CreditState.SETTLED, consumed=consumed, reason=why)
 
 
 def release(generation: Generation | GenerationId, reason: str = "") -> CreditLedgerEntry | None:
     """Give a hold back in full: the generation failed or was never made."""
-    generation_id = generation.pk if isinstance(generation, Generation) else generation
-    with transaction.atomic():
-        row = _held(generation_id)
-        if row is None:
-            return None
-        account_id, hold, created_at = row
-        if hold is None:
-            return None
-        if not _finish_hold(generation_id, CreditState.RELEASED, credits_charged=ZERO):
-            return None
-        _move(account_id, balance=hold, held=-hold)
-        _team_commit(month_start(timezone.localdate(created_at)), -hold)
-        return _write_ledger_entry(
-            account_id,
-            Kind.RELEASE,
-            f"release:{generation_id}",
-            amount=hold,
-            held_delta=-hold,
-            generation_id=generation_id,
-            reason=reason[:500],
-        )
+    return _close_hold(
+        generation,
+        Kind.RELEASE,
+        CreditState.RELEASED,
+        consumed=ZERO,
+        reason=lambda _charge, _hold: reason,
+    )
 
 
 # --- What members see ----------------------------------------------------------------------
@@ -435,7 +433,3 @@ def summary_for(user: User, today: date | None = None) -> Summary:
         allowance=allowance,
         percent_used=percent_used(spent, allowance),
     )
-
-
-def next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
