@@ -309,27 +309,24 @@ def query(task_id: str) -> TaskState:
     response = _request("GET", QUERY_PATH, params={"task_id": task_id}, task_id=task_id)
     data = _parse_envelope(response, method="GET", path=QUERY_PATH, task_id=task_id)
     if not isinstance(data, Mapping):
-        _log_unexpected("GET", QUERY_PATH, response.status_code, task_id, "data is not an object")
-        raise Unavailable(
-            "Query answer has no data object",
-            status_code=response.status_code,
-            method="GET",
-            path=QUERY_PATH,
-            task_id=task_id,
-        )
+        raise _unexpected_query_answer(response, task_id, "data is not an object")
     if not data.get("task_id"):  # A8
         data = {**data, "task_id": task_id}
     state = parse_task_state(data)
     if state.task_id != task_id:
-        _log_unexpected("GET", QUERY_PATH, response.status_code, task_id, "task_id mismatch")
-        raise Unavailable(
-            "Query answered about another task",
-            status_code=response.status_code,
-            method="GET",
-            path=QUERY_PATH,
-            task_id=task_id,
-        )
+        raise _unexpected_query_answer(response, task_id, "it is about another task")
     return state
+
+
+def _unexpected_query_answer(response: requests.Response, task_id: str, what: str) -> Unavailable:
+    _log_unexpected("GET", QUERY_PATH, response.status_code, task_id, what)
+    return Unavailable(
+        f"Unexpected query answer: {what}",
+        status_code=response.status_code,
+        method="GET",
+        path=QUERY_PATH,
+        task_id=task_id,
+    )
 
 
 def parse_task_state(data: Mapping[str, Any]) -> TaskState:
