@@ -6,6 +6,7 @@ that matters for safety mandatory and switches on the strict defaults.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "generations",
 ]
 
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "generations.middleware.VaryOnHtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "banana_site.urls"
@@ -134,9 +138,40 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses an account's sign-in from an address it is locked out at.
+    "generations.accounts.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in throttle (django-axes) -------------------------------------------------------
+# Failed sign-ins are counted per account *and* client address, on /login/ and the admin's
+# login alike, in the database (shared by every process). After LOGIN_FAILURE_LIMIT
+# failures that account is refused from that address, even with the right password, until
+# LOGIN_COOLOFF_MINUTES have passed without another attempt.
+# Why not per account alone: anyone could then lock any member out from anywhere by typing
+# wrong passwords. Why not per address alone: the team often shares one office address, so
+# one member's typos would lock everyone out. Axes has one failure limit for every
+# parameter, so a second, looser per-account limit against guessing spread over many
+# addresses is not available cleanly; strong passwords (the validators above) and a second
+# factor for staff cover that case.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# A member who gets in clears their own earlier typos (for that address only).
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "generations.accounts.lockout_response"
+# The client's address by the project's one rule (BEHIND_TLS_PROXY below): REMOTE_ADDR when
+# reached directly, so a forged X-Forwarded-For counts for nothing; behind our proxy, the
+# hop it appended.
+AXES_CLIENT_IP_CALLABLE = "generations.ratelimit.client_address"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
@@ -170,7 +205,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 
 # --- Security: strict unless DEBUG -------------------------------------------------------
 # Behind a proxy that terminates TLS: trust its X-Forwarded-Proto, and take the client's
-# address from the last X-Forwarded-For hop it appended (share-token rate limiting).
+# address from the last X-Forwarded-For hop it appended (share-token guesses, sign-ins).
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -192,7 +227,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Failed sign-ins and lockouts are warnings; the rest of axes' chatter is not kept.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- The upstream ------------------------------------------------------------------------
