@@ -147,6 +147,31 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Mail: password-reset links ---------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.com:587 (STARTTLS) or
+# smtp+ssl://…:465. Development prints each mail to the console; production defaults to
+# the machine's own mail relay on port 25.
+_email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+_mailer_options = {}
+if _email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+    _smtp = {
+        "host": _email["EMAIL_HOST"],
+        "port": _email["EMAIL_PORT"],
+        "username": _email["EMAIL_HOST_USER"],
+        "password": _email["EMAIL_HOST_PASSWORD"],
+        "use_tls": _email.get("EMAIL_USE_TLS"),
+        "use_ssl": _email.get("EMAIL_USE_SSL"),
+        "timeout": env.int("EMAIL_TIMEOUT", default=10),
+    }
+    _mailer_options = {name: value for name, value in _smtp.items() if value is not None}
+elif _email["EMAIL_FILE_PATH"]:
+    _mailer_options = {"file_path": _email["EMAIL_FILE_PATH"]}
+MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Banana Studio <studio@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# How long a password-reset link works, in seconds.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+
 # --- Sign-in throttle (django-axes) -------------------------------------------------------
 # Failed sign-ins are counted per account *and* client address, on /login/ and the admin's
 # login alike, in the database (shared by every process). After LOGIN_FAILURE_LIMIT
