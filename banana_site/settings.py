@@ -54,7 +54,8 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, whose site asks staff for a second factor (generations/accounts.py)
+    "generations.admin_site.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,6 +65,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "generations",
 ]
 
@@ -75,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): was this session confirmed with a second factor?
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -197,6 +203,15 @@ AXES_LOCKOUT_CALLABLE = "generations.accounts.lockout_response"
 # hop it appended.
 AXES_CLIENT_IP_CALLABLE = "generations.ratelimit.client_address"
 AXES_VERBOSE = False
+
+# --- A second factor for staff (django-otp) ------------------------------------------------
+# The admin asks staff for a code from an authenticator app (TOTP) once per session; the
+# first time, they set one up and get single-use recovery codes. Members are never asked.
+# Wrong codes are throttled per device (each one doubles the wait before the next try).
+OTP_TOTP_ISSUER = "Banana Studio"
+# Admins may remove a member's authenticator (lost phone: they set up a new one) but never
+# read its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]

@@ -31,5 +31,13 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    # The second factor staff confirm before the admin (404 for members)
+    path("two-factor/setup/", account.two_factor_setup, name="two_factor_setup"),
+    path(
+        "two-factor/recovery-codes/",
+        account.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
+    path("two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
     path("", include("generations.urls")),
 ]

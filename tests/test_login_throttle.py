@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .conftest import make_user
+from .otp_helpers import verified_admin_client
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +154,7 @@ def test_the_login_page_keeps_the_username_after_a_wrong_password(client, staff)
 def test_admins_see_lockouts_in_the_admin(client, staff):
     lock_out(client, "login")
     boss = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
-    client.force_login(boss)
+    verified_admin_client(client, boss)
 
     response = client.get(reverse("admin:axes_accessattempt_changelist"))
 
