@@ -7,6 +7,7 @@ that matters for safety mandatory and switches on the strict defaults.
 
 import ipaddress
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, whose site asks staff for a second factor (generations/accounts.py)
+    "generations.admin_site.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,6 +67,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "generations",
 ]
 
@@ -76,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): was this session confirmed with a second factor?
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -83,6 +91,8 @@ MIDDLEWARE = [
     "generations.middleware.VaryOnHtmxMiddleware",
     "generations.middleware.PermissionsPolicyMiddleware",
     "generations.middleware.RequestSizeLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "banana_site.urls"
@@ -139,9 +149,74 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses an account's sign-in from an address it is locked out at.
+    "generations.accounts.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Mail: password-reset links ---------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.com:587 (STARTTLS) or
+# smtp+ssl://…:465. Development prints each mail to the console; production defaults to
+# the machine's own mail relay on port 25.
+_email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+_mailer_options = {}
+if _email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+    _smtp = {
+        "host": _email["EMAIL_HOST"],
+        "port": _email["EMAIL_PORT"],
+        "username": _email["EMAIL_HOST_USER"],
+        "password": _email["EMAIL_HOST_PASSWORD"],
+        "use_tls": _email.get("EMAIL_USE_TLS"),
+        "use_ssl": _email.get("EMAIL_USE_SSL"),
+        "timeout": env.int("EMAIL_TIMEOUT", default=10),
+    }
+    _mailer_options = {name: value for name, value in _smtp.items() if value is not None}
+elif _email["EMAIL_FILE_PATH"]:
+    _mailer_options = {"file_path": _email["EMAIL_FILE_PATH"]}
+MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Banana Studio <studio@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# How long a password-reset link works, in seconds.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+
+# --- Sign-in throttle (django-axes) -------------------------------------------------------
+# Failed sign-ins are counted per account *and* client address, on /login/ and the admin's
+# login alike, in the database (shared by every process). After LOGIN_FAILURE_LIMIT
+# failures that account is refused from that address, even with the right password, until
+# LOGIN_COOLOFF_MINUTES have passed without another attempt.
+# Why not per account alone: anyone could then lock any member out from anywhere by typing
+# wrong passwords. Why not per address alone: the team often shares one office address, so
+# one member's typos would lock everyone out. Axes has one failure limit for every
+# parameter, so a second, looser per-account limit against guessing spread over many
+# addresses is not available cleanly; strong passwords (the validators above) and a second
+# factor for staff cover that case.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# A member who gets in clears their own earlier typos (for that address only).
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "generations.accounts.lockout_response"
+# The client's address by the project's one rule (BEHIND_TLS_PROXY below): REMOTE_ADDR when
+# reached directly, so a forged X-Forwarded-For counts for nothing; behind our proxy, the
+# hop it appended.
+AXES_CLIENT_IP_CALLABLE = "generations.ratelimit.client_address"
+AXES_VERBOSE = False
+
+# --- A second factor for staff (django-otp) ------------------------------------------------
+# The admin asks staff for a code from an authenticator app (TOTP) once per session; the
+# first time, they set one up and get single-use recovery codes. Members are never asked.
+# Wrong codes are throttled per device (each one doubles the wait before the next try).
+OTP_TOTP_ISSUER = "Banana Studio"
+# Admins may remove a member's authenticator (lost phone: they set up a new one) but never
+# read its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
@@ -229,6 +304,8 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # Failed sign-ins and lockouts are warnings; the rest of axes' chatter is not kept.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -12,6 +12,8 @@ from django.utils import timezone
 from generations import credits, usage
 from generations.models import CreditAccount, CreditLedgerEntry, Generation, UpstreamHealth
 
+from .otp_helpers import verified_admin_client
+
 pytestmark = pytest.mark.django_db
 
 D = Decimal
@@ -61,8 +63,7 @@ def known_data(member, teammate):
 
 @pytest.fixture
 def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
+    return verified_admin_client(client, admin_user)
 
 
 def test_report_per_member_per_day_against_a_known_data_set(known_data):

@@ -8,8 +8,8 @@ tag adds ({% if %} has-error{% endif %}) count too, and a word built from a vari
 A class that is only a variable ({{ message.tags }}) cannot be checked and is skipped.
 
 templates/admin/ is skipped: those pages wear the Django admin's classes, styled by the
-admin's own stylesheets, which studio.css does not touch. (Outside the admin no Python code
-writes a class attribute: the forms' widgets carry none.)
+admin's own stylesheets, which studio.css does not touch. Python code that writes a class
+(a widget's attrs {"class": …}, segno's svgclass=…) counts as a template would.
 """
 
 import re
@@ -54,6 +54,18 @@ def template_classes():
             continue
         for word in classes_in_template(path.read_text(encoding="utf-8")):
             found.setdefault(word, set()).add(name)
+    return found
+
+
+def python_classes():
+    """{class word: modules} for classes our Python code puts on elements."""
+    found = {}
+    for path in sorted((ROOT / "generations").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        values = re.findall(r'"class": "([^"]*)"', text) + re.findall(r'svgclass="([^"]*)"', text)
+        for value in values:
+            for word in value.split():
+                found.setdefault(word, set()).add(path.relative_to(ROOT).as_posix())
     return found
 
 
@@ -103,14 +115,14 @@ def test_every_css_class_used_in_templates_has_a_rule():
     styled = stylesheet_classes(STYLESHEET.read_text(encoding="utf-8"))
     unstyled = {
         shown(word): sorted(names)
-        for word, names in template_classes().items()
+        for word, names in (template_classes() | python_classes()).items()
         if word not in HOOKS and not any(fits(word, css_class) for css_class in styled)
     }
     assert not unstyled, f"classes without a rule in studio.css (add one or drop them): {unstyled}"
 
 
 def test_every_css_rule_styles_a_class_some_template_uses():
-    used = template_classes()
+    used = template_classes() | python_classes()
     styled = stylesheet_classes(STYLESHEET.read_text(encoding="utf-8"))
     unused = sorted(
         css_class

@@ -9,6 +9,10 @@ from .sharing_builders import make_generation
 
 PUBLIC = {
     "login",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
     "upstream_webhook",
     "reference_public",
     "share_page",

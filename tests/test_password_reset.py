@@ -1,0 +1,260 @@
+"""Members change their password, and reset a forgotten one by a link sent over real SMTP."""
+
+import email
+import email.policy
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.urls import reverse
+
+from .conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "a-Long-new-passw0rd"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server on loopback, and the app's mail sent to it over SMTP."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 5},
+        }
+    }
+    settings.DEFAULT_FROM_EMAIL = "Banana Studio <studio@example.com>"
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def mina(db):
+    return make_user("mina")
+
+
+def request_reset(client, address="mina@example.com"):
+    response = client.post(reverse("password_reset"), {"email": address})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("password_reset_done")
+    return response
+
+
+def reset_link(inbox):
+    (_sender, _recipients, message) = inbox.messages[-1]
+    body = message.get_body(("plain",)).get_content()
+    return re.search(r"https?://\S+/password/reset/\S+/", body).group(0)
+
+
+def log_in(client, password, username="mina"):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_forgotten_password_reset_by_mail_then_login_with_the_new_one(client, mina, smtp_inbox):
+    request_reset(client)
+
+    assert len(smtp_inbox.messages) == 1
+    sender, recipients, message = smtp_inbox.messages[0]
+    assert (sender, recipients) == ("studio@example.com", ["mina@example.com"])
+    assert "Banana Studio" in message["Subject"]
+    link = reset_link(smtp_inbox)
+    assert link.startswith("http://testserver/password/reset/")
+
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200
+    assert 'name="new_password1"' in form_page.text
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert done.status_code == 302
+    assert done["Location"] == reverse("password_reset_complete")
+
+    assert log_in(client, "pw").status_code == 200  # the old one no longer works
+    assert log_in(client, NEW_PASSWORD).status_code == 302
+
+
+def test_the_reset_link_works_once(client, mina, smtp_inbox):
+    request_reset(client)
+    link = reset_link(smtp_inbox)
+    form_page = client.get(link, follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    again = client.get(link, follow=True)
+
+    assert 'name="new_password1"' not in again.text
+    assert "already been used" in again.text
+    other = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "Another-passw0rd-9", "new_password2": "Another-passw0rd-9"},
+    )
+    assert 'name="new_password1"' not in other.text
+    mina.refresh_from_db()
+    assert mina.check_password(NEW_PASSWORD)
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, mina, smtp_inbox):
+    request_reset(client, "nobody@example.com")
+
+    assert smtp_inbox.messages == []
+
+
+def test_the_link_is_built_on_the_public_address_not_the_host_header(
+    client, mina, smtp_inbox, settings
+):
+    settings.PUBLIC_BASE_URL = "https://studio.example.com"
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
+
+    client.post(reverse("password_reset"), {"email": "mina@example.com"}, HTTP_HOST="evil.example")
+
+    assert reset_link(smtp_inbox).startswith("https://studio.example.com/password/reset/")
+
+
+def test_a_reset_lifts_the_members_lockout(client, mina, smtp_inbox, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for n in range(3):
+        log_in(client, f"wrong-{n}")
+    assert log_in(client, "pw").status_code == 429
+
+    request_reset(client)
+    form_page = client.get(reset_link(smtp_inbox), follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert log_in(client, NEW_PASSWORD).status_code == 302
+
+
+def test_the_reset_pages_are_open_to_visitors(client):
+    for name in ("password_reset", "password_reset_done", "password_reset_complete"):
+        assert client.get(reverse(name)).status_code == 200, name
+    login_page = client.get(reverse("login"))
+    assert reverse("password_reset") in login_page.text
+
+
+def test_a_member_changes_their_password(client, mina):
+    client.force_login(mina)
+    page = client.get(reverse("home"))
+    assert reverse("password_change") in page.text  # the header links to it
+
+    wrong = client.post(
+        reverse("password_change"),
+        {"old_password": "nope", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert wrong.status_code == 200
+    assert "incorrect" in wrong.text
+
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": "pw", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert response["Location"] == reverse("password_change_done")
+    assert client.get(reverse("password_change_done")).status_code == 200  # still signed in
+    mina.refresh_from_db()
+    assert mina.check_password(NEW_PASSWORD)
+
+
+def test_password_change_needs_login(client):
+    response = client.get(reverse("password_change"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def settings_in_a_fresh_process(**variables):
+    """The settings module as a new process with these environment variables reads it."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "banana_site.settings", **variables}
+    for name in ("EMAIL_URL", "DEFAULT_FROM_EMAIL", "EMAIL_TIMEOUT"):
+        if name not in variables:
+            env.pop(name, None)
+    code = (
+        "import json; from django.conf import settings as s; "
+        "print(json.dumps([s.MAILERS, s.DEFAULT_FROM_EMAIL]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def test_mail_settings_come_from_the_environment():
+    mailers, sender = settings_in_a_fresh_process(
+        EMAIL_URL="smtp+tls://robot:s%40cret@mail.example.com:587",
+        DEFAULT_FROM_EMAIL="Studio <studio@example.com>",
+    )
+
+    assert mailers == {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": "mail.example.com",
+                "port": 587,
+                "username": "robot",
+                "password": "s@cret",
+                "use_tls": True,
+                "timeout": 10,
+            },
+        }
+    }
+    assert sender == "Studio <studio@example.com>"
+
+
+def test_mail_goes_to_the_console_in_development_and_the_local_relay_in_production():
+    development, _ = settings_in_a_fresh_process(DEBUG="true")
+    assert development["default"]["BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+
+    production, _ = settings_in_a_fresh_process(
+        DEBUG="false",
+        SECRET_KEY="k" * 25 + "ey" * 20,
+        ALLOWED_HOSTS="example.com",
+        BANANA_API_KEY="dk-x",
+    )
+    assert production["default"] == {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "localhost", "port": 25, "timeout": 10},
+    }
