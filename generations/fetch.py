@@ -252,6 +252,25 @@ def _check_url(url: str, policy: FetchPolicy) -> str:
     return host
 
 
+def check_url(url: str, policy: FetchPolicy) -> str:
+    """Whether a URL may be handed to someone who will fetch it (the upstream fetches our
+    members' reference URLs): the same rules as our own downloads, and unless the policy
+    allows private addresses, every address its host resolves to must be public. Returns
+    the normalised host; raises FetchError (its message safe to show) otherwise."""
+    host = _check_url(url, policy)
+    if policy.allow_private or _literal_ip(host) is not None:
+        return host
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        raise FetchError(f"The host {host} could not be found.", permanent=True) from None
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
+        if not _ip_allowed(ip, allow_private=False):
+            raise FetchError(f"Refusing {host}: it points at a private address.", permanent=True)
+    return host
+
+
 # --------------------------------------------------------------------------- data: URIs
 
 

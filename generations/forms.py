@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import catalogue, sharing, upstream
 from .credits import price_of_choice
+from .fetch import FetchError, check_url
 from .images import ImageRejected, validate_upload
 from .models import Collection, Generation, ReferenceImage
-from .services import ReferenceInput
+from .services import ReferenceInput, reference_url_policy
 
 REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
 
@@ -109,6 +110,13 @@ class GenerationForm(forms.Form):
                 ) from None
             if urlsplit(url).username:
                 raise ValidationError(_("URLs with a user name or password are not allowed."))
+            try:
+                check_url(url, reference_url_policy())
+            except FetchError:
+                raise ValidationError(
+                    _("“%(url)s” cannot be used: it does not point at a public web address."),
+                    params={"url": url[:100]},
+                ) from None
             if len(url) > REFERENCE_URL_MAX_LENGTH:
                 raise ValidationError(
                     _("A reference URL may be at most %(max)d characters long."),

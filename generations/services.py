@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -508,6 +508,12 @@ def fetch_policy() -> FetchPolicy:
         allow_private=settings.BANANA_FETCH_ALLOW_PRIVATE,
         allowed_hosts=frozenset(h.lower() for h in settings.BANANA_FETCH_ALLOWED_HOSTS),
     )
+
+
+def reference_url_policy() -> FetchPolicy:
+    """What a member's reference URL must pass before the upstream is told to fetch it:
+    our download rules, but any host (the allowlist names the upstream's own hosts)."""
+    return replace(fetch_policy(), allowed_hosts=frozenset())
 
 
 def store_results(generation_id: GenerationId) -> bool:
