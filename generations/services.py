@@ -381,20 +381,27 @@ def claim_check(generation_id: GenerationId, *, interval: float | None = None) -
     )
 
 
-def refresh_from_upstream(generation_id: GenerationId, *, force: bool = False) -> bool:
-    """Ask the upstream about one generation (if due) and apply the answer.
+def next_check_at(generation_id: GenerationId) -> datetime | None:
+    """When asking the upstream about a generation in flight falls due again (None when
+    there is nothing to ask: it is final, or has no task yet)."""
+    row = (
+        Generation.objects.in_flight()
+        .filter(pk=generation_id, upstream_task_id__isnull=False)
+        .values_list("last_checked_at", flat=True)
+        .first()
+    )
+    if row is None:
+        return None
+    return row + timedelta(seconds=settings.BANANA_POLL_INTERVAL)
+
+
+def refresh_from_upstream(generation_id: GenerationId) -> bool:
+    """Ask the upstream about one generation, if due, and apply the answer. Polls, webhooks
+    and the reconciler alike: at most one upstream query per generation per interval.
 
     Returns True when the row changed.
     """
-    if force:
-        claimed = (
-            Generation.objects.filter(pk=generation_id, upstream_task_id__isnull=False)
-            .filter(status__in=Generation.IN_FLIGHT)
-            .update(last_checked_at=timezone.now())
-        )
-    else:
-        claimed = claim_check(generation_id)
-    if not claimed:
+    if not claim_check(generation_id):
         return False
     generation = Generation.objects.get(pk=generation_id)
     assert generation.upstream_task_id is not None  # only rows with a task id are claimed
@@ -495,7 +502,7 @@ def handle_callback(generation: Generation, payload: object) -> None:
             Generation.objects.filter(pk=generation.pk, status=Status.UNKNOWN).update(
                 status=Status.PENDING
             )
-    enqueue_after_commit("refresh_generation", generation_id=str(generation.pk), force=True)
+    enqueue_after_commit("refresh_after_webhook", generation_id=str(generation.pk))
 
 
 # --- Storing results -----------------------------------------------------------------------

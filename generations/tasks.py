@@ -17,8 +17,22 @@ def send_generation(*, generation_id):
 
 
 @task
-def refresh_generation(*, generation_id, force=False):
-    services.refresh_from_upstream(generation_id, force=force)
+def refresh_generation(*, generation_id):
+    services.refresh_from_upstream(generation_id)
+
+
+@task
+def refresh_after_webhook(*, generation_id, deferred=False):
+    """A webhook says the task changed. Coalesced like every refresh: when one is not due
+    yet, come back once it is. A deferred run that still finds none due gives up: someone
+    asked the upstream after the webhook came, and saw what it announced."""
+    if services.refresh_from_upstream(generation_id) or deferred:
+        return
+    due = services.next_check_at(generation_id)
+    if due is not None and refresh_after_webhook.get_backend().supports_defer:
+        refresh_after_webhook.using(run_after=due).enqueue(
+            generation_id=generation_id, deferred=True
+        )
 
 
 @task

@@ -134,3 +134,13 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
             return value
         time.sleep(interval)
     raise AssertionError("timed out waiting")
+
+
+def refresh_now(generation_id):
+    """Ask the upstream about a generation at once, as if the coalescing interval had
+    passed since anyone last asked."""
+    from generations import services
+    from generations.models import Generation
+
+    Generation.objects.filter(pk=generation_id).update(last_checked_at=None)
+    return services.refresh_from_upstream(generation_id)

@@ -11,7 +11,7 @@ from generations import credits, services
 from generations.models import CreditAccount, CreditLedgerEntry, Generation, TeamSettings
 from generations.upstream import TaskState
 
-from .conftest import make_user
+from .conftest import make_user, refresh_now
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
 
@@ -78,7 +78,7 @@ def test_it_holds_the_price_then_settles_the_consumed_amount(
     assert account(member).balance == D("999.5")
 
     with committed():
-        services.refresh_from_upstream(generation.pk, force=True)
+        refresh_now(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
@@ -107,7 +107,7 @@ def test_a_failure_releases_the_hold(member, emulator, committed):
     emulator.finish(generation.upstream_task_id, "failed")
 
     with committed():
-        services.refresh_from_upstream(generation.pk, force=True)
+        refresh_now(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
@@ -133,7 +133,7 @@ def test_a_charge_above_the_hold_is_recorded_and_flagged(member, emulator, commi
         generation = services.create_generation(member, model="google/gempix2", prompt="x")
 
     with committed():
-        services.refresh_from_upstream(generation.pk, force=True)
+        refresh_now(generation.pk)
 
     generation.refresh_from_db()
     assert generation.over_hold is True
@@ -339,7 +339,7 @@ def test_notice_past_80_percent_of_allowance(member, member_client, emulator, co
     with committed():
         generation = services.create_generation(member, model="google/gempix2", prompt="x")
     with committed():
-        services.refresh_from_upstream(generation.pk, force=True)
+        refresh_now(generation.pk)
 
     response = member_client.get(reverse("home"))
 

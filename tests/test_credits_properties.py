@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from generations import credits, services, upstream
 from generations.models import CreditAccount, CreditLedgerEntry, Generation, TeamMonth
 
-from .conftest import make_user
+from .conftest import make_user, refresh_now
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ class CreditsMachine(RuleBasedStateMachine):
         picked = self._pick(data, self._mine())
         if picked:
             with self.committed():
-                services.refresh_from_upstream(picked[0], force=True)
+                refresh_now(picked[0])
 
     @rule(data=st.data(), copies=st.integers(1, 3))
     def webhook(self, data, copies):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from generations import services, upstream
 from generations.models import Generation, ResultImage
 
-from .conftest import TEST_KEY
+from .conftest import TEST_KEY, refresh_now
 from .sharing_builders import png_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
@@ -135,7 +135,7 @@ def test_generation_deleted_while_running_settles_credits_but_fetches_no_image(
     emulator.finish(generation.upstream_task_id, status="success")
 
     with committed():
-        services.refresh_from_upstream(generation.pk, force=True)
+        refresh_now(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
@@ -283,7 +283,7 @@ def test_unknown_upstream_status_keeps_polling(member, emulator, settings, commi
     with committed():
         generation = services.create_generation(member, model="google/gempix2", prompt="x")
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    refresh_now(generation.pk)
 
     generation.refresh_from_db()
     assert not generation.is_final
@@ -298,7 +298,7 @@ def test_a_task_the_upstream_keeps_denying_fails_and_releases_the_hold(
         generation = services.create_generation(member, model="google/gempix2", prompt="x")
     emulator.config.not_found_seconds = 3600
 
-    services.refresh_from_upstream(generation.pk, force=True)
+    refresh_now(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED

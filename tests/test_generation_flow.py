@@ -393,3 +393,56 @@ def test_signed_reference_urls_expire(member_client, emulator, live_server, sett
 
     settings.BANANA_REFERENCE_URL_TTL = -1
     assert requests.get(url, timeout=5).status_code == 404
+
+
+def test_fifty_webhooks_cause_one_upstream_query_per_interval(
+    member, emulator, settings, client, committed
+):
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    emulator.config.pending_seconds = 60
+    with committed():
+        generation = services.create_generation(member, model="google/gempix2", prompt="x")
+    task_id = Generation.objects.get().upstream_task_id
+    callback_url = emulator.tasks[task_id]["callback_url"]
+
+    for _ in range(50):
+        with committed():
+            client.post(callback_url, {"task_id": task_id}, content_type="application/json")
+
+    assert emulator.query_count(task_id) == 1
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.PENDING
+
+
+def test_a_webhook_that_is_not_due_comes_back_when_it_is(
+    member, emulator, settings, client, committed
+):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    emulator.config.pending_seconds = 60
+    with committed():
+        services.create_generation(member, model="google/gempix2", prompt="x")
+    generation = Generation.objects.get()
+    callback_url = emulator.tasks[generation.upstream_task_id]["callback_url"]
+    with committed():
+        client.post(callback_url, {}, content_type="application/json")  # asks the upstream
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    with committed():
+        client.post(callback_url, {}, content_type="application/json")  # not due: later
+    for result in DBTaskResult.objects.all():  # what a worker would run now
+        result.task.call(**result.args_kwargs["kwargs"])
+        result.delete()
+
+    generation.refresh_from_db()
+    later = DBTaskResult.objects.all()
+    assert later.exists()
+    for waiting in later:
+        assert waiting.task_path == "generations.tasks.refresh_after_webhook"
+        assert waiting.args_kwargs["kwargs"] == {
+            "generation_id": str(generation.pk),
+            "deferred": True,
+        }
+        assert waiting.run_after == services.next_check_at(generation.pk)
+    assert emulator.query_count(generation.upstream_task_id) == 1
