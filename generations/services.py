@@ -342,6 +342,7 @@ def _finish_without_task(
     *,
     allowed: Iterable[Generation.Status],
     task_bound: bool = False,
+    outcome_unknown: bool = False,
 ) -> int:
     """Fail a generation for which the upstream has no task, and release its hold.
 
@@ -353,7 +354,10 @@ def _finish_without_task(
         rows = rows.filter(upstream_task_id__isnull=True)
     with transaction.atomic():
         finished = rows.update(
-            status=Status.FAILED, error_message=message, finished_at=timezone.now()
+            status=Status.FAILED,
+            error_message=message,
+            finished_at=timezone.now(),
+            outcome_unknown=outcome_unknown,
         )
         if finished:
             credits.release(generation_id, message)
@@ -672,6 +676,8 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
                 "Its credits were released; please try again."
             ),
             allowed=[Status.UNKNOWN],
+            # The submit may have reached the upstream, which may have charged the team.
+            outcome_unknown=True,
         )
 
     waiting = ResultImage.objects.filter(

@@ -202,6 +202,25 @@ def test_unknown_outcome_given_up_by_the_reconciler_releases(member, emulator, s
     generation.refresh_from_db()
     assert generation.credit_state == Generation.CreditState.RELEASED
     assert account(member).held == D("0")
+    assert generation.outcome_unknown  # flagged for admins: the provider may have charged
+
+
+def test_admins_see_which_given_up_submits_may_have_been_charged(client, member, admin_user):
+    from django.urls import reverse
+
+    from .otp_helpers import verified_admin_client
+
+    lost = Generation.objects.create(
+        owner=member, model="m", prompt="lost answer", status="failed", outcome_unknown=True
+    )
+    plain = Generation.objects.create(owner=member, model="m", prompt="plain", status="failed")
+    admin = verified_admin_client(client, admin_user)
+
+    url = reverse("admin:generations_generation_changelist")
+    flagged = admin.get(url, {"outcome_unknown__exact": "1"}).text
+
+    assert "may have been charged by the provider" in admin.get(url).text
+    assert str(lost.pk) in flagged and str(plain.pk) not in flagged
 
 
 def test_in_flight_limit_refuses_with_a_clear_message(member, member_client, emulator):

@@ -30,10 +30,19 @@ class GenerationAdmin(HistoryAdmin):
         "credits_charged",
         "credits_consumed",
         "over_hold",
+        "outcome_unknown",
         "duration",
         "thumbnail",
     ]
-    list_filter = ["status", "model", "owner", "created_at", "credit_state", "over_hold"]
+    list_filter = [
+        "status",
+        "model",
+        "owner",
+        "created_at",
+        "credit_state",
+        "over_hold",
+        "outcome_unknown",
+    ]
     search_fields = ["prompt", "upstream_task_id"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]

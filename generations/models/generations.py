@@ -181,6 +181,8 @@ class Generation(models.Model):
         _("credits"), max_length=10, choices=CreditState.choices, default="", blank=True
     )
     over_hold = models.BooleanField(_("charged more than held"), default=False)
+    # Given up after a submit whose answer was lost: the provider may have charged the team.
+    outcome_unknown = models.BooleanField(_("may have been charged by the provider"), default=False)
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(_("sent upstream"), null=True, blank=True)
