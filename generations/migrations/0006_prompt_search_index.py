@@ -1,10 +1,11 @@
 import django.contrib.postgres.search
 from django.db import migrations
 
-# Kept here rather than imported: a migration must not change when the model module does.
+# PostgreSQL's search index. (SQLite's FTS5 index is made sure of after every migrate:
+# generations/search_index.py.) Kept here rather than imported: a migration must not change
+# when the model module does.
 TABLE = "generations_generation"
 CONFIG = "english"
-FTS = "generations_generation_search"
 
 POSTGRES_FORWARD = [
     f"""CREATE TRIGGER generation_prompt_search BEFORE INSERT OR UPDATE OF prompt
@@ -17,26 +18,6 @@ POSTGRES_BACKWARD = [
     "DROP INDEX IF EXISTS generation_prompt_search_gin",
     f"DROP TRIGGER IF EXISTS generation_prompt_search ON {TABLE}",
 ]
-SQLITE_FORWARD = [
-    f"""CREATE VIRTUAL TABLE {FTS} USING fts5(
-        prompt, content='{TABLE}', content_rowid='rowid', tokenize='porter unicode61')""",
-    f"""CREATE TRIGGER {FTS}_insert AFTER INSERT ON {TABLE} BEGIN
-        INSERT INTO {FTS}(rowid, prompt) VALUES (new.rowid, new.prompt); END""",
-    f"""CREATE TRIGGER {FTS}_delete AFTER DELETE ON {TABLE} BEGIN
-        INSERT INTO {FTS}({FTS}, rowid, prompt) VALUES ('delete', old.rowid, old.prompt); END""",
-    f"""CREATE TRIGGER {FTS}_update AFTER UPDATE OF prompt ON {TABLE} BEGIN
-        INSERT INTO {FTS}({FTS}, rowid, prompt) VALUES ('delete', old.rowid, old.prompt);
-        INSERT INTO {FTS}(rowid, prompt) VALUES (new.rowid, new.prompt); END""",
-    f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')",
-]
-SQLITE_BACKWARD = [
-    f"DROP TRIGGER IF EXISTS {FTS}_insert",
-    f"DROP TRIGGER IF EXISTS {FTS}_delete",
-    f"DROP TRIGGER IF EXISTS {FTS}_update",
-    f"DROP TABLE IF EXISTS {FTS}",
-]
-
-
 def run(statements_by_vendor):
     def apply(apps, schema_editor):
         for statement in statements_by_vendor.get(schema_editor.connection.vendor, []):
@@ -57,7 +38,7 @@ class Migration(migrations.Migration):
             field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
         ),
         migrations.RunPython(
-            run({"postgresql": POSTGRES_FORWARD, "sqlite": SQLITE_FORWARD}),
-            run({"postgresql": POSTGRES_BACKWARD, "sqlite": SQLITE_BACKWARD}),
+            run({"postgresql": POSTGRES_FORWARD}),
+            run({"postgresql": POSTGRES_BACKWARD}),
         ),
     ]
