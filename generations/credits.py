@@ -433,3 +433,20 @@ def summary_for(user: User, today: date | None = None) -> Summary:
         allowance=allowance,
         percent_used=percent_used(spent, allowance),
     )
+
+
+def limit_states(accounts: Iterable[CreditAccount]) -> dict[int, str]:
+    """{account id: "at" | "near" | ""}: who is at or near their limit this month (at: less
+    than the cheapest image left, or the whole allowance spent)."""
+    accounts = list(accounts)
+    spent = spent_between([a.pk for a in accounts], month_start_datetime())
+    states = {}
+    for account in accounts:
+        percent = percent_used(spent.get(account.pk, ZERO), allowance_of(account)) or 0
+        if account.balance < settings.BANANA_DEFAULT_CREDIT_PRICE or percent >= 100:
+            states[account.pk] = "at"
+        elif percent >= NEAR_LIMIT_PERCENT:
+            states[account.pk] = "near"
+        else:
+            states[account.pk] = ""
+    return states

@@ -5,7 +5,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
@@ -19,22 +18,6 @@ from django.utils.translation import gettext_lazy
 from .. import credits, usage
 from ..models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
 from .base import HistoryAdmin
-
-
-def limit_states(accounts):
-    """{account id: "at" | "near" | ""}: who is at or near their limit this month."""
-    accounts = list(accounts)
-    spent = credits.spent_between([a.pk for a in accounts], credits.month_start_datetime())
-    states = {}
-    for account in accounts:
-        percent = credits.percent_used(spent.get(account.pk, 0), credits.allowance_of(account))
-        if account.balance < settings.BANANA_DEFAULT_CREDIT_PRICE or (percent or 0) >= 100:
-            states[account.pk] = "at"
-        elif (percent or 0) >= credits.NEAR_LIMIT_PERCENT:
-            states[account.pk] = "near"
-        else:
-            states[account.pk] = ""
-    return states
 
 
 class LimitFilter(admin.SimpleListFilter):
@@ -51,7 +34,7 @@ class LimitFilter(admin.SimpleListFilter):
         if not self.value():
             return queryset
         wanted = {"near", "at"} if self.value() == "near" else {"at"}
-        states = limit_states(queryset)
+        states = credits.limit_states(queryset)
         return queryset.filter(pk__in=[pk for pk, state in states.items() if state in wanted])
 
 
@@ -120,7 +103,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("limit"))
     def limit_state(self, obj):
-        state = limit_states([obj])[obj.pk]
+        state = credits.limit_states([obj])[obj.pk]
         return {"at": _("at the limit"), "near": _("near the limit")}.get(state, "—")
 
     @admin.action(description=gettext_lazy("Grant or adjust credits…"))
@@ -195,7 +178,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
         if period not in usage.PERIODS:
             period = "day"
         accounts = CreditAccount.objects.select_related("user")
-        states = limit_states(accounts)
+        states = credits.limit_states(accounts)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Usage report"),
