@@ -400,13 +400,28 @@ def next_check_at(generation_id: GenerationId) -> datetime | None:
 
 
 def refresh_from_upstream(generation_id: GenerationId) -> bool:
-    """Ask the upstream about one generation, if due, and apply the answer. Polls, webhooks
-    and the reconciler alike: at most one upstream query per generation per interval.
-
-    Returns True when the row changed.
+    """Ask the upstream about one generation, if due, and apply the answer. Webhooks, the
+    reconciler and refresh_soon's task alike: at most one upstream query per generation per
+    interval. Returns True when the row changed.
     """
     if not claim_check(generation_id):
         return False
+    return refresh_claimed(generation_id)
+
+
+def refresh_soon(generation_id: GenerationId) -> bool:
+    """For web requests, which never wait on the upstream: when a refresh is due, claim it
+    (coalesced exactly like refresh_from_upstream) and leave the asking to a worker. Returns
+    True when this call claimed it."""
+    if not claim_check(generation_id):
+        return False
+    enqueue_after_commit("refresh_claimed_generation", generation_id=str(generation_id))
+    return True
+
+
+def refresh_claimed(generation_id: GenerationId) -> bool:
+    """Ask the upstream about a generation whose refresh the caller has claimed, and apply
+    the answer. Returns True when the row changed."""
     generation = Generation.objects.get(pk=generation_id)
     assert generation.upstream_task_id is not None  # only rows with a task id are claimed
     try:

@@ -22,6 +22,11 @@ def refresh_generation(*, generation_id):
 
 
 @task
+def refresh_claimed_generation(*, generation_id):
+    services.refresh_claimed(generation_id)
+
+
+@task
 def refresh_after_webhook(*, generation_id, deferred=False):
     """A webhook says the task changed. Coalesced like every refresh: when one is not due
     yet, come back once it is. A deferred run that still finds none due gives up: someone

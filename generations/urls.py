@@ -11,6 +11,7 @@ urlpatterns = [
     path("", studio.home, name="home"),
     path("generate/", studio.generate, name="generate"),
     path("g/<uuid:generation_id>/status/", studio.status, name="generation_status"),
+    path("g/status/", studio.statuses, name="generation_statuses"),
     path("g/<uuid:generation_id>/retry/", studio.retry, name="generation_retry"),
     path("g/<uuid:generation_id>/remix/", studio.remix, name="generation_remix"),
     path(

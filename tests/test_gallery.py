@@ -40,9 +40,9 @@ def test_history_shows_only_my_generations_including_in_flight_newest_first(
 
     assert response.status_code == 200
     assert [g.pk for g in response.context["generations"]] == [running.pk, old.pk]
-    # The in-flight card polls, like on the studio page.
-    assert reverse("generation_status", args=[running.pk]) in response.text
-    assert 'hx-trigger="every 2s' in response.text
+    # The in-flight card is watched by the page's one poll, like on the studio page.
+    assert f'value="{running.pk}:{running.poll_token}" data-poll-id' in response.text
+    assert response.text.count('hx-trigger="every 2s"') == 1
 
 
 def test_team_gallery_shows_finished_team_images_of_everyone_but_not_others_private(
@@ -476,7 +476,7 @@ def test_detail_page_of_an_in_flight_generation_polls(member_client, member):
     response = member_client.get(reverse("generation_detail", args=[g.pk]))
 
     assert response.status_code == 200
-    assert reverse("generation_status", args=[g.pk]) in response.text
+    assert f'name="watch" value="{g.pk}:{g.poll_token}" data-poll-id>' in response.text
     # Without JavaScript the page refreshes itself instead.
     assert '<noscript><meta http-equiv="refresh"' in response.text
 

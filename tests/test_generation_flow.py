@@ -50,7 +50,7 @@ def test_submit_sends_the_generation_upstream_and_shows_the_card(member_client, 
     assert task["prompt"] == "A banana on the moon"
     assert f'id="card-{generation.pk}"' in response.text
     assert "hx-swap-oob" in response.text
-    assert 'hx-trigger="every 2s' in response.text
+    assert f'name="watch" value="{generation.pk}:' in response.text
 
 
 def test_happy_path_by_polling_only_stores_image_and_thumbnail(member_client, emulator, settings):
@@ -71,7 +71,7 @@ def test_happy_path_by_polling_only_stores_image_and_thumbnail(member_client, em
         thumb = Image.open(fh)
         assert thumb.format == "WEBP"
         assert max(thumb.size) <= 384
-    assert "hx-trigger" not in final.text
+    assert "data-poll-id" not in final.text
     assert reverse("result_thumbnail", args=[generation.pk, 0]) in final.text
     image = member_client.get(reverse("result_image", args=[generation.pk, 0]))
     assert image.status_code == 200

@@ -240,6 +240,12 @@ class Generation(models.Model):
         return any(r.state == ResultImage.State.WAITING for r in self.results.all())
 
     @property
+    def poll_token(self) -> str:
+        """Changes whenever the card would look different: its status and the state of
+        each result (the one poll of a page sends it back, and gets only changed cards)."""
+        return self.status + "".join(r.state[0] for r in self.results.all())
+
+    @property
     def elapsed(self):
         end = self.finished_at or timezone.now()
         return end - self.created_at

@@ -1,6 +1,8 @@
 """The studio: the compose form with the member's recent generations, submitting, the
 status poll of a running card, retry, remix and "use as reference"."""
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
@@ -74,8 +76,10 @@ def generate(request):
 @require_GET
 @never_cache
 def status(request, generation_id):
+    """One card's state. Never waits on the upstream: a due refresh is claimed and left to
+    a worker, and the answer shows the row as it is (at most one interval old)."""
     generation = get_generation_for(request.user, generation_id)
-    if not generation.is_final and services.refresh_from_upstream(generation.pk):
+    if not generation.is_final and services.refresh_soon(generation.pk):
         generation = get_generation_for(request.user, generation_id)
     # The final answer also refreshes the header's credits: the hold became a charge.
     response = render(request, "generations/home.html#card_poll", {"generation": generation})
@@ -83,13 +87,43 @@ def status(request, generation_id):
         return response
     # 286 tells htmx to stop polling; the final card carries no trigger either.
     final = HttpResponseStopPolling(response.content)
-    if _polled_from_detail_page(request, generation):
-        # The detail page shows more than the card once an image is done: reload it.
+    if _shown_on_detail_page(request, generation):
         final["HX-Refresh"] = "true"
     return final
 
 
-def _polled_from_detail_page(request, generation):
+MAX_WATCHED = 50
+
+
+@require_GET
+@never_cache
+def statuses(request):
+    """The one poll of a page: `watch=<id>:<poll token>` for each card in flight on it. Due
+    refreshes are claimed and left to a worker; cards whose token changed come back as
+    out-of-band swaps, and the credit header too once one is settled."""
+    watched = {}
+    for item in request.GET.getlist("watch")[:MAX_WATCHED]:
+        pk, _sep, token = item.partition(":")
+        try:
+            watched[uuid.UUID(pk)] = token
+        except ValueError:
+            continue
+    rows = generations_for(request.user).filter(pk__in=watched)
+    claimed = [g.pk for g in rows if not g.is_final and services.refresh_soon(g.pk)]
+    if claimed:
+        rows = generations_for(request.user).filter(pk__in=watched)
+    changed = [g for g in rows if g.poll_token != watched[g.pk]]
+    settled = [g for g in changed if not g.needs_polling]
+    response = render(
+        request, "generations/home.html#statuses", {"changed": changed, "settled": settled}
+    )
+    if any(_shown_on_detail_page(request, g) for g in settled):
+        # The detail page shows more than the card once an image is done: reload it.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _shown_on_detail_page(request, generation):
     current = request.htmx.current_url_abs_path if request.htmx else None
     return current == reverse("generation_detail", args=[generation.pk])
 

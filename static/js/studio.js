@@ -11,9 +11,13 @@
     }
   });
 
-  // Polling elements (data-poll) skip their turn while the tab is hidden.
+  // The page's poller (data-poll) skips its turn while the tab is hidden, or when no card
+  // on the page is in flight (none carries a data-poll-id input).
   document.addEventListener("htmx:beforeRequest", function (event) {
-    if (document.hidden && event.detail.elt.matches("[data-poll]")) {
+    if (!event.detail.elt.matches("[data-poll]")) {
+      return;
+    }
+    if (document.hidden || !document.querySelector("[data-poll-id]")) {
       event.preventDefault();
     }
   });
