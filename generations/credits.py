@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -422,16 +422,46 @@ def percent_used(spent: Decimal | int, allowance: Decimal | None) -> int | None:
 
 
 def summary_for(user: User, today: date | None = None) -> Summary:
-    renew_monthly_allowance(user, today)
-    account = CreditAccount.objects.get(user=user)
-    spent = spent_between([account.pk], month_start_datetime(today)).get(account.pk, ZERO)
-    allowance = allowance_of(account)
+    """The member's credits for the header of every page: one query (two, and the
+    allowance credited, on the first page of a month)."""
+    period = month_start(today or timezone.localdate())
+    account = _account_with_month(user, month_start_datetime(today))
+    if account is None or account.allowance_period is None or account.allowance_period < period:
+        renew_monthly_allowance(user, today)
+        account = _account_with_month(user, month_start_datetime(today))
+        assert account is not None  # renew_monthly_allowance made it
+    spent = -(account.month_settled or ZERO)
+    if account.monthly_allowance is not None:
+        allowance = account.monthly_allowance
+    elif account.team_allowance is not None:
+        allowance = account.team_allowance
+    else:
+        allowance = settings.BANANA_DEFAULT_MONTHLY_ALLOWANCE
     return Summary(
         available=account.balance,
         held=account.held,
         spent_this_month=spent,
         allowance=allowance,
         percent_used=percent_used(spent, allowance),
+    )
+
+
+def _account_with_month(user: User, start: datetime) -> Any:
+    """The member's account, annotated with this month's settlements (negative: what was
+    charged) and the team's default allowance, in one query."""
+    settled = (
+        CreditLedgerEntry.objects.filter(
+            account=OuterRef("pk"), kind=Kind.SETTLE, created_at__gte=start
+        )
+        .values("account")
+        .annotate(total=Sum(F("amount") + F("held_delta")))
+        .values("total")
+    )
+    team = TeamSettingsModel.objects.filter(pk=1).values("default_monthly_allowance")
+    return (
+        CreditAccount.objects.filter(user=user)
+        .annotate(month_settled=Subquery(settled), team_allowance=Subquery(team))
+        .first()
     )
 
 
