@@ -415,3 +415,20 @@ def test_header_credits_follow_a_submit_and_its_settlement_without_reload(
             break
     assert final.status_code == 286
     assert "999.5 available / 0 held" in final.text
+
+
+def test_the_ledger_pages_by_keyset_and_shows_every_entry_once(member_client, member):
+    from generations.views.credits import LEDGER_PAGE_SIZE
+
+    for n in range(LEDGER_PAGE_SIZE + 5):
+        credits.grant(member, 1, reason=f"gift {n}")
+    seen, url = [], reverse("credit_ledger")
+    while url:
+        response = member_client.get(url)
+        seen += [entry.pk for entry in response.context["entries"]]
+        older = response.context["older"]
+        url = f"{reverse('credit_ledger')}?before={older}" if older else None
+    assert len(seen) == len(set(seen)) == CreditLedgerEntry.objects.filter(
+        account__user=member
+    ).count()
+    assert "Newest" in response.text

@@ -1,6 +1,5 @@
 """The member's credits: their own ledger, and the price preview of the compose form."""
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -12,11 +11,21 @@ LEDGER_PAGE_SIZE = 50
 
 @require_GET
 def ledger(request):
-    """The member's own ledger; nobody sees another member's entries here, staff included."""
+    """The member's own ledger, newest first; nobody sees another member's entries here,
+    staff included. Keyset paging (`?before=<id>`): an old page costs what the first does."""
     account = credits.account_for(request.user)
     entries = CreditLedgerEntry.objects.filter(account=account).select_related("actor")
-    page = Paginator(entries, LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "generations/credits.html", {"page": page, "account": account})
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        entries = entries.filter(pk__lt=int(before))
+    rows = list(entries.order_by("-pk")[: LEDGER_PAGE_SIZE + 1])
+    context = {
+        "entries": rows[:LEDGER_PAGE_SIZE],
+        "older": rows[LEDGER_PAGE_SIZE - 1].pk if len(rows) > LEDGER_PAGE_SIZE else None,
+        "is_first_page": not before.isdigit(),
+        "account": account,
+    }
+    return render(request, "generations/credits.html", context)
 
 
 @require_GET
