@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "generations",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -197,7 +198,7 @@ except ValueError as exc:
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -328,3 +329,9 @@ BANANA_GALLERY_PAGE_SIZE = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
 BANANA_SHARE_MISSES_PER_MINUTE = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
 # A table in the database by default: shared by every process with no extra service.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}
+
+# --- Operations: probes, metrics, logs, error reports (operations/; README "Operations") --
+# The task worker records a heartbeat this often (seconds); /readyz fails when no worker
+# has been seen for BANANA_WORKER_STALE_AFTER seconds.
+BANANA_WORKER_HEARTBEAT_EVERY = env.float("BANANA_WORKER_HEARTBEAT_EVERY", default=10.0)
+BANANA_WORKER_STALE_AFTER = env.float("BANANA_WORKER_STALE_AFTER", default=60.0)

@@ -1,4 +1,5 @@
-"""Every page but login, the webhook, public shares and static needs a logged-in member."""
+"""Every page but login, the webhook, public shares, the probes and static needs a logged-in
+member."""
 
 import uuid
 
@@ -15,6 +16,7 @@ PUBLIC = {
     "share_image",
     "share_thumbnail",
     "healthz",
+    "readyz",  # probes: tests/test_operations_probes.py
 }
 SAMPLE_KWARGS = {
     "generation_id": uuid.UUID(int=7),
