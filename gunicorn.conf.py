@@ -1,11 +1,14 @@
 """gunicorn settings for production (`gunicorn -c gunicorn.conf.py banana_site.wsgi`).
 
 The access log is written with secrets in URL paths redacted (generations/redaction.py).
+Every worker writes its HTTP metrics to one directory, so /metrics counts all of them
+(operations/gunicorn.py).
 """
 
 from gunicorn.glogging import Logger
 
 from generations.redaction import redact_secrets
+from operations import gunicorn as operations
 
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
@@ -21,3 +24,9 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+# --- Operations (operations/gunicorn.py) ---------------------------------------------------
+operations.prepare_metrics_dir()
+on_starting = operations.on_starting
+child_exit = operations.child_exit
+on_exit = operations.on_exit

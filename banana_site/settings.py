@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: counts and times every answer (operations/metrics.py).
+    "operations.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -335,3 +337,5 @@ CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}
 # has been seen for BANANA_WORKER_STALE_AFTER seconds.
 BANANA_WORKER_HEARTBEAT_EVERY = env.float("BANANA_WORKER_HEARTBEAT_EVERY", default=10.0)
 BANANA_WORKER_STALE_AFTER = env.float("BANANA_WORKER_STALE_AFTER", default=60.0)
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; with none set, it is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -95,4 +95,5 @@ urlpatterns = [
     # For operators' machines (views/ops.py; README "Operations")
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
 ]

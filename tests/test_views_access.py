@@ -1,5 +1,5 @@
-"""Every page but login, the webhook, public shares, the probes and static needs a logged-in
-member."""
+"""Every page but login, the webhook, public shares, the probes, metrics (its own token) and
+static needs a logged-in member."""
 
 import uuid
 
@@ -17,6 +17,7 @@ PUBLIC = {
     "share_thumbnail",
     "healthz",
     "readyz",  # probes: tests/test_operations_probes.py
+    "metrics",  # its own bearer token: tests/test_metrics.py
 }
 SAMPLE_KWARGS = {
     "generation_id": uuid.UUID(int=7),
