@@ -2,13 +2,16 @@
 
 The access log is written with secrets in URL paths redacted (generations/redaction.py).
 Every worker writes its HTTP metrics to one directory, so /metrics counts all of them
-(operations/gunicorn.py).
+(operations/gunicorn.py); with LOG_FORMAT=json gunicorn's own lines are JSON too.
 """
+
+import os
 
 from gunicorn.glogging import Logger
 
 from generations.redaction import redact_secrets
 from operations import gunicorn as operations
+from operations.logs import gunicorn_logconfig
 
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
@@ -30,3 +33,4 @@ operations.prepare_metrics_dir()
 on_starting = operations.on_starting
 child_exit = operations.child_exit
 on_exit = operations.on_exit
+logconfig_dict = gunicorn_logconfig(os.environ.get("LOG_FORMAT", "plain"))

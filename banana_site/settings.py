@@ -339,3 +339,11 @@ BANANA_WORKER_HEARTBEAT_EVERY = env.float("BANANA_WORKER_HEARTBEAT_EVERY", defau
 BANANA_WORKER_STALE_AFTER = env.float("BANANA_WORKER_STALE_AFTER", default=60.0)
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; with none set, it is a 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Log lines: "plain" text, or "json" (one object per line, operations/logs.py). Either way
+# the handler's filter redacts secrets in URL paths; gunicorn.conf.py follows this too.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured('LOG_FORMAT must be "plain" or "json".')
+LOGGING["formatters"]["plain"]["()"] = "operations.logs.RedactingFormatter"  # tracebacks too
+LOGGING["formatters"]["json"] = {"()": "operations.logs.JsonFormatter"}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
