@@ -347,3 +347,16 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING["formatters"]["plain"]["()"] = "operations.logs.RedactingFormatter"  # tracebacks too
 LOGGING["formatters"]["json"] = {"()": "operations.logs.JsonFormatter"}
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+# Error reports to Sentry when SENTRY_DSN is set: no personal data, no request bodies, and
+# the upstream key, webhook secrets and other secrets scrubbed (operations/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from operations.sentry import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        secret_values=[BANANA_API_KEY, SECRET_KEY, METRICS_TOKEN],
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
