@@ -1,8 +1,13 @@
 """/healthz and /readyz: what a load balancer and a deploy ask before sending traffic."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import requests
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
@@ -11,8 +16,10 @@ from generations.models import Generation, UpstreamHealth
 from operations import heartbeat
 
 from .conftest import TEST_KEY, wait_for
+from .test_dev_runner import free_port
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def readyz(client):
@@ -102,3 +109,49 @@ def test_probes_need_no_login_and_are_exempt_from_the_https_redirect(client, set
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/history/").status_code == 301  # everything else goes to https
+
+
+def test_without_its_database_the_process_is_alive_but_not_ready():
+    port, closed = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DEBUG": "true",
+            "DATABASE_URL": f"postgres://banana@127.0.0.1:{closed}/banana",
+            "METRICS_TOKEN": "token-" + "m" * 20,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def up():
+            try:
+                return requests.get(f"{base}/healthz", timeout=1)
+            except requests.ConnectionError:
+                return None
+
+        assert wait_for(up, timeout=30).text == "ok"
+        ready = requests.get(f"{base}/readyz", timeout=10)
+        metrics = requests.get(
+            f"{base}/metrics", headers={"Authorization": "Bearer token-" + "m" * 20}, timeout=10
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "failing": ["database"],
+        "checks": {
+            "database": {"ok": False, "detail": "OperationalError"},
+            "worker": {"ok": None, "detail": "not checked: the database did not answer"},
+            "upstream_key": {"ok": None, "detail": "not checked: the database did not answer"},
+        },
+    }
+    assert metrics.status_code == 200
+    assert "banana_database_up 0.0" in metrics.text
+    assert 'banana_http_requests_total{method="GET",status="5xx"} 1.0' in metrics.text
