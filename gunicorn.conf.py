@@ -10,7 +10,7 @@ import os
 from gunicorn.glogging import Logger
 
 from generations.redaction import redact_secrets
-from operations import gunicorn as operations
+from operations import gunicorn as hooks
 from operations.logs import gunicorn_logconfig
 
 wsgi_app = "banana_site.wsgi"
@@ -29,8 +29,8 @@ class RedactingLogger(Logger):
 logger_class = RedactingLogger
 
 # --- Operations (operations/gunicorn.py) ---------------------------------------------------
-operations.prepare_metrics_dir()
-on_starting = operations.on_starting
-child_exit = operations.child_exit
-on_exit = operations.on_exit
+hooks.prepare_metrics_dir()
+on_starting = hooks.on_starting
+child_exit = hooks.child_exit
+on_exit = hooks.on_exit
 logconfig_dict = gunicorn_logconfig(os.environ.get("LOG_FORMAT", "plain"))
