@@ -1,11 +1,17 @@
 """gunicorn settings for production (`gunicorn -c gunicorn.conf.py banana_site.wsgi`).
 
 The access log is written with secrets in URL paths redacted (generations/redaction.py).
+Every worker writes its HTTP metrics to one directory, so /metrics counts all of them
+(operations/gunicorn.py); with LOG_FORMAT=json gunicorn's own lines are JSON too.
 """
+
+import os
 
 from gunicorn.glogging import Logger
 
 from generations.redaction import redact_secrets
+from operations import gunicorn as hooks
+from operations.logs import gunicorn_logconfig
 
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
@@ -21,3 +27,10 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+# --- Operations (operations/gunicorn.py) ---------------------------------------------------
+hooks.prepare_metrics_dir()
+on_starting = hooks.on_starting
+child_exit = hooks.child_exit
+on_exit = hooks.on_exit
+logconfig_dict = gunicorn_logconfig(os.environ.get("LOG_FORMAT", "plain"))

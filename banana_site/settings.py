@@ -73,12 +73,17 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "generations",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # First: counts and times every answer (operations/metrics.py).
+    "operations.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Compresses text answers; below security and static files, above all that writes bodies.
+    "operations.middleware.TextGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -275,7 +280,7 @@ except ValueError as exc:
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -301,7 +306,7 @@ SECURE_CSP = {
 }
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
@@ -421,3 +426,32 @@ BANANA_GALLERY_PAGE_SIZE: int = env.int("BANANA_GALLERY_PAGE_SIZE", default=24)
 BANANA_SHARE_MISSES_PER_MINUTE: int = env.int("BANANA_SHARE_MISSES_PER_MINUTE", default=20)
 # A table in the database by default: shared by every process with no extra service.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}
+
+# --- Operations: probes, metrics, logs, error reports (operations/; README "Operations") --
+# The task worker records a heartbeat this often (seconds); /readyz fails when no worker
+# has been seen for BANANA_WORKER_STALE_AFTER seconds.
+BANANA_WORKER_HEARTBEAT_EVERY = env.float("BANANA_WORKER_HEARTBEAT_EVERY", default=10.0)
+BANANA_WORKER_STALE_AFTER = env.float("BANANA_WORKER_STALE_AFTER", default=60.0)
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; with none set, it is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Log lines: "plain" text, or "json" (one object per line, operations/logs.py). Either way
+# the handler's filter redacts secrets in URL paths; gunicorn.conf.py follows this too.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured('LOG_FORMAT must be "plain" or "json".')
+LOGGING["formatters"]["plain"]["()"] = "operations.logs.RedactingFormatter"  # tracebacks too
+LOGGING["formatters"]["json"] = {"()": "operations.logs.JsonFormatter"}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+# Error reports to Sentry when SENTRY_DSN is set: no personal data, no request bodies, and
+# the upstream key, webhook secrets and other secrets scrubbed (operations/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from operations.sentry import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        secret_values=[BANANA_API_KEY, SECRET_KEY, METRICS_TOKEN],
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

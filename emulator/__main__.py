@@ -61,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--public-url", default=None, help="base URL for result image links (default: Host)"
     )
+    p.add_argument(
+        "--max-tasks",
+        type=int,
+        default=d.max_tasks,
+        help="tasks kept in memory; older ones answer 404 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-images",
+        type=int,
+        default=d.max_images,
+        help="rendered images kept in memory, least recently served first out "
+        "(default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return p
@@ -85,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         price=args.price,
         seed=args.seed,
         public_base_url=args.public_url,
+        max_tasks=args.max_tasks,
+        max_images=args.max_images,
     )
     if args.callback_hosts:
         cfg.callback_hosts = tuple(args.callback_hosts)

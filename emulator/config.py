@@ -49,6 +49,10 @@ class EmulatorConfig:
     seed: int | None = None
     # Base for result image URLs; None means "the Host the submit request was sent to".
     public_base_url: str | None = None
+    # Memory stays bounded: only the newest tasks (with their query counts and callback
+    # records) and the most recently served rendered images are kept; older ones answer 404.
+    max_tasks: int = 5000
+    max_images: int = 200
 
     def __post_init__(self) -> None:
         if self.callback_mode not in CALLBACK_MODES:

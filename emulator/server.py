@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import heapq
+import itertools
 import json
 import logging
 import random
@@ -18,7 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,11 +57,14 @@ FILE_PATH = re.compile(r"^/files/(?P<task>[A-Za-z0-9-]{1,80})/(?P<n>\d{1,3})\.pn
 ZERO = "0.000000"
 
 
+# Tasks due at the same moment are finished (rendered, called back) by this many threads.
+FINALIZERS = 4
+
+
 @dataclass
 class _Meta:
     """Private per-task machinery (kept out of the public task record)."""
 
-    timer: threading.Timer | None = None
     done: threading.Event = field(default_factory=threading.Event)
     generation: int = 0
     finalizing: bool = False
@@ -156,9 +162,17 @@ class Emulator:
         self.host = host
         self.port = port
         self._lock = threading.RLock()
+        # Bounded stores (config.max_tasks, config.max_images): the oldest task and the
+        # least recently served image go first, so memory stays flat however long it runs.
         self._tasks: dict[str, dict[str, Any]] = {}
         self._meta: dict[str, _Meta] = {}
-        self._files: dict[tuple[str, int], bytes] = {}
+        self._files: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        # When each task's final state is due: one scheduler thread, not a timer per task.
+        self._due: list[tuple[float, int, str]] = []
+        self._due_order = itertools.count()
+        self._wake = threading.Condition(self._lock)
+        self._scheduler: threading.Thread | None = None
+        self._finalizers: ThreadPoolExecutor | None = None
         self._rng = random.Random(self.config.seed)
         self._query_counts: Counter[str] = Counter()
         self._query_total = 0
@@ -175,6 +189,11 @@ class Emulator:
         server = server_cls((self.host, self.port), _Handler)
         server.emulator = self
         self._server = server
+        self._finalizers = ThreadPoolExecutor(FINALIZERS, thread_name_prefix="emulator-final")
+        self._scheduler = threading.Thread(
+            target=self._run_scheduler, name="emulator-scheduler", daemon=True
+        )
+        self._scheduler.start()
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -192,10 +211,14 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        with self._lock:
-            for meta in self._meta.values():
-                if meta.timer is not None:
-                    meta.timer.cancel()
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            with self._wake:
+                self._wake.notify_all()
+            scheduler.join(timeout=5)
+        finalizers, self._finalizers = self._finalizers, None
+        if finalizers is not None:
+            finalizers.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -238,7 +261,22 @@ class Emulator:
 
     def image_bytes(self, task_id: str, n: int = 0) -> bytes | None:
         with self._lock:
-            return self._files.get((task_id, n))
+            png = self._files.get((task_id, n))
+            if png is not None:
+                self._files.move_to_end((task_id, n))
+            return png
+
+    def store_sizes(self) -> dict[str, int]:
+        """How many entries each in-memory store holds (all bounded by the config)."""
+        with self._lock:
+            return {
+                "tasks": len(self._tasks),
+                "task_meta": len(self._meta),
+                "images": len(self._files),
+                "query_counts": len(self._query_counts),
+                "callbacks_sent": len(self.callbacks_sent),
+                "scheduled": len(self._due),
+            }
 
     # ------------------------------------------------------------------ controls
     def finish(self, task_id: str, status: str = "success", message: str | None = None) -> dict:
@@ -260,8 +298,6 @@ class Emulator:
         with self._lock:
             task = self._tasks[task_id]
             meta = self._meta[task_id]
-            if meta.timer is not None:
-                meta.timer.cancel()
             self._bump_generation(meta)
             task.update(
                 forced_status=status,
@@ -273,6 +309,50 @@ class Emulator:
             )
 
     # ------------------------------------------------------------------ internals
+    def _forget(self, task_id: str) -> None:
+        """Drop a task and everything kept for it (the caller holds the lock)."""
+        self._tasks.pop(task_id, None)
+        meta = self._meta.pop(task_id, None)
+        if meta is not None:
+            self._bump_generation(meta)  # wakes anyone waiting on its finalization
+        self._files.pop((task_id, 0), None)
+        self._query_counts.pop(task_id, None)
+
+    def _count_query(self, task_id: str) -> None:
+        """Count a query per task id, keeping as many ids as tasks (the caller holds the
+        lock): the longest-known ids go first."""
+        counts = self._query_counts
+        counts[task_id] += 1
+        while len(counts) > max(1, self.config.max_tasks):
+            del counts[next(iter(counts))]
+
+    def _schedule(self, when: float, task_id: str) -> None:
+        """Finish `task_id` at `when` (time.time()); the caller holds the lock."""
+        heapq.heappush(self._due, (when, next(self._due_order), task_id))
+        if len(self._due) > 2 * max(1, self.config.max_tasks):
+            # Entries of forgotten tasks would otherwise wait for their time to leave.
+            self._due = [entry for entry in self._due if entry[2] in self._tasks]
+            heapq.heapify(self._due)
+        self._wake.notify()
+
+    def _run_scheduler(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._wake:
+                while self._scheduler is me:
+                    delay = self._due[0][0] - time.time() if self._due else None
+                    if delay is not None and delay <= 0:
+                        break
+                    self._wake.wait(delay)
+                if self._scheduler is not me:
+                    return
+                _, _, task_id = heapq.heappop(self._due)
+                finalizers = self._finalizers
+                if task_id not in self._tasks or finalizers is None:
+                    continue
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                finalizers.submit(self._finalize, task_id)
+
     def draw(self, rate: float) -> bool:
         """True with probability `rate` (thread-safe, seeded)."""
         if rate <= 0:
@@ -340,10 +420,10 @@ class Emulator:
         with self._lock:
             self._tasks[task_id] = task
             self._meta[task_id] = meta
+            while len(self._tasks) > max(1, cfg.max_tasks):
+                self._forget(next(iter(self._tasks)))
             if cfg.callback_mode != "before_response":
-                meta.timer = threading.Timer(sum(durations), self._finalize, args=(task_id,))
-                meta.timer.daemon = True
-                meta.timer.start()
+                self._schedule(now + sum(durations), task_id)
         log.info("task %s created (model=%s, outcome=%s)", task_id, request["model"], outcome)
         return task_id
 
@@ -357,12 +437,14 @@ class Emulator:
         sync_callbacks: bool = False,
     ) -> dict[str, Any] | None:
         with self._lock:
-            task = self._tasks[task_id]
-            meta = self._meta[task_id]
+            task = self._tasks.get(task_id)
+            meta = self._meta.get(task_id)
+            if task is None or meta is None:
+                if forced:
+                    raise KeyError(task_id)
+                return None  # forgotten: too old to keep
             wait_for = None
             if forced:
-                if meta.timer is not None:
-                    meta.timer.cancel()
                 self._bump_generation(meta)
                 meta.finalizing = True
             elif task["final_status"] or task["forced_status"]:
@@ -418,10 +500,13 @@ class Emulator:
             message = message or self._choice(FAILURE_REASONS)
 
         with self._lock:
-            if meta.generation != generation:
-                return None  # superseded by finish() or set_status()
+            if meta.generation != generation or self._meta.get(task_id) is not meta:
+                return None  # superseded by finish() or set_status(), or forgotten
             if png is not None:
                 self._files[(task_id, 0)] = png
+                self._files.move_to_end((task_id, 0))
+                while len(self._files) > max(1, self.config.max_images):
+                    self._files.popitem(last=False)
             task.update(
                 final_status=status,
                 forced_status=None,
@@ -499,6 +584,9 @@ class Emulator:
             log.info("callback for %s -> %s", payload["task_id"], outcome)
         with self._lock:
             self.callbacks_sent.append((url, payload, outcome))
+            excess = len(self.callbacks_sent) - max(1, self.config.max_tasks)
+            if excess > 0:
+                del self.callbacks_sent[:excess]
 
 
 class _Server(ThreadingHTTPServer):
@@ -658,7 +746,7 @@ class _Handler(BaseHTTPRequestHandler):
         with emu._lock:
             emu._query_total += 1
             if task_id:
-                emu._query_counts[task_id] += 1
+                emu._count_query(task_id)
         cfg = emu.config
         if emu.draw(cfg.error_500_rate):
             self._server_error()

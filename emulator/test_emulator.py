@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -463,3 +464,87 @@ def test_cli_starts_and_stops_on_sigterm(http):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -------------------------------------------------------------------------- memory
+def bulk_request(i: int) -> dict:
+    """What a submit stores for a task (the handler's validated request)."""
+    return {
+        "model": "google/gempix2",
+        "prompt": f"banana number {i} " * 4,
+        "images": [],
+        "callback_url": None,
+        "aspect_ratio": None,
+        "image_size": None,
+    }
+
+
+def test_ten_thousand_tasks_keep_every_store_bounded_and_memory_flat(http, caplog):
+    caplog.set_level(logging.WARNING, logger="emulator")  # captured records would pile up
+    cfg = EmulatorConfig(
+        pending_seconds=3600,  # the bulk never comes due: no rendering while we measure
+        callback_mode="none",
+        seed=3,
+        max_tasks=300,
+        max_images=10,
+    )
+    with Emulator(cfg) as emu:
+        first = submit_ok(http, emu, BASIC)
+        first_url = emu.finish(first)["result"][0]["image"]
+        assert http.get(first_url, timeout=5).status_code == 200
+        threads_before = threading.active_count()
+
+        tracemalloc.start()
+        try:
+            for i in range(2_000):
+                emu.create_task(bulk_request(i), emu.base_url)
+            settled, _ = tracemalloc.get_traced_memory()
+            for i in range(2_000, 10_000):
+                emu.create_task(bulk_request(i), emu.base_url)
+            grown = tracemalloc.get_traced_memory()[0] - settled
+        finally:
+            tracemalloc.stop()
+        # 8,000 more tasks cost nothing lasting: only the newest 300 are kept.
+        assert grown < 200_000, f"memory grew by {grown} bytes over 8,000 tasks"
+        # One scheduler, not a timer thread per waiting task.
+        assert threading.active_count() <= threads_before + 1
+
+        recent = list(emu.tasks)[-25:]
+        for task_id in recent:
+            emu.finish(task_id)
+        sizes = emu.store_sizes()
+        assert sizes["tasks"] == sizes["task_meta"] == 300
+        assert sizes["images"] == 10
+        assert sizes["scheduled"] <= 2 * 300
+        assert sizes["query_counts"] <= 300 and sizes["callbacks_sent"] <= 300
+
+        newest = query(http, emu, recent[-1]).json()["data"]
+        assert newest["status"] == "success"
+        image = http.get(newest["result"][0]["image"], timeout=5)
+        assert image.status_code == 200 and png_from(image.content).size == (512, 512)
+        # The first task and its image were dropped long ago: clean 404s, as for any
+        # unknown task or file.
+        gone = http.get(first_url, timeout=5)
+        assert gone.status_code == 404 and gone.json() == {"code": 1, "message": "not found"}
+        assert query(http, emu, first).json() == fixture("query-response-404.json")
+        # An image older than the newest ten is gone while its task is still known.
+        oldest_kept = query(http, emu, recent[0]).json()["data"]
+        assert http.get(oldest_kept["result"][0]["image"], timeout=5).status_code == 404
+
+
+def test_images_are_kept_by_last_use(http, emu):
+    emu.config.max_images = 2
+    emu.config.pending_seconds = 3600  # rendered only when finished below
+    a, b, c = (submit_ok(http, emu, {**BASIC, "prompt": p}) for p in "abc")
+    url_a, url_b = (emu.finish(t)["result"][0]["image"] for t in (a, b))
+    assert http.get(url_a, timeout=5).status_code == 200  # a is now the most recent use
+    url_c = emu.finish(c)["result"][0]["image"]
+    assert [http.get(u, timeout=5).status_code for u in (url_a, url_b, url_c)] == [200, 404, 200]
+
+
+def test_query_counts_are_kept_for_as_many_ids_as_tasks(http, emu):
+    emu.config.max_tasks = 5
+    for i in range(20):
+        assert query(http, emu, f"ta-unknown-{i}").status_code == 404
+    assert emu.store_sizes()["query_counts"] == 5
+    assert emu.query_count("ta-unknown-19") == 1 and emu.query_count() == 20

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from .converters import SignedTokenConverter, UrlSafeTokenConverter
-from .views import collections, credits, gallery, media, public, shares, studio, webhooks
+from .views import collections, credits, gallery, media, ops, public, shares, studio, webhooks
 
 register_converter(UrlSafeTokenConverter, "token")
 register_converter(SignedTokenConverter, "signed")
@@ -93,5 +93,8 @@ urlpatterns = [
         webhooks.upstream_webhook,
         name="upstream_webhook",
     ),
-    path("healthz", webhooks.healthz, name="healthz"),
+    # For operators' machines (views/ops.py; README "Operations")
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
 ]

@@ -1,4 +1,5 @@
-"""Every page but login, the webhook, public shares and static needs a logged-in member."""
+"""Every page but login, the webhook, public shares, the probes, metrics (its own token) and
+static needs a logged-in member."""
 
 import uuid
 
@@ -19,6 +20,8 @@ PUBLIC = {
     "share_image",
     "share_thumbnail",
     "healthz",
+    "readyz",  # probes: tests/test_operations_probes.py
+    "metrics",  # its own bearer token: tests/test_metrics.py
 }
 SAMPLE_KWARGS = {
     "generation_id": uuid.UUID(int=7),

@@ -1,10 +1,10 @@
-"""Endpoints for machines: the upstream's webhook and the health probe."""
+"""The upstream's webhook. (The probes for operators are in views/ops.py.)"""
 
 import json
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -32,8 +32,3 @@ def upstream_webhook(request, generation_id, secret):
             logger.info("Webhook for %s: body is not JSON", generation_id)
     services.handle_callback(generation, payload)
     return JsonResponse({"ok": True})
-
-
-@login_not_required
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
