@@ -283,11 +283,27 @@ def test_data_uri_results_and_references(http, emu):
 
     # A data: URI reference and a loopback URL reference are both drawn into the strip.
     red = "data:image/png;base64," + base64.b64encode(tiny_png((255, 0, 0))).decode()
-    blue_id = "tablue"
-    with emu._lock:  # serve a known blue PNG from the emulator's own file route
-        emu._files[(blue_id, 0)] = tiny_png((0, 0, 255))
-    refs = [red, f"{emu.base_url}/files/{blue_id}/0.png", "data:image/png;base64,garbage"]
-    data = wait_final(http, emu, submit_ok(http, emu, {**BASIC, "images": refs}))
+    blue = tiny_png((0, 0, 255))
+
+    class Blue(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(blue)))
+            self.end_headers()
+            self.wfile.write(blue)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Blue)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+    try:
+        refs = [red, f"http://127.0.0.1:{server.server_port}/blue.png", "data:image/png;base64,x"]
+        data = wait_final(http, emu, submit_ok(http, emu, {**BASIC, "images": refs}))
+    finally:
+        server.shutdown()
+        server.server_close()
     img = png_from(base64.b64decode(data["result"][0]["image"].split(",", 1)[1]))
     colours = {c for _, c in img.getcolors(maxcolors=1 << 20)}
     assert (255, 0, 0) in colours
@@ -312,9 +328,7 @@ def test_not_found_window(http, emu):
     task_id = submit_ok(http, emu, BASIC)
     r = query(http, emu, task_id)
     assert r.status_code == 404 and r.json() == {"code": 1, "message": "task not found"}
-    time.sleep(0.35)
-    assert query(http, emu, task_id).json()["data"]["status"] == "success"
-    assert emu.query_count(task_id) == 2
+    assert wait_final(http, emu, task_id)["status"] == "success"  # once the window is over
 
 
 # ------------------------------------------------------------------------ outcomes
@@ -378,15 +392,17 @@ def test_callback_normal(http, emu, hook):
     assert payload["status_reason"] == {"message": None}
     assert payload["result"][0]["image"].endswith(f"/files/{task_id}/0.png")
     assert hook.received[0][1]["Content-Type"] == "application/json"
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5  # the emulator records a callback once it was answered
+    while not emu.callbacks_sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert emu.callbacks_sent == [(hook.url, payload, 204)]  # one attempt, one delivery
     assert len(hook.received) == 1
-    assert emu.callbacks_sent == [(hook.url, payload, 204)]
 
 
 def test_callback_none(http, emu, hook):
     emu.config.callback_mode = "none"
     wait_final(http, emu, submit_ok(http, emu, {**BASIC, "callback_url": hook.url}))
-    time.sleep(0.1)
+    # Callbacks are decided when a task becomes final: by now none was even scheduled.
     assert hook.received == [] and emu.callbacks_sent == []
 
 
