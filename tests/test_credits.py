@@ -428,7 +428,9 @@ def test_the_ledger_pages_by_keyset_and_shows_every_entry_once(member_client, me
         seen += [entry.pk for entry in response.context["entries"]]
         older = response.context["older"]
         url = f"{reverse('credit_ledger')}?before={older}" if older else None
-    assert len(seen) == len(set(seen)) == CreditLedgerEntry.objects.filter(
-        account__user=member
-    ).count()
+    assert (
+        len(seen)
+        == len(set(seen))
+        == CreditLedgerEntry.objects.filter(account__user=member).count()
+    )
     assert "Newest" in response.text
