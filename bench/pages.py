@@ -87,7 +87,6 @@ class Stack:
             "MEDIA_ROOT": str(workdir / "media"),
             "BANANA_API_BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "PUBLIC_BASE_URL": "",
-            "BANANA_POLL_INTERVAL": "0",
             # The bench's running generations have tasks the emulator never made.
             "BANANA_NOT_FOUND_GRACE": "86400",
             "LOG_LEVEL": "WARNING",
