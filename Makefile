@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench; in_process=$$?; $(PY) -m bench.pages; exit $$(( in_process || $$? ))
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
