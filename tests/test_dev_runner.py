@@ -52,8 +52,8 @@ def wait_until_up(url, process, timeout=60):
     while time.monotonic() < deadline:
         assert process.poll() is None, "rundev exited early"
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        except requests.RequestException:  # not up yet, or busy starting
             time.sleep(0.3)
     raise AssertionError(f"{url} never answered")
 

@@ -84,8 +84,8 @@ def test_gunicorn_and_django_write_json_lines_with_secrets_redacted(tmp_path):
 
         def up():
             try:
-                return requests.get(f"{base}/healthz", timeout=1).ok
-            except requests.ConnectionError:
+                return requests.get(f"{base}/healthz", timeout=10).ok
+            except requests.RequestException:  # not up yet, or busy starting
                 return False
 
         wait_for(up, timeout=30)

@@ -130,8 +130,8 @@ def test_without_its_database_the_process_is_alive_but_not_ready():
 
         def up():
             try:
-                return requests.get(f"{base}/healthz", timeout=1)
-            except requests.ConnectionError:
+                return requests.get(f"{base}/healthz", timeout=10)
+            except requests.RequestException:  # not up yet, or busy starting
                 return None
 
         assert wait_for(up, timeout=30).text == "ok"

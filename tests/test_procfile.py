@@ -86,7 +86,7 @@ def test_release_web_and_worker_run_under_honcho_and_stop_together(tmp_path):
             assert runner.poll() is None, (tmp_path / "honcho.log").read_text()
             try:
                 return requests.get(f"{base}{path}", timeout=5)
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or busy starting
                 return None
 
         health = wait_for(lambda: answers("/healthz"), timeout=60)

@@ -52,8 +52,8 @@ def test_gunicorn_access_and_error_logs_never_show_a_webhook_secret_or_share_tok
 
         def up():
             try:
-                return requests.get(f"{base}/healthz", timeout=1).ok
-            except requests.ConnectionError:
+                return requests.get(f"{base}/healthz", timeout=10).ok
+            except requests.RequestException:  # not up yet, or busy starting
                 return False
 
         wait_for(up, timeout=30)

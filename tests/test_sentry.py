@@ -156,8 +156,8 @@ def test_a_server_error_in_a_web_request_arrives_with_its_url_redacted(sentry, t
 
         def up():
             try:
-                return requests.get(f"{base}/healthz", timeout=1).ok
-            except requests.ConnectionError:
+                return requests.get(f"{base}/healthz", timeout=10).ok
+            except requests.RequestException:  # not up yet, or busy starting
                 return False
 
         wait_for(up, timeout=30)
