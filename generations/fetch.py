@@ -35,7 +35,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 
-__all__ = ["FetchError", "FetchPolicy", "fetch"]
+__all__ = ["FetchError", "FetchPolicy", "check_url", "fetch"]
 
 _CHUNK_SIZE = 64 * 1024
 _REQUEST_HEADERS = {
@@ -250,6 +250,33 @@ def _check_url(url: str, policy: FetchPolicy) -> str:
         raise FetchError(f"Host {host} is not in the allowed image hosts.", permanent=True)
     _check_literal_host(host, policy)
     return host
+
+
+def check_url(url: str, policy: FetchPolicy) -> None:
+    """Refuse a URL that ``fetch`` would refuse, without fetching it: its form (scheme,
+    credentials, https, allowed hosts) and every address its host resolves to now.
+
+    For URLs that someone else fetches (the image service, a member's webhook receiver):
+    whoever connects later must still check the connected address, as ``fetch`` does,
+    since DNS may answer differently by then.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise FetchError("Missing URL.", permanent=True)
+    url = url.strip()
+    host = _check_url(url, policy)
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise FetchError(f"Could not resolve {host}.", permanent=False) from None
+    for info in infos:
+        try:
+            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        except ValueError:
+            raise FetchError(f"Could not resolve {host}.", permanent=True) from None
+        if not _ip_allowed(ip, policy.allow_private):
+            raise FetchError(f"Refusing {host}: address not allowed.", permanent=True)
 
 
 # --------------------------------------------------------------------------- data: URIs
