@@ -252,4 +252,4 @@ def _images_response(rows: list[Generation], response_format: str, base: str) ->
             headers={"x-should-retry": "false"},
         )
     body = {"created": int(time.time()), "data": data}
-    return HttpResponse(json.dumps(body), content_kind="application/json")
+    return HttpResponse(json.dumps(body), content_type="application/json")
