@@ -455,3 +455,22 @@ if SENTRY_DSN:
         release=env.str("SENTRY_RELEASE", default=""),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# --- Personal API keys and the APIs they open (generations/apikeys.py, views/api.py) ------
+# A request to an API route whose `Authorization: Bearer` names a usable personal key is its
+# member's: it runs before the body-size limit, so it may send what a member may (data:
+# URIs, uploads for edits); without a valid key a request keeps the anonymous limit.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("generations.middleware.RequestSizeLimitMiddleware"),
+    "generations.apikeys.BearerKeyMiddleware",
+)
+# How long the OpenAI-compatible image calls wait for their images before answering 504
+# (the generations go on and stay in the member's history), and how often they look.
+BANANA_API_WAIT_SECONDS: float = env.float("BANANA_API_WAIT_SECONDS", default=120.0)
+BANANA_API_WAIT_INTERVAL: float = env.float("BANANA_API_WAIT_INTERVAL", default=1.0)
+# Waiting image calls one web process serves at once; more are refused at once (429)
+# before anything is spent. Keep it below the web server's threads per process
+# (gunicorn --worker-class gthread --threads), so pages always find a free thread.
+BANANA_API_MAX_WAITING: int = env.int("BANANA_API_MAX_WAITING", default=50)
+# How long the signed result-image URLs the APIs hand out keep working (seconds).
+BANANA_API_RESULT_URL_TTL: int = env.int("BANANA_API_RESULT_URL_TTL", default=7 * 24 * 3600)

@@ -35,7 +35,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 
-__all__ = ["FetchError", "FetchPolicy", "fetch"]
+__all__ = ["FetchError", "FetchPolicy", "check_url", "fetch"]
 
 _CHUNK_SIZE = 64 * 1024
 _REQUEST_HEADERS = {
@@ -252,23 +252,33 @@ def _check_url(url: str, policy: FetchPolicy) -> str:
     return host
 
 
-def check_url(url: str, policy: FetchPolicy) -> str:
-    """Whether a URL may be handed to someone who will fetch it (the upstream fetches our
-    members' reference URLs): the same rules as our own downloads, and unless the policy
-    allows private addresses, every address its host resolves to must be public. Returns
-    the normalised host; raises FetchError (its message safe to show) otherwise."""
+def check_url(url: str, policy: FetchPolicy) -> None:
+    """Refuse a URL that ``fetch`` would refuse, without fetching it: its form (scheme,
+    credentials, https, allowed hosts) and every address its host resolves to now.
+
+    For URLs that someone else fetches (the image service, a member's webhook receiver):
+    whoever connects later must still check the connected address, as ``fetch`` does,
+    since DNS may answer differently by then.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise FetchError("Missing URL.", permanent=True)
+    url = url.strip()
     host = _check_url(url, policy)
-    if policy.allow_private or _literal_ip(host) is not None:
-        return host
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise FetchError(f"The host {host} could not be found.", permanent=True) from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
-        if not _ip_allowed(ip, allow_private=False):
-            raise FetchError(f"Refusing {host}: it points at a private address.", permanent=True)
-    return host
+        if policy.allow_private:  # development: names may resolve only where fetched
+            return
+        raise FetchError(f"Could not resolve {host}.", permanent=False) from None
+    for info in infos:
+        try:
+            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        except ValueError:
+            raise FetchError(f"Could not resolve {host}.", permanent=True) from None
+        if not _ip_allowed(ip, policy.allow_private):
+            raise FetchError(f"Refusing {host}: address not allowed.", permanent=True)
 
 
 # --------------------------------------------------------------------------- data: URIs

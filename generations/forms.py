@@ -238,3 +238,37 @@ class ShareForm(forms.Form):
         if bool(data.get("generation")) == bool(data.get("collection")):
             raise ValidationError(gettext("Share one image or one collection."))
         return data
+
+
+class ApiKeyForm(forms.Form):
+    """A new personal API key: its name and optional limits of its own."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What will use it, e.g. “n8n” or “my notebook”."),
+    )
+    monthly_budget = forms.DecimalField(
+        label=_("Monthly budget (credits)"),
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=6,
+        help_text=_("Empty: no budget of its own; your credits and limits apply as always."),
+    )
+    allowed_models = forms.MultipleChoiceField(
+        label=_("Allowed models"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every model on offer."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["allowed_models"].choices = [(m.id, m.label) for m in catalogue.model_options()]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError(_("Give the key a name."))
+        return name

@@ -24,7 +24,7 @@ def with_cards(queryset, user):
         else Value(False)
     )
     return (
-        queryset.select_related("owner")
+        queryset.select_related("owner", "api_task")
         .prefetch_related(Prefetch("results", queryset=ResultImage.objects.defer("source")))
         .annotate(is_favourite=favourite)
     )

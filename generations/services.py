@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import credits, upstream
+from . import apikeys, callbacks, credits, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
@@ -41,6 +41,8 @@ from .queue import enqueue_after_commit
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models.fields.files import FieldFile
+
+    from .models import ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +81,18 @@ def create_generation(
     references: Iterable[ReferenceInput] = (),
     retry_of: Generation | None = None,
     visibility: str | None = None,
+    api_key: ApiKey | None = None,
+    callback_url: str = "",
+    base_url: str = "",
 ) -> Generation:
     """Record a generation and, once the row is committed, send it upstream.
 
     The row must exist before the upstream hears of it: a callback can arrive before the
     submit request returns, and it must find the row it names.
+
+    A generation made with a personal API key records the key (and counts against its
+    monthly budget, in the same transaction as the hold), the member's `callback_url` and
+    the `base_url` the client reached us at.
     """
     with transaction.atomic():
         generation = Generation(
@@ -97,7 +106,12 @@ def create_generation(
         )
         generation.save()
         # Raises (rolling everything back) when the member's credits or limits refuse it.
-        credits.place_hold(owner, generation, credits.price_for(model, image_size))
+        price = credits.price_for(model, image_size)
+        credits.place_hold(owner, generation, price)
+        if api_key is not None:
+            apikeys.record_generation(
+                api_key, generation, price, callback_url=callback_url, base_url=base_url
+            )
         for position, ref in enumerate(references):
             reference = ReferenceImage(
                 generation=generation,
@@ -360,7 +374,8 @@ def _finish_without_task(
             outcome_unknown=outcome_unknown,
         )
         if finished:
-            credits.release(generation_id, message)
+            apikeys.hold_closed(generation_id, credits.release(generation_id, message))
+            callbacks.generation_settled(generation_id)
         return finished
 
 
@@ -491,6 +506,7 @@ def apply_upstream_state(generation_id: GenerationId, state: upstream.TaskState)
             enqueue_after_commit("store_results", generation_id=str(generation_id))
         if changed and new_status in Generation.FINAL:
             _settle_credits(generation_id, new_status, state, fields.get("error_message", ""))
+            callbacks.generation_settled(generation_id)
     return bool(changed)
 
 
@@ -503,9 +519,10 @@ def _settle_credits(
     # What the upstream charged is charged, even for a result we then reject (a text
     # answer): the ledger follows the team's real spend.
     if new_status == Status.SUCCESS or (state.consumed is not None and state.consumed > 0):
-        credits.settle(generation_id, state.consumed)
+        entry = credits.settle(generation_id, state.consumed)
     else:
-        credits.release(generation_id, message)
+        entry = credits.release(generation_id, message)
+    apikeys.hold_closed(generation_id, entry)
 
 
 def handle_callback(generation: Generation, payload: object) -> None:
@@ -577,6 +594,8 @@ def store_results(generation_id: GenerationId) -> bool:
             )
             continue
         _keep_result(result, processed)
+    if not again:
+        callbacks.generation_settled(generation_id)
     return again
 
 

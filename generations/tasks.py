@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.tasks import task
 from django.utils import timezone
 
+from . import callbacks, services
 from . import housekeeping as housekeeping_service
-from . import services
 
 STORE_RETRY_DELAY = timedelta(seconds=20)
 
@@ -56,3 +56,14 @@ def reconcile_generations():
 @task
 def housekeeping():
     return housekeeping_service.run()
+
+
+@task
+def deliver_callback(*, delivery_id, attempt):
+    """One attempt to POST a generation's callback to its member's URL; schedules the
+    next one (backoff for about a day) when the receiver did not take it."""
+    delay = callbacks.deliver(delivery_id, attempt)
+    if delay is not None:
+        deliver_callback.using(run_after=timezone.now() + delay).enqueue(
+            delivery_id=delivery_id, attempt=attempt + 1
+        )

@@ -1,7 +1,20 @@
 from django.urls import path, register_converter
 
 from .converters import SignedTokenConverter, UrlSafeTokenConverter
-from .views import collections, credits, gallery, media, ops, public, shares, studio, webhooks
+from .views import (
+    api,
+    apikeys,
+    collections,
+    credits,
+    gallery,
+    media,
+    openai_api,
+    ops,
+    public,
+    shares,
+    studio,
+    webhooks,
+)
 
 register_converter(UrlSafeTokenConverter, "token")
 register_converter(SignedTokenConverter, "signed")
@@ -87,6 +100,17 @@ urlpatterns = [
     # Credits
     path("credits/", credits.ledger, name="credit_ledger"),
     path("credits/price", credits.price, name="credit_price"),
+    # Personal API keys, and the APIs they open (bearer key, no session)
+    path("keys/", apikeys.api_keys, name="api_keys"),
+    path("keys/<uuid:key_id>/revoke/", apikeys.api_key_revoke, name="api_key_revoke"),
+    path("api/docs/", api.docs, name="api_docs"),
+    path("api/openapi.json", api.openapi_document, name="api_openapi"),
+    path("api/image/gen", api.image_gen, name="api_image_gen"),
+    path("api/task/query", api.task_query, name="api_task_query"),
+    path("api/results/<signed:token>", api.result_image, name="api_result_image"),
+    path("v1/images/generations", openai_api.generations, name="openai_images_generations"),
+    path("v1/images/edits", openai_api.edits, name="openai_images_edits"),
+    path("v1/models", openai_api.models, name="openai_models"),
     # For machines
     path(
         "hooks/upstream/<uuid:generation_id>/<token:secret>/",

@@ -22,12 +22,28 @@ PUBLIC = {
     "healthz",
     "readyz",  # probes: tests/test_operations_probes.py
     "metrics",  # its own bearer token: tests/test_metrics.py
+    # A result image an API answer or callback links to: signed and expiring, fetched by
+    # scripts and chat tools without a session.
+    "api_result_image",
+    # The APIs' OpenAPI document: public, like any API description.
+    "api_openapi",
+}
+# The APIs authenticate by a personal key (Authorization: Bearer), never by a session: a
+# visitor without one gets the 401 of the API it called (the provider's shape, with code 1
+# on submit and 401 on query, or OpenAI's), never a redirect to a login page.
+BEARER_KEY = {
+    "api_image_gen": ("post", {"code": 1, "message": "Invalid API key"}),
+    "api_task_query": ("get", {"code": 401, "message": "Invalid API key"}),
+    "openai_images_generations": ("post", "invalid_api_key"),
+    "openai_images_edits": ("post", "invalid_api_key"),
+    "openai_models": ("get", "invalid_api_key"),
 }
 SAMPLE_KWARGS = {
     "generation_id": uuid.UUID(int=7),
     "position": 0,
     "collection_id": uuid.UUID(int=8),
     "link_id": uuid.UUID(int=9),
+    "key_id": uuid.UUID(int=10),
     "token": "t" * 43,
     "secret": "s" * 43,
 }
@@ -52,7 +68,9 @@ def test_the_route_list_is_not_empty():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("name", "args"), [r for r in ROUTES if r[0] not in PUBLIC])
+@pytest.mark.parametrize(
+    ("name", "args"), [r for r in ROUTES if r[0] not in PUBLIC and r[0] not in BEARER_KEY]
+)
 def test_anonymous_visitors_are_sent_to_log_in(client, name, args):
     url = reverse(name, kwargs={arg: SAMPLE_KWARGS[arg] for arg in args})
 
@@ -60,6 +78,24 @@ def test_anonymous_visitors_are_sent_to_log_in(client, name, args):
         response = method(url)
         assert response.status_code == 302, (name, response.status_code)
         assert response["Location"].startswith(reverse("login"))
+
+
+def test_every_bearer_key_route_exists():
+    assert set(BEARER_KEY) <= {name for name, _ in ROUTES}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(BEARER_KEY))
+def test_api_routes_answer_visitors_without_a_key_401_in_their_own_shape(client, name):
+    method, expected = BEARER_KEY[name]
+
+    response = getattr(client, method)(reverse(name))
+
+    assert response.status_code == 401
+    if isinstance(expected, dict):
+        assert response.json() == expected
+    else:
+        assert response.json()["error"]["code"] == expected
 
 
 @pytest.mark.django_db

@@ -1,5 +1,5 @@
 """The Django admin: the audit of generations, credits and usage (one module per topic)."""
 
-from . import credits, generations
+from . import apikeys, credits, generations
 
-__all__ = ["credits", "generations"]
+__all__ = ["apikeys", "credits", "generations"]

@@ -1,3 +1,4 @@
+from .apikeys import ApiKey, ApiKeyMonth, ApiTask, CallbackAttempt, CallbackDelivery
 from .collections import Collection, CollectionItem
 from .credits import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
 from .galleries import Favourite
@@ -14,6 +15,11 @@ from .ratelimit import RateCounter
 from .sharing import ShareLink, new_share_token
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyMonth",
+    "ApiTask",
+    "CallbackAttempt",
+    "CallbackDelivery",
     "Collection",
     "CollectionItem",
     "CreditAccount",

@@ -16,8 +16,10 @@ from ..models import Collection, Generation, ResultImage, ShareLink
 
 
 def generations_for(user):
-    return Generation.objects.visible_to(user).prefetch_related(
-        Prefetch("results", queryset=ResultImage.objects.defer("source"))
+    return (
+        Generation.objects.visible_to(user)
+        .select_related("api_task")
+        .prefetch_related(Prefetch("results", queryset=ResultImage.objects.defer("source")))
     )
 
 

@@ -1,0 +1,346 @@
+"""What the APIs do for a request that carries a personal key: check what it asks for,
+turn its references into ours, submit through `services.create_generation` (the web
+form's path: price, hold, limits, team cap, ledger) and, for the OpenAI-compatible calls,
+wait until the images are kept.
+
+Refusals are exceptions; the views turn them into the provider's or OpenAI's shapes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import connection, transaction
+from django.db.models import Prefetch
+
+from . import apikeys, apitasks, catalogue, services, upstream
+from .callbacks import address_policy
+from .fetch import FetchError, FetchPolicy, check_url, fetch
+from .images import ImageRejected, validate_upload
+from .models import ApiKey, Generation, ReferenceImage, ResultImage
+from .models.generations import GenerationId
+from .services import ReferenceInput
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+_url_length = ReferenceImage._meta.get_field("source_url").max_length
+assert _url_length is not None
+URL_MAX_LENGTH: int = _url_length
+MAX_IMAGES_PER_REQUEST = 4  # n of the OpenAI calls
+# Long side in pixels of each image size, for mapping OpenAI sizes ("1536x1024").
+SIZE_PIXELS = {"1k": 1024, "2k": 2048, "4k": 4096}
+_SIZE_RE = re.compile(r"(\d{1,5})x(\d{1,5})")
+
+
+class InvalidRequest(Exception):
+    """The request is malformed or asks for what we do not offer; nothing was spent.
+    str() is for the caller; `param` names the offending field."""
+
+    code = "invalid_value"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class ModelNotAvailable(InvalidRequest):
+    code = "model_not_found"
+
+
+# --- Checking what is asked ----------------------------------------------------------------
+
+
+def _storable(text: str) -> bool:
+    """Text a database column takes: no NUL, valid UTF-8 (JSON allows lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequest("prompt is required", "prompt")
+    if not _storable(prompt):
+        raise InvalidRequest("prompt holds characters that are not allowed", "prompt")
+    if len(prompt) > settings.BANANA_PROMPT_MAX_LENGTH:
+        raise InvalidRequest(
+            f"prompt is longer than {settings.BANANA_PROMPT_MAX_LENGTH} characters", "prompt"
+        )
+    return prompt.strip()
+
+
+def check_model(key: ApiKey, model: object) -> str:
+    """A model on offer that this key may use."""
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("model is required", "model")
+    model = model.strip()
+    if catalogue.get_model_option(model) is None or not key.allows_model(model):
+        raise ModelNotAvailable(
+            f"The model '{model[:100]}' does not exist or this key may not use it.", "model"
+        )
+    return model
+
+
+def check_aspect_ratio(value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or value.strip().lower() not in upstream.ACCEPTED_ASPECT_RATIOS:
+        raise InvalidRequest("unsupported aspect_ratio", "aspect_ratio")
+    return value.strip().lower()
+
+
+def check_image_size(model: str, value: object) -> str:
+    """A known size, kept only when the model takes one (as the provider ignores it)."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or value.strip().lower() not in upstream.IMAGE_SIZES:
+        raise InvalidRequest("unsupported image_size", "image_size")
+    return catalogue.size_for(model, value.strip().lower())
+
+
+def size_choice(model: str, size: object) -> tuple[str, str]:
+    """An OpenAI `size` ("1536x1024", "auto") as our nearest aspect ratio and image size
+    (the size only for models that take one). Nearest in proportion: the ratio by log of
+    width/height, the size by log of the pixel count."""
+    if size is None or size in ("", "auto"):
+        return "", ""
+    match = _SIZE_RE.fullmatch(size) if isinstance(size, str) else None
+    if match is None:
+        raise InvalidRequest("size must be 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'", "size")
+    width, height = int(match[1]), int(match[2])
+    if not width or not height:
+        raise InvalidRequest("size must be 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'", "size")
+
+    def ratio_distance(ratio: str) -> float:
+        w, h = (int(part) for part in ratio.split(":"))
+        return abs(math.log(w / h) - math.log(width / height))
+
+    def size_distance(name: str) -> float:
+        return abs(math.log(SIZE_PIXELS[name] ** 2) - math.log(width * height))
+
+    aspect_ratio = min(upstream.ASPECT_RATIOS, key=ratio_distance)
+    image_size = min(upstream.IMAGE_SIZES, key=size_distance)
+    return aspect_ratio, catalogue.size_for(model, image_size)
+
+
+def check_count(n: object) -> int:
+    if n is None:
+        return 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES_PER_REQUEST:
+        raise InvalidRequest(f"n must be an integer from 1 to {MAX_IMAGES_PER_REQUEST}", "n")
+    return n
+
+
+def check_callback_url(value: object) -> str:
+    """A member's callback URL: http(s), no credentials, an address we may call."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest("callback_url must be an http(s) URL", "callback_url")
+    url = _checked_url(value.strip(), "callback_url")
+    return url
+
+
+def _checked_url(url: str, param: str) -> str:
+    if not _storable(url):
+        raise InvalidRequest(f"{param} must be an http(s) URL", param)
+    if len(url) > URL_MAX_LENGTH:
+        raise InvalidRequest(f"{param} is longer than {URL_MAX_LENGTH} characters", param)
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise InvalidRequest(f"{param} must be an http(s) URL", param) from None
+    try:
+        check_url(url, address_policy())
+    except FetchError as exc:
+        raise InvalidRequest(f"{param}: {exc.message}", param) from None
+    return url
+
+
+def reference_from_string(value: object, index: int) -> ReferenceInput:
+    """One `images` item of the provider's body: an http(s) URL that passes our address
+    policy (the image service fetches it), or a base64 data: URI we decode and check as we
+    check uploads."""
+    param = f"images[{index}]"
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{param} must be an http(s) URL or a data: URI", param)
+    value = value.strip()
+    if value[:5].lower() != "data:":
+        return ReferenceInput(url=_checked_url(value, param))
+    try:
+        data = fetch(value, FetchPolicy(max_bytes=settings.BANANA_UPLOAD_MAX_BYTES))
+    except FetchError as exc:
+        raise InvalidRequest(f"{param}: {exc.message}", param) from None
+    return _reference_from_bytes(data, param)
+
+
+def reference_from_upload(upload: UploadedFile, index: int) -> ReferenceInput:
+    param = f"image[{index}]"
+    if upload.size is not None and upload.size > settings.BANANA_UPLOAD_MAX_BYTES:
+        raise InvalidRequest(
+            f"{param} is larger than {settings.BANANA_UPLOAD_MAX_BYTES // (1024 * 1024)} MB",
+            param,
+        )
+    return _reference_from_bytes(upload.read(), param)
+
+
+def _reference_from_bytes(data: bytes, param: str) -> ReferenceInput:
+    try:
+        processed = validate_upload(
+            data,
+            max_bytes=settings.BANANA_UPLOAD_MAX_BYTES,
+            max_pixels=settings.BANANA_REFERENCE_MAX_PIXELS,
+        )
+    except ImageRejected as exc:
+        raise InvalidRequest(f"{param}: {exc.message}", param) from None
+    return ReferenceInput(
+        content=processed.content,
+        extension=processed.extension,
+        content_type=processed.content_type,
+        width=processed.width,
+        height=processed.height,
+    )
+
+
+def references_from_strings(values: object) -> list[ReferenceInput]:
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise InvalidRequest("images must be a list of strings", "images")
+    if len(values) > upstream.MAX_REFERENCE_IMAGES:
+        raise InvalidRequest(
+            f"at most {upstream.MAX_REFERENCE_IMAGES} images are allowed", "images"
+        )
+    return [reference_from_string(value, i) for i, value in enumerate(values)]
+
+
+# --- Submitting ----------------------------------------------------------------------------
+
+
+def submit(
+    key: ApiKey,
+    *,
+    model: str,
+    prompt: str,
+    references: Sequence[ReferenceInput] = (),
+    aspect_ratio: str = "",
+    image_size: str = "",
+    callback_url: str = "",
+    base_url: str = "",
+    count: int = 1,
+) -> list[Generation]:
+    """`count` generations for the key's member, each its own task and hold, all or none:
+    a refusal (credits.CreditError, including the key's budget) rolls every one back."""
+    with transaction.atomic():
+        return [
+            services.create_generation(
+                key.user,
+                model=model,
+                prompt=prompt,
+                aspect_ratio=aspect_ratio,
+                image_size=image_size,
+                references=references,
+                api_key=key,
+                callback_url=callback_url,
+                base_url=base_url,
+            )
+            for _ in range(count)
+        ]
+
+
+def own_generation(key: ApiKey, task_id: str) -> Generation | None:
+    """The key's member's generation with this task id (ours), or None."""
+    try:
+        return (
+            Generation.objects.alive()
+            .filter(owner=key.user, pk=task_id)
+            .prefetch_related(_results())
+            .first()
+        )
+    except ValidationError:  # not a UUID: no such task
+        return None
+
+
+def _results() -> Prefetch:
+    return Prefetch("results", queryset=ResultImage.objects.defer("source"))
+
+
+# --- Waiting -------------------------------------------------------------------------------
+
+
+def load(generation_ids: Iterable[GenerationId]) -> list[Generation]:
+    ids = [str(pk) for pk in generation_ids]
+    found = Generation.objects.filter(pk__in=ids).prefetch_related(_results())
+    rows = {str(g.pk): g for g in found}
+    return [rows[pk] for pk in ids if pk in rows]
+
+
+def wait_until_settled(
+    generation_ids: Sequence[GenerationId], *, timeout: float, interval: float
+) -> tuple[list[Generation], bool]:
+    """Wait until every generation is settled (final, images kept); returns the rows and
+    whether they all are (False: the time ran out).
+
+    Each round asks `services.refresh_from_upstream` about those not final yet, which
+    queries the upstream at most once per BANANA_POLL_INTERVAL per generation however many
+    waiters there are (a webhook or the reconciler may finish them first), then sleeps
+    `interval` without holding a database connection.
+    """
+    deadline = time.monotonic() + timeout
+    rows = load(generation_ids)
+    while True:
+        refreshed = False
+        for generation in rows:
+            if not generation.is_final:
+                refreshed |= services.refresh_from_upstream(generation.pk)
+        if refreshed:
+            rows = load(generation_ids)
+        if all(apitasks.is_settled(g) for g in rows):
+            return rows, True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return rows, False
+        if not connection.in_atomic_block:
+            connection.close()  # a sleeping waiter holds no database connection
+        time.sleep(min(interval, remaining))
+        rows = load(generation_ids)
+
+
+class WaitSlots:
+    """How many requests of this process wait for images at once, capped by
+    BANANA_API_MAX_WAITING so that pages always find a free server thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._taken >= settings.BANANA_API_MAX_WAITING:
+                return False
+            self._taken += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._taken -= 1
+
+
+WAIT_SLOTS = WaitSlots()
+
+
+def key_models(key: ApiKey) -> list[catalogue.ModelOption]:
+    return apikeys.models_for(key)

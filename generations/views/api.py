@@ -1,0 +1,200 @@
+"""The provider's API served by us, as a drop-in (docs/upstream-api.md sections 1 and 2):
+`POST /api/image/gen` and `GET /api/task/query`, with the provider's bodies, envelopes,
+status codes and error codes, authenticated with a member's personal key. Also the signed
+result images those answers link to, the OpenAPI document and the API docs page.
+
+Our additions, where the provider's contract says nothing: refusals for credits answer 400
+with the reason in `detail` (the provider folds a low balance into 401, which a client
+takes for a broken key), and the member's rate limits answer 429 with the same envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import api, apikeys, apitasks, catalogue, credits, openapi, services
+from ..models import ApiKey
+from .media import file_response
+
+logger = logging.getLogger(__name__)
+
+INVALID_KEY = "Invalid API key"
+LIMIT_RETRY_AFTER = "30"
+
+
+def bearer_key_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view that authenticates by a personal key (`Authorization: Bearer …`) instead of
+    a session: no CSRF (no cookie is trusted), no login redirect; `request.api_key` is the
+    key or None. BearerKeyMiddleware usually found it already; this looks if it did not."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not hasattr(request, "api_key"):
+            header = request.META.get("HTTP_AUTHORIZATION", "")
+            request.api_key = apikeys.key_from_header(header)  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    setattr(wrapped, apikeys.TAKES_API_KEY, True)
+    return login_not_required(csrf_exempt(wrapped))
+
+
+def request_key(request: HttpRequest) -> ApiKey | None:
+    key: ApiKey | None = getattr(request, "api_key", None)
+    return key
+
+
+def base_url(request: HttpRequest) -> str:
+    """Where this client reaches us (PUBLIC_BASE_URL when set)."""
+    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+def read_json(request: HttpRequest, limit: int) -> Any:
+    """The JSON body, read to at most `limit` bytes. Raises ValueError when it is not
+    JSON and OverflowError when it is larger (the body-size middleware caps it first)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise OverflowError
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise OverflowError
+    return json.loads(body)
+
+
+# --- The provider's shapes -----------------------------------------------------------------
+
+
+def provider_error(status: int, detail: str | None = None, **extra: Any) -> JsonResponse:
+    body: dict[str, Any] = {"code": 1, "message": "failed"}
+    if detail is not None:
+        body["detail"] = detail
+    response = JsonResponse(body, status=status)
+    for name, value in extra.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def provider_unauthorized(code: int) -> JsonResponse:
+    response = JsonResponse({"code": code, "message": INVALID_KEY}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="banana-studio"'
+    return response
+
+
+def credit_refusal(exc: credits.CreditError) -> JsonResponse:
+    if isinstance(exc, credits.LimitReached) and not isinstance(exc, credits.TeamCapReached):
+        return provider_error(429, str(exc), Retry_After=LIMIT_RETRY_AFTER)
+    return provider_error(400, str(exc))
+
+
+@bearer_key_view
+@require_POST
+def image_gen(request: HttpRequest) -> HttpResponse:
+    """Contract section 1, served by us for a member's key."""
+    key = request_key(request)
+    if key is None:
+        return provider_unauthorized(1)
+    try:
+        body = read_json(request, settings.BANANA_MEMBER_MAX_BODY)
+    except OverflowError:
+        return provider_error(413, "request body is too large")
+    except ValueError:
+        return provider_error(400, "malformed JSON")
+    if not isinstance(body, dict):
+        return provider_error(400, "the body must be a JSON object")
+    try:
+        prompt = api.check_prompt(body.get("prompt"))
+        model = api.check_model(key, body.get("model"))
+        aspect_ratio = api.check_aspect_ratio(body.get("aspect_ratio"))
+        image_size = api.check_image_size(model, body.get("image_size"))
+        callback_url = api.check_callback_url(body.get("callback_url"))
+        references = api.references_from_strings(body.get("images"))
+        (generation,) = api.submit(
+            key,
+            model=model,
+            prompt=prompt,
+            references=references,
+            aspect_ratio=aspect_ratio,
+            image_size=image_size,
+            callback_url=callback_url,
+            base_url=base_url(request),
+        )
+    except api.InvalidRequest as exc:
+        return provider_error(400, str(exc))
+    except credits.CreditError as exc:
+        return credit_refusal(exc)
+    return JsonResponse({"code": 0, "message": "ok", "data": {"task_id": str(generation.pk)}})
+
+
+@bearer_key_view
+@require_GET
+@never_cache
+def task_query(request: HttpRequest) -> HttpResponse:
+    """Contract section 2: the member's own tasks only; anyone else's is "not found"."""
+    key = request_key(request)
+    if key is None:
+        return provider_unauthorized(401)
+    task_id = request.GET.get("task_id", "").strip()
+    if not task_id:
+        return provider_error(400, "task_id is required")
+    generation = api.own_generation(key, task_id)
+    if generation is None:
+        return JsonResponse({"code": 1, "message": "task not found"}, status=404)
+    if not generation.is_final and services.refresh_from_upstream(generation.pk):
+        generation = api.own_generation(key, task_id) or generation
+    data = apitasks.task_body(generation, apitasks.base_url_of(generation, base_url(request)))
+    return JsonResponse({"code": 0, "message": "ok", "data": data})
+
+
+@login_not_required
+@require_GET
+def result_image(request: HttpRequest, token: str) -> HttpResponse:
+    """A result image an API answer or callback linked to: signed and expiring, so it
+    needs no session (scripts and chat front-ends fetch it as it is)."""
+    result = apitasks.result_from_token(token)
+    if result is None:
+        raise Http404
+    response = file_response(result.file, result.content_type)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- Documentation -------------------------------------------------------------------------
+
+
+@login_not_required
+@require_GET
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI 3.1 description of the APIs, public like any API description."""
+    response = JsonResponse(openapi.document(base_url(request)), json_dumps_params={"indent": 1})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def docs(request: HttpRequest) -> HttpResponse:
+    """How to use the APIs, with this member's base URL in every example."""
+    return render(
+        request,
+        "generations/api_docs.html",
+        {
+            "base_url": base_url(request),
+            "models": catalogue.model_options(),
+            "wait_seconds": int(settings.BANANA_API_WAIT_SECONDS),
+            "result_ttl_days": settings.BANANA_API_RESULT_URL_TTL // 86400,
+        },
+    )
