@@ -53,7 +53,7 @@ def test_gunicorn_access_and_error_logs_never_show_a_webhook_secret_or_share_tok
         def up():
             try:
                 return requests.get(f"{base}/healthz", timeout=1).ok
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # the worker still booting
                 return False
 
         wait_for(up, timeout=30)
