@@ -108,7 +108,7 @@ def login_redirect(request, login_url=None):
     """The answer to a request that needs a login it does not have: htmx is told to send
     the whole tab to the login page (never a login form swapped into a fragment)."""
     login_url = resolve_url(login_url or settings.LOGIN_URL)
-    url = login_url + "?" + urlencode({"next": back_after_login(request)})
+    url = login_url + "?" + urlencode({"next": back_after_login(request)}, safe="/")
     if request.headers.get("HX-Request"):
         return HttpResponseClientRedirect(url)
     return HttpResponseRedirect(url)

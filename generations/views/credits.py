@@ -26,4 +26,4 @@ def price(request):
     amount = credits.price_of_job(
         request.GET.get("model", ""), request.GET.get("image_size"), request.GET.get("count", 1)
     )
-    return render(request, "generations/home.html#price_preview", {"price": amount})
+    return render(request, "generations/home.html#price_text", {"price": amount})

@@ -147,7 +147,7 @@
       var takesNone = allowed.length === 0;
       field.hidden = takesNone;
       select.disabled = takesNone;
-      if (select.selectedOptions[0] && select.selectedOptions[0].disabled) { select.value = ""; }
+      if (!takesNone && select.selectedOptions[0] && select.selectedOptions[0].disabled) { select.value = ""; }
     });
   }
 
@@ -177,6 +177,11 @@
   on("change", function (event) {
     if (!event.target.closest("#compose")) { return; }
     if (event.target.id === "id_model") { applyModelChoices(); }
+    if (/^id_(model|image_size|count)$/.test(event.target.id)) {
+      // The price is asked for once the choices are settled (a hidden size is not sent);
+      // a newer choice replaces a request still on its way (hx-sync), none is dropped.
+      document.body.dispatchEvent(new CustomEvent("banana:choice"));
+    }
     saveDraft();
   });
   on("banana:submitted", function (event) {
