@@ -186,7 +186,8 @@ def drop_files(page, selector, files):
             }
             const target = document.querySelector(selector);
             for (const type of ['dragenter', 'dragover', 'drop']) {
-                target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: transfer}));
+                const init = {bubbles: true, cancelable: true, dataTransfer: transfer};
+                target.dispatchEvent(new DragEvent(type, init));
             }
         }""",
         [selector, files],
@@ -198,7 +199,8 @@ def paste_file(page, selector, name, data):
         """([selector, name, bytes]) => {
             const transfer = new DataTransfer();
             transfer.items.add(new File([new Uint8Array(bytes)], name, {type: 'image/png'}));
-            const event = new ClipboardEvent('paste', {bubbles: true, cancelable: true, clipboardData: transfer});
+            const init = {bubbles: true, cancelable: true, clipboardData: transfer};
+            const event = new ClipboardEvent('paste', init);
             document.querySelector(selector).dispatchEvent(event);
         }""",
         [selector, name, list(data)],
@@ -268,7 +270,8 @@ def test_lightbox_opens_on_a_card_moves_with_arrow_keys_and_closes_with_escape(
     page.keyboard.press("ArrowLeft")
     assert page.inner_text("#lightbox-prompt") == "First banana"
     page.wait_for_function(
-        "() => { const i = document.querySelector('#lightbox-image'); return i.complete && i.naturalWidth > 0; }"
+        "() => { const i = document.querySelector('#lightbox-image');"
+        " return i.complete && i.naturalWidth > 0; }"
     )
     page.keyboard.press("Escape")
     assert box.is_hidden()
