@@ -390,7 +390,7 @@
     if (!box.open) { box.showModal(); }
   }
   on("click", function (event) {
-    var link = event.target.closest(".shot a");
+    var link = event.target.closest(".shot > a");
     if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey && event.button === 0 && $("#lightbox")) {
       event.preventDefault();
       shots = $$(".shot");
