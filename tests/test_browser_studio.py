@@ -316,3 +316,51 @@ def test_shift_click_selects_a_range_and_bulk_delete_removes_them(page, live_ser
     assert page.locator(".tile").count() == 1
     alive = Generation.objects.filter(deleted_at__isnull=True)
     assert list(alive.values_list("pk", flat=True)) == [rows[0].pk]  # the oldest, shown last
+
+
+def test_a_refused_submit_keeps_the_files_and_its_message_goes_once_it_no_longer_applies(
+    page, live_server, member, emulator
+):
+    log_in(page, live_server, member.username)
+    drop_files(page, "#compose .dropzone", [("red.png", list(png_bytes("red")))])
+    page.fill("#id_prompt", "   ")  # not empty to the browser, no prompt to the server
+    page.keyboard.press("Control+Enter")  # submits from the keyboard
+
+    error = page.locator("#errors-prompt .error")
+    error.wait_for()
+    assert page.evaluate("document.querySelector('#id_reference_files').files.length") == 1
+    assert page.locator("#compose .ref-list img").count() == 1
+
+    page.fill("#id_prompt", "Now with words")
+    page.keyboard.press("Control+Enter")
+    page.locator("#cards .tile").first.wait_for()
+    assert page.locator("#errors-prompt .error").count() == 0
+    assert Generation.objects.get().references.count() == 1
+
+
+def test_a_cards_menu_works_from_the_keyboard_and_remix_fills_the_form_in_place(
+    page, live_server, member
+):
+    original = make_generation(member, prompt="A banana in a teacup", aspect_ratio="4:3")
+    log_in(page, live_server, member.username)
+    page.fill("#id_prompt", "something else")
+    page.evaluate("window.__samePage = true")
+
+    page.focus(f"#card-{original.pk} .menu summary")
+    page.keyboard.press("Enter")
+    first = page.locator(f"#card-{original.pk} .menu-items a").first
+    first.wait_for()
+    page.wait_for_function("() => document.activeElement.closest('.menu-items') !== null")
+    page.keyboard.press("Escape")
+    assert page.locator(f"#card-{original.pk} .menu[open]").count() == 0
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+
+    page.keyboard.press("Enter")
+    page.click(f"#card-{original.pk} .menu-items a:has-text('Remix')")
+    page.wait_for_function(
+        "() => document.querySelector('#id_prompt').value === 'A banana in a teacup'"
+    )
+    assert page.input_value("#id_aspect_ratio") == "4:3"
+    assert page.evaluate("document.activeElement.id") == "id_prompt"
+    assert page.evaluate("window.__samePage") is True
+    assert page.url == f"{live_server.url}/"
