@@ -91,7 +91,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): was this session confirmed with a second factor?
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's, but htmx requests are sent to the login page whole (HX-Redirect), and the
+    # member comes back to the page they were on.
+    "generations.middleware.LoginRequiredMiddleware",
+    "generations.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -169,6 +169,33 @@ def bench_search_and_paging(results):
     results.append(("gallery last page / first page (100k)", last / first, 1.2))
 
 
+def bench_studio_first_load(results):
+    """The studio's first load stays small: its stylesheet and scripts (htmx included),
+    gzipped as a server sends them, against a budget of 100 KB. Read from what the studio
+    page itself links, so a new file counts without anyone adding it here."""
+    import gzip
+    import re
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.staticfiles import finders
+    from django.test import Client
+
+    user = get_user_model().objects.create_user("firstload", password="pw")
+    client = Client()
+    client.force_login(user)
+    html = client.get("/").text
+    paths = re.findall(r'<(?:script|link)[^>]+(?:src|href)="/static/([^"]+\.(?:js|css))"', html)
+    total = 0
+    for path in paths:
+        with open(finders.find(path), "rb") as fh:
+            size = len(gzip.compress(fh.read(), compresslevel=9))
+        print(f"     {path}: {size / 1024:.1f} KB gzipped")
+        total += size
+    budget = 100 * 1024
+    print(f"     studio first load: {total / 1024:.1f} KB of {budget / 1024:.0f} KB")
+    results.append(("studio JS + CSS gzipped / 100 KB", total / budget, 1.0))
+
+
 def settings_page_size():
     from django.conf import settings
 
@@ -187,6 +214,7 @@ def main():
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     results = []
     try:
+        bench_studio_first_load(results)
         bench_status_poll(results)
         bench_image_processing(results)
         bench_fetch_memory(results)

@@ -75,6 +75,17 @@ def price_of_choice(model: str, image_size: str | None = "") -> Decimal | None:
     return price_for(model, catalogue.size_for(model, image_size))
 
 
+def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decimal | None:
+    """What a submit of `count` images (1 to 4; anything else counts as 1) holds in all."""
+    try:
+        images = int(str(count))
+    except ValueError:
+        images = 1
+    images = images if 1 <= images <= 4 else 1
+    price = price_of_choice(model, image_size)
+    return None if price is None else price * images
+
+
 def price_for(model: str, image_size: str | None = "") -> Decimal:
     image_size = image_size or ""
     for size in dict.fromkeys([image_size, ""]):

@@ -9,7 +9,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import catalogue, sharing, upstream
-from .credits import price_of_choice
+from .credits import price_of_job
 from .fetch import FetchError, check_url
 from .images import ImageRejected, validate_upload
 from .models import Collection, Generation, ReferenceImage
@@ -30,18 +30,39 @@ class MultipleImageField(forms.FileField):
         return [super(MultipleImageField, self).clean(f, initial) for f in files]
 
 
+class ModelSelect(forms.Select):
+    """The model picker; each option says which sizes and aspect ratios that model takes, so
+    the form offers only those (studio.js) without asking the server."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        model = catalogue.get_model_option(str(value))
+        if model is not None:
+            option["attrs"]["data-sizes"] = " ".join(model.sizes)
+            option["attrs"]["data-ratios"] = " ".join(model.aspect_ratios)
+        return option
+
+
 class GenerationForm(forms.Form):
     prompt = forms.CharField(
         label=_("Prompt"),
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("Describe the image you want")}),
     )
-    model = forms.ChoiceField(label=_("Model"))
+    model = forms.ChoiceField(label=_("Model"), widget=ModelSelect)
     aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), required=False)
     image_size = forms.ChoiceField(
         label=_("Image size"),
         required=False,
         choices=[("", _("Default")), *((size, size.upper()) for size in upstream.IMAGE_SIZES)],
-        help_text=_("Only some models take a size."),
+    )
+    count = forms.TypedChoiceField(
+        label=_("Images"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        initial=1,
+        choices=[(n, str(n)) for n in range(1, 5)],
+        help_text=_("Each image is its own run, at its own price."),
     )
     reference_files = MultipleImageField(
         label=_("Reference images"),
@@ -87,6 +108,9 @@ class GenerationForm(forms.Form):
                 **initial,
             }
         )
+
+    def clean_count(self):
+        return self.cleaned_data["count"] or 1
 
     def clean_prompt(self):
         prompt = self.cleaned_data["prompt"].strip()
@@ -168,15 +192,19 @@ class GenerationForm(forms.Form):
         option = catalogue.get_model_option(data.get("model"))
         if option and data.get("image_size") and data["image_size"] not in option.sizes:
             self.add_error("image_size", _("This model does not take an image size."))
+        ratio = data.get("aspect_ratio")
+        if option and ratio and ratio not in option.aspect_ratios:
+            self.add_error("aspect_ratio", _("This model does not take this aspect ratio."))
         count = len(data.get("reference_files") or []) + len(data.get("reference_urls") or [])
         if count > upstream.MAX_REFERENCE_IMAGES and "reference_files" not in self.errors:
             self.add_error("reference_files", self.too_many_references(count))
         return data
 
     def price_preview(self):
-        """The price of the chosen model and size, shown before submitting."""
+        """The price of the chosen model, size and number of images, shown before
+        submitting: what the holds will take."""
         data = self.data if self.is_bound else self.initial
-        return price_of_choice(data.get("model") or "", data.get("image_size"))
+        return price_of_job(data.get("model") or "", data.get("image_size"), data.get("count"))
 
     def references(self):
         refs = [

@@ -1,6 +1,16 @@
+import zoneinfo
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
-from django.http import HttpResponse
+from django.contrib.auth.middleware import (
+    LoginRequiredMiddleware as DjangoLoginRequiredMiddleware,
+)
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 
 class VaryOnHtmxMiddleware:
@@ -63,5 +73,74 @@ class RequestSizeLimitMiddleware:
             else settings.BANANA_ANONYMOUS_MAX_BODY
         )
         if length > limit:
+            if limit == settings.BANANA_ANONYMOUS_MAX_BODY and request.headers.get("HX-Request"):
+                # Most likely a member whose session ended mid-upload: to the login page.
+                return login_redirect(request)
             return HttpResponse("Request body too large.", status=413, content_type="text/plain")
         return self.get_response(request)
+
+
+def _same_site_path(request, url):
+    """The path (and query) of `url` when it is on this site, else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.get_host():
+        return None
+    path = parts.path or "/"
+    if not url_has_allowed_host_and_scheme(path, allowed_hosts={request.get_host()}):
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def back_after_login(request):
+    """Where a member whose session ended should land after logging in again: the page
+    they were on. A fragment's own URL (a poll, a POST-only action) is no page: htmx names
+    the page in HX-Current-URL, a plain form post in its Referer."""
+    if request.method == "GET" and not request.headers.get("HX-Request"):
+        return request.get_full_path()
+    page = _same_site_path(request, request.headers.get("HX-Current-URL"))
+    page = page or _same_site_path(request, request.headers.get("Referer"))
+    return page or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def login_redirect(request, login_url=None):
+    """The answer to a request that needs a login it does not have: htmx is told to send
+    the whole tab to the login page (never a login form swapped into a fragment)."""
+    login_url = resolve_url(login_url or settings.LOGIN_URL)
+    url = login_url + "?" + urlencode({"next": back_after_login(request)}, safe="/")
+    if request.headers.get("HX-Request"):
+        return HttpResponseClientRedirect(url)
+    return HttpResponseRedirect(url)
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Django's, but an expired session never puts a login page inside a fragment, and
+    logging in again leads back to the page the member was on."""
+
+    def handle_no_permission(self, request, view_func):
+        if request.method == "GET" and not request.headers.get("HX-Request"):
+            return super().handle_no_permission(request, view_func)
+        return login_redirect(request, self.get_login_url(view_func))
+
+
+class TimeZoneMiddleware:
+    """Times in the member's own time zone: studio.js keeps the browser's zone in a cookie."""
+
+    COOKIE = "tz"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = request.COOKIES.get(self.COOKIE, "")
+        try:
+            zone = zoneinfo.ZoneInfo(name) if 0 < len(name) < 64 else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is not None:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -84,6 +85,7 @@ def create_generation(
     api_key: ApiKey | None = None,
     callback_url: str = "",
     base_url: str = "",
+    job_id: uuid.UUID | None = None,
 ) -> Generation:
     """Record a generation and, once the row is committed, send it upstream.
 
@@ -104,6 +106,7 @@ def create_generation(
             retry_of=retry_of,
             visibility=visibility or settings.BANANA_DEFAULT_VISIBILITY,
         )
+        generation.job_id = job_id or generation.pk
         generation.save()
         # Raises (rolling everything back) when the member's credits or limits refuse it.
         price = credits.price_for(model, image_size)
@@ -127,6 +130,29 @@ def create_generation(
         # Sent by a worker, never inside the web request: a slow upstream must not hold it.
         enqueue_after_commit("send_generation", generation_id=str(generation.pk))
     return generation
+
+
+MAX_JOB_IMAGES = 4
+
+
+def create_job(
+    owner: User,
+    *,
+    count: int = 1,
+    references: Iterable[ReferenceInput] = (),
+    **fields: Any,
+) -> list[Generation]:
+    """Several images of one prompt: each its own generation (its own upstream task and its
+    own hold), sharing a job id. One transaction: either every hold is placed or none."""
+    if not 1 <= count <= MAX_JOB_IMAGES:
+        raise ValueError(f"a job has 1 to {MAX_JOB_IMAGES} images")
+    references = list(references)
+    job_id = uuid.uuid4()
+    with transaction.atomic():
+        return [
+            create_generation(owner, references=references, job_id=job_id, **fields)
+            for _ in range(count)
+        ]
 
 
 def _stored_file_as_input(
@@ -218,6 +244,27 @@ def retry_generation(generation: Generation, owner: User) -> Generation:
         retry_of=generation,
         visibility=generation.visibility,
     )
+
+
+def vary_generation(generation: Generation, owner: User) -> Generation:
+    """The same prompt, settings and references, run again (by whoever asks, as theirs)."""
+    return create_generation(
+        owner,
+        model=generation.model,
+        prompt=generation.prompt,
+        aspect_ratio=generation.aspect_ratio,
+        image_size=generation.image_size,
+        references=copy_references(generation),
+        visibility=generation.visibility,
+    )
+
+
+def cancel_generation(generation_id: GenerationId) -> bool:
+    """Call off a generation not yet sent upstream, and give its hold back: one conditional
+    UPDATE (queued -> failed), so it either wins against the sender's claim or does nothing.
+    Returns True when it was cancelled."""
+    message = _("Cancelled before it was sent.")
+    return bool(_finish_without_task(generation_id, message, allowed=[Status.QUEUED]))
 
 
 def callback_url(generation: Generation, secret: str) -> str | None:

@@ -4,6 +4,7 @@ from .converters import SignedTokenConverter, UrlSafeTokenConverter
 from .views import (
     api,
     apikeys,
+    bulk,
     collections,
     credits,
     gallery,
@@ -27,6 +28,9 @@ urlpatterns = [
     path("g/status/", studio.statuses, name="generation_statuses"),
     path("g/<uuid:generation_id>/retry/", studio.retry, name="generation_retry"),
     path("g/<uuid:generation_id>/remix/", studio.remix, name="generation_remix"),
+    path("g/<uuid:generation_id>/vary/", studio.vary, name="generation_vary"),
+    path("g/<uuid:generation_id>/cancel/", studio.cancel, name="generation_cancel"),
+    path("references/pick/", studio.picker, name="reference_picker"),
     path(
         "g/<uuid:generation_id>/images/<int:position>/use/",
         studio.use_as_reference,
@@ -36,7 +40,11 @@ urlpatterns = [
     path("history/", gallery.history, name="history"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("g/<uuid:generation_id>/", gallery.detail, name="generation_detail"),
+    path("g/<uuid:generation_id>/menu/", gallery.menu, name="generation_menu"),
     path("g/<uuid:generation_id>/favourite/", gallery.favourite, name="generation_favourite"),
+    # Several at once
+    path("selection/", bulk.bulk, name="bulk"),
+    path("selection/download.zip", bulk.download_zip, name="bulk_download"),
     path("g/<uuid:generation_id>/visibility/", gallery.visibility, name="generation_visibility"),
     path("g/<uuid:generation_id>/delete/", gallery.delete, name="generation_delete"),
     # Image files

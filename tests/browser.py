@@ -65,3 +65,63 @@ def log_in(page, live_server, username, password="pw"):
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(live_server.url + "/")
+
+
+# --- axe-core, from the npm registry, cached in the work tree ------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AXE_VERSION = "4.10.3"
+AXE_PREFIX = os.path.join(ROOT, ".cache", "npm")
+AXE_SCRIPT = os.path.join(AXE_PREFIX, "node_modules", "axe-core", "axe.min.js")
+
+
+def axe_script():
+    """The path of axe.min.js, installed with npm on first use (CI starts from a clean clone)."""
+    import json
+    import subprocess
+
+    package = os.path.join(AXE_PREFIX, "node_modules", "axe-core", "package.json")
+    if os.path.exists(package):
+        with open(package, encoding="utf-8") as fh:
+            if json.load(fh).get("version") == AXE_VERSION:
+                return AXE_SCRIPT
+    npm = shutil.which("npm")
+    if npm is None:
+        if REQUIRED:
+            pytest.fail("axe-core is needed here but npm is not installed")
+        pytest.skip("npm is not installed (apt-get install npm)")
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            AXE_PREFIX,
+            f"axe-core@{AXE_VERSION}",
+            "--no-audit",
+            "--no-fund",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return AXE_SCRIPT
+
+
+def serious_accessibility_violations(page):
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=axe_script())
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => ({id: v.id, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    return result
+
+
+def sideways_overflow(page):
+    """How many pixels the page is wider than its viewport (0: no sideways scroll)."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )

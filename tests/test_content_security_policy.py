@@ -33,6 +33,10 @@ def pages(member, teammate):
         reverse("share_links"),
         reverse("credit_ledger"),
         reverse("share_page", args=[link.token]),
+        reverse("password_change"),
+        # Fragments the pages load: a card's actions menu, the reference picker.
+        reverse("generation_menu", args=[generation.pk]),
+        reverse("reference_picker"),
     ]
 
 

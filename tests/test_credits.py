@@ -55,7 +55,9 @@ def test_it_refuses_a_submit_without_enough_credits_and_sends_nothing(poor_clien
     assert response.status_code == 200
     assert '<div class="error" role="alert">' in response.text
     assert "Not enough credits: 0.3 available, 0.5 needed." in response.text
-    assert 'id="compose"' in response.text
+    # Only the form's error slot is swapped: the form and what it holds stay as they are.
+    assert 'id="compose-errors" hx-swap-oob="true"' in response.text
+    assert 'id="compose"' not in response.text
     assert not Generation.objects.exists()
     assert emulator.submit_count == 0
 
@@ -338,13 +340,22 @@ def test_header_shows_available_and_held(member_client):
 
 def test_form_shows_the_price_and_follows_model_and_size(member_client):
     response = member_client.get(reverse("home"))
-    assert 'id="price-preview"' in response.text
+    assert 'id="price"' in response.text
     assert "Costs 0.5 credits" in response.text
 
     price = member_client.get(
         reverse("credit_price"), {"model": "google/gempix2", "image_size": "4k"}
     )
-    assert "Costs 1 credits" in price.text
+    assert price.text.strip() == "Costs 1 credit"
+    four = member_client.get(
+        reverse("credit_price"), {"model": "google/gempix2", "image_size": "4k", "count": "4"}
+    )
+    assert "Costs 4 credits" in four.text
+    # A model that takes no size is priced without one, whatever size is sent.
+    no_size = member_client.get(
+        reverse("credit_price"), {"model": "google/nano-banana", "image_size": "4k"}
+    )
+    assert "Costs 0.5 credits" in no_size.text
 
 
 def test_card_shows_the_hold_while_in_flight(member, member_client, emulator):

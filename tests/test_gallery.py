@@ -332,9 +332,9 @@ def test_detail_page_shows_everything_about_a_generation(member_client, member):
 
     text = response.text
     assert "A banana boat" in text
-    assert "google/gempix2" in text and "16:9" in text and "2K" in text
+    assert "Nano Banana (gempix2)" in text and "16:9" in text and "2K" in text
     assert "mina" in text
-    assert "1.500" in text
+    assert "1.5 credits" in text
     assert reverse("result_image", args=[g.pk, 0]) + "?download=1" in text
     assert reverse("reference_image", args=[g.pk, 0]) in text
     assert reverse("generation_remix", args=[g.pk]) in text

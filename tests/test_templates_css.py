@@ -26,8 +26,8 @@ HOOKS = {
 }
 
 # Classes that appear at run time without a template writing them (htmx's htmx-request,
-# htmx-swapping, …): a rule for one of them is not dead. None is styled today.
-RUNTIME_CLASSES = frozenset()
+# htmx-swapping, …) or that studio.js sets: a rule for one of them is not dead.
+RUNTIME_CLASSES = frozenset({"open", "dragging"})
 
 VARIABLE = "\x00"
 

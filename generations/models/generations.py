@@ -139,6 +139,9 @@ class Generation(models.Model):
     prompt = models.TextField(_("prompt"))
     aspect_ratio = models.CharField(_("aspect ratio"), max_length=10, blank=True)
     image_size = models.CharField(_("image size"), max_length=4, blank=True)
+    # The images of one submit share a job: each is its own upstream task with its own hold,
+    # shown together as one card in the studio. Set on every new row (older rows: its id).
+    job_id = models.UUIDField(_("job"), null=True, blank=True, db_index=True, editable=False)
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
@@ -206,6 +209,20 @@ class Generation(models.Model):
 
     def __str__(self):
         return f"{self.model}: {self.prompt[:40]}"
+
+    @property
+    def job_key(self):
+        return self.job_id or self.pk
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Not yet sent upstream: it may still be called off, its hold given back."""
+        return self.status == self.Status.QUEUED
+
+    @property
+    def charged_without_image(self) -> bool:
+        """Failed, yet the provider charged for it (it answered with text, say)."""
+        return bool(self.is_failed and self.credits_charged and self.credits_charged > 0)
 
     @property
     def is_final(self) -> bool:

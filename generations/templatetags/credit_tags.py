@@ -1,5 +1,10 @@
-from django import template
+from decimal import Decimal
 
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import ngettext
+
+from .. import catalogue
 from ..credits import format_credits
 
 register = template.Library()
@@ -11,3 +16,30 @@ def credits(value):
     if value is None or value == "":
         return ""
     return format_credits(value)
+
+
+@register.filter
+def credits_label(value):
+    """An amount with its unit, in one form everywhere: "0.5 credits", "1 credit"."""
+    if value is None or value == "":
+        return ""
+    amount = Decimal(value)
+    return ngettext("%(amount)s credit", "%(amount)s credits", 1 if amount == 1 else 2) % {
+        "amount": format_credits(amount)
+    }
+
+
+@register.filter
+def model_label(model_id):
+    """The name members know a model by, not its id."""
+    return catalogue.label_of(model_id or "")
+
+
+@register.simple_tag
+def url_or(preferred, fallback, *args):
+    """The URL of `preferred` when that route exists, else of `fallback` (a route another
+    part of the app may or may not provide yet)."""
+    try:
+        return reverse(preferred, args=args)
+    except NoReverseMatch:
+        return reverse(fallback, args=args)

@@ -30,6 +30,9 @@ def ledger(request):
 
 @require_GET
 def price(request):
-    """The price of a model and size, for the compose form's preview."""
-    amount = credits.price_of_choice(request.GET.get("model", ""), request.GET.get("image_size"))
-    return render(request, "generations/home.html#price_preview", {"price": amount})
+    """The price of a model, size and number of images, for the compose form's preview: the
+    same rule the holds follow."""
+    amount = credits.price_of_job(
+        request.GET.get("model", ""), request.GET.get("image_size"), request.GET.get("count", 1)
+    )
+    return render(request, "generations/home.html#price_text", {"price": amount})

@@ -4,12 +4,13 @@ can be done to it there: favourite, visibility, delete."""
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import galleries, services, sharing
 from ..forms import GalleryFilterForm, ShareForm
-from ..models import Collection, Generation
+from ..models import Collection, Generation, ResultImage
 from .common import (
     generation_url,
     get_generation_for,
@@ -80,6 +81,27 @@ def detail(request, generation_id):
     return render(request, "generations/detail.html", detail_context(request, generation))
 
 
+@require_GET
+def menu(request, generation_id):
+    """The actions of one card, loaded when its menu is first opened."""
+    generation = get_generation_for(request.user, generation_id)
+    generation.is_favourite = generation.favourites.filter(user=request.user).exists()
+    current = request.htmx.current_url_abs_path if request.htmx else None
+    result = next(
+        (r for r in generation.results.all() if r.state == ResultImage.State.STORED), None
+    )
+    context = {
+        "generation": generation,
+        "result": result,
+        "in_studio": current == reverse("home"),
+        "next_url": current or generation_url(generation),
+        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
+        "can_manage": generation.is_manageable_by(request.user),
+        "can_share": generation.is_success and sharing.may_share(request.user, generation),
+    }
+    return render(request, "components/card_menu.html", context)
+
+
 @require_POST
 def favourite(request, generation_id):
     generation = get_generation_for(request.user, generation_id)
@@ -110,7 +132,13 @@ def delete(request, generation_id):
     generation = get_manageable_generation(request.user, generation_id)
     if request.method == "POST":
         services.delete_generation(generation)
+        if request.htmx and request.htmx.current_url_abs_path != generation_url(generation):
+            return HttpResponse("")  # the card goes; studio.js tidies an emptied job card
         messages.success(request, _("The image was deleted."))
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Location"] = reverse("history")
+            return response
         return redirect("history")
     context = detail_context(request, generation) | {"confirm_delete": True}
     return render(request, "generations/detail.html", context)

@@ -1,39 +1,66 @@
-"""The studio: the compose form with the member's recent generations, submitting, the
-status poll of a running card, retry, remix and "use as reference"."""
+"""The studio: the compose form with the member's recent jobs, submitting, the status poll
+of running cards, retry, vary, cancel, remix and "use as reference"."""
 
 import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from .. import catalogue, credits, services
+from .. import catalogue, credits, galleries, services
 from ..forms import GenerationForm
-from ..models import ResultImage
+from ..models import Collection, Generation, ResultImage
 from .common import generations_for, get_generation_for
 
 RECENT_LIMIT = 24
 
 
+def jobs_of(generations):
+    """Generations grouped by job, newest job first, each job's images in order."""
+    jobs: dict = {}
+    for generation in generations:
+        jobs.setdefault(generation.job_key, []).append(generation)
+    return [sorted(job, key=lambda g: (g.created_at, str(g.pk))) for job in jobs.values()]
+
+
+def recent_jobs(user):
+    recent = galleries.with_cards(Generation.objects.visible_to(user).filter(owner=user), user)
+    return jobs_of(recent.order_by("-created_at", "-pk")[:RECENT_LIMIT])
+
+
 def render_studio(request, form, status=200):
-    recent = generations_for(request.user).filter(owner=request.user)[:RECENT_LIMIT]
-    context = {"form": form, "generations": recent}
+    context = {
+        "form": form,
+        "jobs": recent_jobs(request.user),
+        "in_flight": generations_for(request.user).filter(owner=request.user).in_flight(),
+        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
+    }
     return render(request, "generations/home.html", context, status=status)
 
 
 def _refused(request, form):
     if request.htmx:
-        return render(request, "generations/home.html#compose", {"form": form})
+        # Only the messages change: the form itself (files chosen included) stays as it is.
+        return render(request, "generations/home.html#compose_errors", {"form": form})
     return render_studio(request, form, status=400)
 
 
 @require_GET
 def home(request):
     return render_studio(request, GenerationForm(initial={"model": catalogue.default_model()}))
+
+
+def _new_job_response(request, generations, template="generations/home.html#new_job"):
+    job = [get_generation_for(request.user, g.pk) for g in generations]
+    response = render(request, template, {"job": job, "form": GenerationForm()})
+    # studio.js forgets the saved draft once a submit went through.
+    return trigger_client_event(response, "banana:submitted", {"count": len(job)})
 
 
 @require_POST
@@ -50,8 +77,9 @@ def generate(request):
             reference_from=data["reference_from"],
             position=data["reference_position"],
         )
-        generation = services.create_generation(
+        generations = services.create_job(
             request.user,
+            count=data["count"],
             model=data["model"],
             prompt=data["prompt"],
             aspect_ratio=data["aspect_ratio"],
@@ -63,14 +91,8 @@ def generate(request):
         form.add_error(None, str(exc))
         return _refused(request, form)
     if request.htmx:
-        fresh = GenerationForm.with_choices_of(generation)
-        generation = get_generation_for(request.user, generation.pk)
-        return render(
-            request,
-            "generations/home.html#compose_with_new_card",
-            {"form": fresh, "generation": generation},
-        )
-    return redirect("generation_detail", generation_id=generation.pk)
+        return _new_job_response(request, generations)
+    return redirect("generation_detail", generation_id=generations[0].pk)
 
 
 @require_GET
@@ -120,12 +142,44 @@ def statuses(request):
     if any(_shown_on_detail_page(request, g) for g in settled):
         # The detail page shows more than the card once an image is done: reload it.
         response["HX-Refresh"] = "true"
+    if settled:
+        # studio.js announces them (and, in a hidden tab, notifies the member if asked to).
+        done = sum(g.is_success for g in settled)
+        trigger_client_event(
+            response, "banana:finished", {"done": done, "failed": len(settled) - done}
+        )
     return response
 
 
 def _shown_on_detail_page(request, generation):
     current = request.htmx.current_url_abs_path if request.htmx else None
     return current == reverse("generation_detail", args=[generation.pk])
+
+
+def _in_studio_grid(request):
+    """An htmx request from the studio's card grid, where a new card can be put."""
+    return bool(request.htmx) and request.htmx.current_url_abs_path == reverse("home")
+
+
+def _new_run_response(request, generation):
+    if _in_studio_grid(request):
+        return _new_job_response(request, [generation], "generations/home.html#new_job_oob")
+    if request.htmx:
+        # Elsewhere (a generation's page, a gallery): go to the new run's page.
+        response = HttpResponse(status=204)
+        response["HX-Location"] = reverse("generation_detail", args=[generation.pk])
+        return response
+    return redirect("generation_detail", generation_id=generation.pk)
+
+
+def _credit_refusal(request, exc):
+    if request.htmx:
+        response = render(request, "generations/home.html#credit_refusal", {"message": exc})
+        response["HX-Retarget"] = "#announcer"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    messages.error(request, str(exc))
+    return redirect("home")
 
 
 @require_POST
@@ -136,20 +190,44 @@ def retry(request, generation_id):
     try:
         generation = services.retry_generation(original, request.user)
     except credits.CreditError as exc:
-        if request.htmx:
-            return render(request, "generations/home.html#credit_refusal", {"message": exc})
-        messages.error(request, str(exc))
-        return redirect("home")
+        return _credit_refusal(request, exc)
+    return _new_run_response(request, generation)
+
+
+@require_POST
+def vary(request, generation_id):
+    original = get_generation_for(request.user, generation_id)
+    try:
+        generation = services.vary_generation(original, request.user)
+    except credits.CreditError as exc:
+        return _credit_refusal(request, exc)
+    return _new_run_response(request, generation)
+
+
+@require_POST
+def cancel(request, generation_id):
+    generation = get_generation_for(request.user, generation_id)
+    if generation.owner_id != request.user.pk:
+        raise PermissionDenied
+    if not services.cancel_generation(generation.pk):
+        messages.info(request, _("It was already on its way and can no longer be cancelled."))
+    generation = get_generation_for(request.user, generation_id)
     if request.htmx:
-        generation = get_generation_for(request.user, generation.pk)
-        return render(request, "generations/home.html#card", {"generation": generation})
-    return redirect("generation_detail", generation_id=generation.pk)
+        return render(
+            request,
+            "generations/home.html#cancelled",
+            {"generation": generation},
+        )
+    return redirect("home")
 
 
 @require_GET
 def remix(request, generation_id):
     original = get_generation_for(request.user, generation_id)
     form = GenerationForm.with_choices_of(original, prompt=original.prompt, remix_of=original.pk)
+    if request.htmx:
+        # Into the studio's form in place: the page stays, the form becomes the remix.
+        return render(request, "generations/home.html#compose", {"form": form})
     return render_studio(request, form)
 
 
@@ -165,3 +243,14 @@ def use_as_reference(request, generation_id, position):
         }
     )
     return render_studio(request, form)
+
+
+@require_GET
+def picker(request):
+    """The member's recent images to pick a reference from (the compose form's dialog)."""
+    recent = (
+        generations_for(request.user)
+        .filter(owner=request.user, status=Generation.Status.SUCCESS)
+        .order_by("-created_at")[:30]
+    )
+    return render(request, "generations/home.html#picker", {"generations": recent})
