@@ -227,6 +227,9 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# The display variant's long side, in pixels (WebP); thumbnails are 384.
+BANANA_DISPLAY_SIZE: int = env.int("BANANA_DISPLAY_SIZE", default=1600)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

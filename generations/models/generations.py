@@ -306,6 +306,16 @@ class ResultImage(models.Model):
     thumbnail = models.FileField(upload_to=result_upload_path, blank=True)
     thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
     thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    # The size pages show (WebP, long side at most BANANA_DISPLAY_SIZE). Empty on rows
+    # stored before it existed: the original stands in.
+    display = models.FileField(upload_to=result_upload_path, blank=True)
+    display_width = models.PositiveIntegerField(null=True, blank=True)
+    display_height = models.PositiveIntegerField(null=True, blank=True)
+    display_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    # Set when the retention policy removed the original (`file` is then empty); the
+    # display variant and the thumbnail stay.
+    original_removed_at = models.DateTimeField(_("original removed"), null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -324,6 +334,24 @@ class ResultImage(models.Model):
     def is_failed(self):
         """It could not be copied to us: error_message says why."""
         return self.state == self.State.FAILED
+
+    @property
+    def shown_file(self):
+        """The file a page shows at full width: the display variant, else the original
+        (rows stored before display variants existed), else the thumbnail."""
+        return self.display or self.file or self.thumbnail
+
+    @property
+    def shown_width(self):
+        if self.display:
+            return self.display_width
+        return self.width if self.file else self.thumbnail_width
+
+    @property
+    def shown_height(self):
+        if self.display:
+            return self.display_height
+        return self.height if self.file else self.thumbnail_height
 
 
 class UpstreamHealth(models.Model):
