@@ -34,6 +34,14 @@ urlpatterns = [
         name="result_thumbnail",
     ),
     path(
+        "g/<uuid:generation_id>/images/<int:position>/display/",
+        media.result_image,
+        {"variant": "display"},
+        name="result_display",
+    ),
+    # Signed by the page that shows them: no database query, cached for good.
+    path("i/<token:signature>/<int:expires>/<path:name>", media.signed_media, name="signed_media"),
+    path(
         "g/<uuid:generation_id>/references/<int:position>/",
         media.reference_image,
         name="reference_image",

@@ -18,6 +18,7 @@ PUBLIC = {
     "share_page",
     "share_image",
     "share_thumbnail",
+    "signed_media",
     "healthz",
 }
 SAMPLE_KWARGS = {

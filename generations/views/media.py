@@ -1,15 +1,32 @@
-"""Image files: results and references for people allowed to see them, and signed
-reference URLs for the upstream to fetch."""
+"""Image files: signed image URLs (checked without the database), results and references
+for people allowed to see them (one permission-checked query), and signed reference URLs
+for the upstream to fetch.
 
+Bytes come from the web process for local files, or from the bucket: with object storage
+the browser is sent (302) to a presigned URL (generations/storage.py).
+"""
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import FileResponse, Http404
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
+from django.utils.http import parse_etags
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
-from .. import services
-from ..models import ResultImage
+from .. import services, storage
+from ..models import Generation, ResultImage
 from .common import get_generation_for
+
+# Pages behind a permission check: a browser may keep an image for an hour, then asks again
+# (a 304 when it has not changed).
+CHECKED = "private, max-age=3600"
 
 
 def download_name(generation, position, extension):
@@ -17,34 +34,106 @@ def download_name(generation, position, extension):
     return f"banana-{stem}-{str(generation.pk)[:8]}-{position + 1}.{extension}"
 
 
-def file_response(field_file, content_type, *, filename=None, attachment=False):
-    if not field_file:
+def serve_file(
+    request,
+    name,
+    content_type,
+    *,
+    cache_control=CHECKED,
+    filename="",
+    attachment=False,
+    presigned_ttl=None,
+):
+    """The stored file `name`: 304 when the browser holds it already, else a redirect to
+    the bucket (object storage) or the bytes (local files). 404 when there is none."""
+    if not name:
         raise Http404
-    response = FileResponse(
-        field_file.open("rb"),
-        content_type=content_type or None,
-        as_attachment=attachment,
-        filename=filename or "",
-    )
-    response["Cache-Control"] = "private, max-age=3600"
+    etag = storage.etag_for(name)
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    elif storage.redirects_to_bucket():
+        ttl = presigned_ttl or settings.S3_PRESIGNED_URL_TTL
+        response = HttpResponseRedirect(
+            storage.presigned_url(
+                name,
+                content_type=content_type or storage.content_type_for(name),
+                cache_control=cache_control,
+                filename=filename,
+                attachment=attachment,
+                ttl=ttl,
+            )
+        )
+        # The browser may follow the same redirect while the presigned URL lives, no
+        # longer; a page that must re-check every time (shares) says no-cache.
+        cache_control = (
+            cache_control if "no-cache" in cache_control else f"private, max-age={ttl // 2}"
+        )
+    else:
+        try:
+            handle = default_storage.open(name, "rb")
+        except FileNotFoundError:
+            raise Http404 from None
+        response = FileResponse(
+            handle,
+            content_type=content_type or storage.content_type_for(name),
+            as_attachment=attachment,
+            filename=filename,
+        )
+    response["Cache-Control"] = cache_control
+    response["ETag"] = etag
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
+@login_not_required
+@require_GET
+def signed_media(request, signature, expires, name):
+    """A file a page named with a signed URL: the signature is the permission, checked
+    without the database. Its bytes never change, so browsers keep it."""
+    if not storage.verify(signature, expires, name):
+        raise Http404
+    return serve_file(
+        request, name, storage.content_type_for(name), cache_control=storage.IMMUTABLE
+    )
+
+
+def visible_result(user, generation_id, position):
+    """A stored result this user may see, with its generation, in one query (404 if none)."""
+    visible = Generation.objects.visible_to(user).filter(pk=generation_id)
+    return get_object_or_404(
+        ResultImage.objects.filter(
+            generation__in=visible, state=ResultImage.State.STORED, position=position
+        )
+        .select_related("generation")
+        .defer("source", "generation__prompt_search"),
+        generation_id=generation_id,
+    )
+
+
+def result_file(result, variant):
+    """(storage name, content type) of a result's variant: the original, the display
+    variant (the original for rows made before there were any) or the thumbnail."""
+    if variant == "thumbnail":
+        return result.thumbnail.name, "image/webp"
+    if variant == "display" and result.display:
+        return result.display.name, "image/webp"
+    return result.file.name, result.content_type
+
+
 @require_GET
 def result_image(request, generation_id, position, variant="original"):
-    generation = get_generation_for(request.user, generation_id)
-    result = get_object_or_404(
-        generation.results.filter(state=ResultImage.State.STORED), position=position
-    )
-    if variant == "thumbnail":
-        return file_response(result.thumbnail, "image/webp")
-    extension = result.file.name.rsplit(".", 1)[-1]
-    return file_response(
-        result.file,
-        result.content_type,
-        filename=download_name(generation, position, extension),
-        attachment="download" in request.GET,
+    result = visible_result(request.user, generation_id, position)
+    name, content_type = result_file(result, variant)
+    filename = ""
+    if variant == "original" and name:
+        extension = name.rsplit(".", 1)[-1]
+        filename = download_name(result.generation, position, extension)
+    return serve_file(
+        request,
+        name,
+        content_type,
+        filename=filename,
+        attachment=variant == "original" and "download" in request.GET,
     )
 
 
@@ -52,7 +141,7 @@ def result_image(request, generation_id, position, variant="original"):
 def reference_image(request, generation_id, position):
     generation = get_generation_for(request.user, generation_id)
     reference = get_object_or_404(generation.references.exclude(file=""), position=position)
-    return file_response(reference.file, reference.content_type)
+    return serve_file(request, reference.file.name, reference.content_type)
 
 
 @login_not_required
@@ -62,4 +151,4 @@ def reference_public(request, token):
     reference = services.reference_from_token(token)
     if reference is None:
         raise Http404
-    return file_response(reference.file, reference.content_type)
+    return serve_file(request, reference.file.name, reference.content_type)

@@ -1,0 +1,27 @@
+"""Signed image URLs for pages: `{{ result.thumbnail|signed }}`.
+
+Use only in pages rendered for someone who may see the image: the URL itself is the
+permission (generations/storage.py).
+"""
+
+from django import template
+from django.urls import reverse
+
+from .. import storage
+
+register = template.Library()
+
+
+@register.filter
+def signed(field_file):
+    """A signed, expiring URL of a stored file; empty for a file that is not set."""
+    name = getattr(field_file, "name", "") or ""
+    return storage.signed_url(name) if name else ""
+
+
+@register.simple_tag
+def thumbnail_url(generation, result):
+    """A card's thumbnail: signed, or (no thumbnail file) the permission-checked route."""
+    return signed(result.thumbnail) or reverse(
+        "result_thumbnail", args=[generation.pk, result.position]
+    )
