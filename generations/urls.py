@@ -56,6 +56,11 @@ urlpatterns = [
         name="collection_detail",
     ),
     path(
+        "collections/<uuid:collection_id>/download.zip",
+        media.collection_download,
+        name="collection_download",
+    ),
+    path(
         "collections/<uuid:collection_id>/rename/",
         collections.collection_rename,
         name="collection_rename",

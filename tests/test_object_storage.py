@@ -2,7 +2,7 @@
 HTTP by django-storages and boto3, as a production bucket would be.
 
 Uploads, stored results with their display variant and thumbnail, presigned downloads (the
-302 followed to the bucket) and deletion, all on the bucket.
+302 followed to the bucket), deletion and the collection ZIP, all on the bucket.
 """
 
 import io
@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -21,6 +22,7 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from generations import storage
+from generations.collections import add_to_collection, create_collection
 from generations.models import Generation, ResultImage
 
 from .sharing_builders import png_bytes
@@ -206,6 +208,31 @@ def test_deleting_a_generation_removes_its_objects_from_the_bucket(member_client
 
     assert response.status_code == 302
     assert bucket.objects() == set()
+
+
+def test_a_collection_downloads_as_a_zip_read_from_the_bucket(
+    member_client, member, emulator, bucket
+):
+    first = generate(member_client, prompt="first banana")
+    second = generate(member_client, prompt="second banana")
+    collection = create_collection(member, "Bucket list")
+    for generation in (first, second):
+        add_to_collection(collection, generation)
+
+    response = member_client.get(reverse("collection_download", args=[collection.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.testzip() is None
+    contents = {info.filename: archive.read(info) for info in archive.infolist()}
+    expected = {
+        f"banana-{g.prompt.replace(' ', '-')}-{str(g.pk)[:8]}-1.png": bucket.read(
+            g.results.get().file.name
+        )
+        for g in (first, second)
+    }
+    assert contents == expected
 
 
 def test_environment_alone_puts_media_in_the_bucket(bucket, s3_endpoint):

@@ -1,6 +1,6 @@
 """Image files: signed image URLs (checked without the database), results and references
-for people allowed to see them (one permission-checked query), and signed reference URLs
-for the upstream to fetch.
+for people allowed to see them (one permission-checked query), signed reference URLs for
+the upstream to fetch, and a collection's images as one streamed ZIP.
 
 Bytes come from the web process for local files, or from the bucket: with object storage
 the browser is sent (302) to a presigned URL (generations/storage.py).
@@ -14,15 +14,17 @@ from django.http import (
     Http404,
     HttpResponseNotModified,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404
 from django.utils.http import parse_etags
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
-from .. import services, storage
+from .. import archive, services, storage
+from .. import collections as collection_service
 from ..models import Generation, ResultImage
-from .common import get_generation_for
+from .common import get_collection_for, get_generation_for
 
 # Pages behind a permission check: a browser may keep an image for an hour, then asks again
 # (a 304 when it has not changed).
@@ -152,3 +154,33 @@ def reference_public(request, token):
     if reference is None:
         raise Http404
     return serve_file(request, reference.file.name, reference.content_type)
+
+
+@require_GET
+def collection_download(request, collection_id):
+    """The collection's images this member may see, as one ZIP streamed file by file:
+    originals, or the display variant where retention removed the original."""
+    collection = get_collection_for(request.user, collection_id)
+    entries = []
+    for item in collection_service.items_visible_to(collection, request.user):
+        generation = item.generation
+        for result in generation.results.all():
+            name = result.file.name or result.display.name
+            if not result.is_stored or not name:
+                continue
+            extension = name.rsplit(".", 1)[-1]
+            entries.append(
+                archive.Entry(
+                    arcname=download_name(generation, result.position, extension),
+                    name=name,
+                    modified=generation.created_at,
+                )
+            )
+    response = StreamingHttpResponse(
+        archive.stream_zip(entries, lambda name: default_storage.open(name, "rb")),
+        content_type="application/zip",
+    )
+    filename = slugify(collection.name) or "collection"
+    response["Content-Disposition"] = f'attachment; filename="{filename}.zip"'
+    response["Cache-Control"] = "private, no-store"
+    return response
