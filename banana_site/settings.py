@@ -309,6 +309,24 @@ BANANA_MEDIA_URL_TTL: int = env.int("BANANA_MEDIA_URL_TTL", default=3600)
 # The display variant's long side, in pixels (WebP); thumbnails are 384.
 BANANA_DISPLAY_SIZE: int = env.int("BANANA_DISPLAY_SIZE", default=1600)
 
+
+def _size_in_bytes(name: str, default: str) -> int:
+    """A size such as 1073741824, 500MB or 1GB (powers of 1024); 0 is 0."""
+    text = env.str(name, default=default).strip().upper().removesuffix("B").replace(" ", "")
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    factor = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    try:
+        return int(float(digits) * factor)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: a size such as 500MB or 1GB.") from None
+
+
+# Each member's storage quota: the team default (admins override it in Team settings, and
+# per member on their credit account). 0 = no limit. A member at or over it cannot submit
+# until they free room; results of generations already sent are always stored.
+BANANA_STORAGE_QUOTA: int = _size_in_bytes("BANANA_STORAGE_QUOTA", "0")
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

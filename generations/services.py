@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import credits, upstream
+from . import credits, quota, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
@@ -87,6 +87,8 @@ def create_generation(
     submit request returns, and it must find the row it names.
     """
     with transaction.atomic():
+        # A member whose images fill their storage is told so before anything is spent.
+        quota.check_room(owner)
         generation = Generation(
             owner=owner,
             model=model,

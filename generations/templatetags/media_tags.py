@@ -7,7 +7,7 @@ permission (generations/storage.py).
 from django import template
 from django.urls import reverse
 
-from .. import storage
+from .. import quota, storage
 
 register = template.Library()
 
@@ -25,3 +25,9 @@ def thumbnail_url(generation, result):
     return signed(result.thumbnail) or reverse(
         "result_thumbnail", args=[generation.pk, result.position]
     )
+
+
+@register.simple_tag(takes_context=True)
+def storage_usage(context):
+    """The signed-in member's storage: `{% storage_usage as usage %}{{ usage }}`."""
+    return quota.usage_of(context["request"].user)
