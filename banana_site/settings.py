@@ -326,6 +326,11 @@ def _size_in_bytes(name: str, default: str) -> int:
 # per member on their credit account). 0 = no limit. A member at or over it cannot submit
 # until they free room; results of generations already sent are always stored.
 BANANA_STORAGE_QUOTA: int = _size_in_bytes("BANANA_STORAGE_QUOTA", "0")
+# Originals older than this many days that nobody favourited, put in a collection or
+# shares are removed (thumbnail and display variant stay); 0 keeps everything. The worker
+# applies it every BANANA_RETENTION_EVERY seconds.
+BANANA_RETENTION_DAYS: int = env.int("BANANA_RETENTION_DAYS", default=0)
+BANANA_RETENTION_EVERY: float = env.float("BANANA_RETENTION_EVERY", default=3600.0)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

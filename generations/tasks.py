@@ -6,7 +6,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from . import housekeeping as housekeeping_service
-from . import services
+from . import retention, services
 
 STORE_RETRY_DELAY = timedelta(seconds=20)
 
@@ -51,3 +51,8 @@ def reconcile_generations():
 @task
 def housekeeping():
     return housekeeping_service.run()
+
+
+@task
+def apply_retention():
+    return retention.apply()

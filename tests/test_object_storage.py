@@ -2,7 +2,7 @@
 HTTP by django-storages and boto3, as a production bucket would be.
 
 Uploads, stored results with their display variant and thumbnail, presigned downloads (the
-302 followed to the bucket), deletion and the collection ZIP, all on the bucket.
+302 followed to the bucket), deletion, the collection ZIP and retention, all on the bucket.
 """
 
 import io
@@ -12,16 +12,18 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 import requests
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
-from generations import storage
+from generations import retention, storage
 from generations.collections import add_to_collection, create_collection
 from generations.models import Generation, ResultImage
 
@@ -233,6 +235,24 @@ def test_a_collection_downloads_as_a_zip_read_from_the_bucket(
         for g in (first, second)
     }
     assert contents == expected
+
+
+def test_retention_removes_the_original_object_and_keeps_the_display_and_thumbnail(
+    member_client, emulator, bucket, settings
+):
+    generation = generate(member_client)
+    result = generation.results.get()
+    original, kept = result.file.name, {result.display.name, result.thumbnail.name}
+    Generation.objects.filter(pk=generation.pk).update(
+        created_at=generation.created_at - timedelta(days=40)
+    )
+
+    counts = retention.apply(days=30)
+
+    assert counts["originals_removed"] == 1
+    assert original not in bucket.objects()
+    assert kept <= bucket.objects()
+    assert not default_storage.exists(original)
 
 
 def test_environment_alone_puts_media_in_the_bucket(bucket, s3_endpoint):
