@@ -11,10 +11,20 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='resultimage',
+            name='file',
+            field=models.FileField(blank=True, max_length=255, upload_to=generations.models.generations.result_upload_path),
+        ),
+        migrations.AlterField(
+            model_name='resultimage',
+            name='thumbnail',
+            field=models.FileField(blank=True, max_length=255, upload_to=generations.models.generations.result_upload_path),
+        ),
         migrations.AddField(
             model_name='resultimage',
             name='display',
-            field=models.FileField(blank=True, upload_to=generations.models.generations.result_upload_path),
+            field=models.FileField(blank=True, max_length=255, upload_to=generations.models.generations.result_upload_path),
         ),
         migrations.AddField(
             model_name='resultimage',

@@ -298,18 +298,19 @@ class ResultImage(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
     error_message = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    file = models.FileField(upload_to=result_upload_path, blank=True)
+    # Names carry two ids and a content hash: longer than FileField's default 100.
+    file = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
     content_type = models.CharField(max_length=50, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     byte_size = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail = models.FileField(upload_to=result_upload_path, blank=True)
+    thumbnail = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
     thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
     thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
     thumbnail_byte_size = models.PositiveIntegerField(null=True, blank=True)
     # The size pages show (WebP, long side at most BANANA_DISPLAY_SIZE). Empty on rows
     # stored before it existed: the original stands in.
-    display = models.FileField(upload_to=result_upload_path, blank=True)
+    display = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
     display_width = models.PositiveIntegerField(null=True, blank=True)
     display_height = models.PositiveIntegerField(null=True, blank=True)
     display_byte_size = models.PositiveIntegerField(null=True, blank=True)
