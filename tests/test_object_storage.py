@@ -23,7 +23,7 @@ from django.urls import reverse
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
-from generations import retention, storage
+from generations import retention, services, storage
 from generations.collections import add_to_collection, create_collection
 from generations.models import Generation, ResultImage
 
@@ -132,6 +132,22 @@ def test_an_uploaded_reference_is_stored_in_the_bucket_and_served_from_it(
     assert follow(response, s3_endpoint).content == bucket.read(reference.file.name)
 
 
+def test_the_upstream_gets_a_reference_from_the_bucket_without_a_redirect(
+    member_client, emulator, bucket, settings
+):
+    upload = io.BytesIO(png_bytes("green"))
+    upload.name = "ref.png"
+    generation = generate(member_client, reference_files=[upload])
+    reference = generation.references.get()
+    settings.PUBLIC_BASE_URL = "http://testserver"
+
+    url = services.signed_reference_url(reference).removeprefix("http://testserver")
+    response = member_client.get(url)
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == bucket.read(reference.file.name)
+
+
 def test_results_are_stored_in_the_bucket_with_display_variant_and_thumbnail(
     member_client, emulator, bucket
 ):
@@ -165,6 +181,7 @@ def test_pages_send_the_browser_to_presigned_urls_of_the_bucket(
     # The signed URL costs no query and no bucket call: a redirect the browser may reuse.
     redirect = member_client.get(display_url)
     assert redirect["Cache-Control"].startswith("private, max-age=")
+    assert "ETag" not in redirect  # revalidating would keep an expired presigned URL
     fetched = follow(redirect, s3_endpoint)
     assert fetched.content == bucket.read(result.display.name)
     assert fetched.headers["Content-Type"] == "image/webp"

@@ -45,41 +45,43 @@ def serve_file(
     filename="",
     attachment=False,
     presigned_ttl=None,
+    to_bucket=True,
 ):
-    """The stored file `name`: 304 when the browser holds it already, else a redirect to
-    the bucket (object storage) or the bytes (local files). 404 when there is none."""
+    """The stored file `name`: a redirect to a presigned URL of the bucket (object storage,
+    unless `to_bucket` is false), else the bytes, or 304 when the browser holds them already
+    (ETag). 404 when there is none."""
     if not name:
         raise Http404
-    etag = storage.etag_for(name)
-    if etag in parse_etags(request.headers.get("If-None-Match", "")):
-        response = HttpResponseNotModified()
-    elif storage.redirects_to_bucket():
+    content_type = content_type or storage.content_type_for(name)
+    if to_bucket and storage.redirects_to_bucket():
         ttl = presigned_ttl or settings.S3_PRESIGNED_URL_TTL
         response = HttpResponseRedirect(
             storage.presigned_url(
                 name,
-                content_type=content_type or storage.content_type_for(name),
+                content_type=content_type,
                 cache_control=cache_control,
                 filename=filename,
                 attachment=attachment,
                 ttl=ttl,
             )
         )
-        # The browser may follow the same redirect while the presigned URL lives, no
-        # longer; a page that must re-check every time (shares) says no-cache.
-        cache_control = (
+        # The browser may reuse the redirect while the presigned URL lives, no longer; one
+        # that must re-check every time (shares) says no-cache. No ETag: a revalidated
+        # redirect would keep pointing at a presigned URL that has expired.
+        response["Cache-Control"] = (
             cache_control if "no-cache" in cache_control else f"private, max-age={ttl // 2}"
         )
+        return response
+    etag = storage.etag_for(name)
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
     else:
         try:
             handle = default_storage.open(name, "rb")
         except FileNotFoundError:
             raise Http404 from None
         response = FileResponse(
-            handle,
-            content_type=content_type or storage.content_type_for(name),
-            as_attachment=attachment,
-            filename=filename,
+            handle, content_type=content_type, as_attachment=attachment, filename=filename
         )
     response["Cache-Control"] = cache_control
     response["ETag"] = etag
@@ -153,7 +155,9 @@ def reference_public(request, token):
     reference = services.reference_from_token(token)
     if reference is None:
         raise Http404
-    return serve_file(request, reference.file.name, reference.content_type)
+    # Streamed even with object storage: the upstream may not follow redirects, nor reach
+    # the bucket.
+    return serve_file(request, reference.file.name, reference.content_type, to_bucket=False)
 
 
 @require_GET
