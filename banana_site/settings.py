@@ -235,18 +235,117 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# --- Media storage: local files, or an S3-compatible bucket -------------------------------
+# Local files under MEDIA_ROOT unless S3_BUCKET is set: then django-storages' S3 backend
+# (AWS S3, MinIO, Ceph, R2, ...), a private bucket. MEDIA_STORAGE_BACKEND and
+# MEDIA_STORAGE_OPTIONS (JSON) choose any other Django storage class; with S3_BUCKET the
+# options are added to (and override) the ones built here.
+# Media is never public: pages carry signed, expiring URLs (BANANA_MEDIA_URL_TTL) checked
+# without the database, other image URLs check permission, and then the bytes are streamed
+# by the web process (local files) or the browser is sent to a presigned URL of the bucket
+# valid for S3_PRESIGNED_URL_TTL seconds (MEDIA_PRESIGNED_DOWNLOADS).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+S3_BUCKET: str = env.str("S3_BUCKET", default="")
+S3_PRESIGNED_URL_TTL: int = env.int("S3_PRESIGNED_URL_TTL", default=3600)
+S3_BACKEND = "storages.backends.s3.S3Storage"
+MEDIA_STORAGE_BACKEND: str = env.str(
+    "MEDIA_STORAGE_BACKEND",
+    default=S3_BACKEND if S3_BUCKET else "django.core.files.storage.FileSystemStorage",
+)
+MEDIA_STORAGE_OPTIONS: dict[str, Any] = {}
+if S3_BUCKET:
+    _s3_endpoint = env.str("S3_ENDPOINT_URL", default="").rstrip("/")
+    _s3_options = {
+        "bucket_name": S3_BUCKET,
+        "endpoint_url": _s3_endpoint,
+        "region_name": env.str("S3_REGION", default=""),
+        "access_key": env.str("S3_ACCESS_KEY_ID", default=""),
+        "secret_key": env.str("S3_SECRET_ACCESS_KEY", default=""),
+        "location": env.str("S3_PREFIX", default="").strip("/"),
+        # Path style for your own endpoint (MinIO and friends), virtual hosts on AWS.
+        "addressing_style": env.str(
+            "S3_ADDRESSING_STYLE", default="path" if _s3_endpoint else "virtual"
+        ),
+    }
+    MEDIA_STORAGE_OPTIONS = {name: value for name, value in _s3_options.items() if value}
+    MEDIA_STORAGE_OPTIONS |= {
+        "signature_version": "s3v4",
+        "default_acl": None,  # objects are private: the bucket's policy, no public ACL
+        "querystring_auth": True,
+        "querystring_expire": S3_PRESIGNED_URL_TTL,
+        # A name is never reused for other bytes, so a URL's content never changes.
+        "file_overwrite": False,
+        # Files read back (retention, ZIP downloads, remixes) spill to disk past 2 MB.
+        "max_memory_size": 2 * 1024 * 1024,
+    }
+MEDIA_STORAGE_OPTIONS |= env.json("MEDIA_STORAGE_OPTIONS", default={})
+# Send browsers to the bucket (302 to a presigned URL) instead of streaming through a web
+# worker. On by default with S3; the endpoint must then be reachable from browsers.
+MEDIA_PRESIGNED_DOWNLOADS: bool = env.bool(
+    "MEDIA_PRESIGNED_DOWNLOADS", default=MEDIA_STORAGE_BACKEND == S3_BACKEND
+)
+
+
+def _bucket_origins(options: dict[str, Any]) -> list[str]:
+    """Where presigned URLs point, for the Content-Security-Policy's img-src."""
+    bucket, endpoint = options.get("bucket_name", ""), options.get("endpoint_url", "")
+    if endpoint:
+        scheme, _sep, host = endpoint.partition("://")
+        host = host.split("/")[0]
+        if options.get("addressing_style") == "virtual":
+            return [f"{scheme}://{bucket}.{host}"]
+        return [f"{scheme}://{host}"]
+    region = options.get("region_name", "")
+    origins = [f"https://{bucket}.s3.amazonaws.com"]
+    if region:
+        origins.append(f"https://{bucket}.s3.{region}.amazonaws.com")
+    return origins
+
+
+# Override when a proxy or CDN serves the bucket under another name.
+MEDIA_DOWNLOAD_ORIGINS: list[str] = env.list(
+    "MEDIA_DOWNLOAD_ORIGINS",
+    default=(
+        _bucket_origins(MEDIA_STORAGE_OPTIONS)
+        if MEDIA_PRESIGNED_DOWNLOADS and MEDIA_STORAGE_BACKEND == S3_BACKEND
+        else []
+    ),
+)
+# Signed image URLs in pages are valid for between one and two of these (seconds): stable
+# within a window, so browsers reuse what they cached, and renewed by every page.
+BANANA_MEDIA_URL_TTL: int = env.int("BANANA_MEDIA_URL_TTL", default=3600)
+# The display variant's long side, in pixels (WebP); thumbnails are 384.
+BANANA_DISPLAY_SIZE: int = env.int("BANANA_DISPLAY_SIZE", default=1600)
+
+
+def _size_in_bytes(name: str, default: str) -> int:
+    """A size such as 1073741824, 500MB or 1GB (powers of 1024); 0 is 0."""
+    text = env.str(name, default=default).strip().upper().removesuffix("B").replace(" ", "")
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    factor = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    try:
+        return int(float(digits) * factor)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: a size such as 500MB or 1GB.") from None
+
+
+# Each member's storage quota: the team default (admins override it in Team settings, and
+# per member on their credit account). 0 = no limit. A member at or over it cannot submit
+# until they free room; results of generations already sent are always stored.
+BANANA_STORAGE_QUOTA: int = _size_in_bytes("BANANA_STORAGE_QUOTA", "0")
+# Originals older than this many days that nobody favourited, put in a collection or
+# shares are removed (thumbnail and display variant stay); 0 keeps everything. The worker
+# applies it every BANANA_RETENTION_EVERY seconds.
+BANANA_RETENTION_DAYS: int = env.int("BANANA_RETENTION_DAYS", default=0)
+BANANA_RETENTION_EVERY: float = env.float("BANANA_RETENTION_EVERY", default=3600.0)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
-    # Media is never served from a public path: views check permission and stream it.
-    "default": {
-        "BACKEND": env.str(
-            "MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
-        ),
-        "OPTIONS": env.json("MEDIA_STORAGE_OPTIONS", default={}),
-    },
+    # Media is never served from a public path (see "Media storage" above).
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -300,7 +399,7 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
-    "img-src": [CSP.SELF, "data:", "blob:"],
+    "img-src": [CSP.SELF, "data:", "blob:", *MEDIA_DOWNLOAD_ORIGINS],
     "connect-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],

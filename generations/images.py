@@ -1,4 +1,4 @@
-"""Validation, re-encoding and thumbnails for generated and uploaded images (Pillow).
+"""Validation, re-encoding, display variants and thumbnails for images (Pillow).
 
 No Django imports: messages on :class:`ImageRejected` are plain English, safe to show a user;
 the caller translates them if needed.
@@ -18,6 +18,7 @@ __all__ = [
     "ALLOWED_FORMATS",
     "ImageRejected",
     "ProcessedImage",
+    "make_display",
     "process_image",
     "validate_upload",
 ]
@@ -35,6 +36,7 @@ _HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 JPEG_QUALITY = 90
 WEBP_QUALITY = 90
 THUMB_QUALITY = 80
+DISPLAY_QUALITY = 85
 
 
 class ImageRejected(Exception):
@@ -56,6 +58,10 @@ class ProcessedImage:
     thumbnail: bytes  # WEBP, long side <= thumb_size
     thumbnail_width: int
     thumbnail_height: int
+    # WEBP, long side <= display_size; only when process_image was asked for one.
+    display: bytes | None = None
+    display_width: int | None = None
+    display_height: int | None = None
 
 
 def _not_an_image_message(allowed_formats: Collection[str]) -> str:
@@ -165,14 +171,19 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _thumbnail(img: Image.Image, thumb_size: int) -> tuple[bytes, int, int]:
+def _scaled_webp(img: Image.Image, long_side: int, quality: int) -> tuple[bytes, int, int]:
+    """``img`` as WEBP with its long side at most ``long_side`` (never enlarged)."""
     mode = "RGBA" if _has_alpha(img) else "RGB"
-    thumb = img.convert(mode) if img.mode != mode else img.copy()
-    thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    thumb.info = {}
+    scaled = img.convert(mode) if img.mode != mode else img.copy()
+    scaled.thumbnail((long_side, long_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    scaled.info = {}
     buf = io.BytesIO()
-    thumb.save(buf, "WEBP", quality=THUMB_QUALITY)
-    return buf.getvalue(), thumb.width, thumb.height
+    scaled.save(buf, "WEBP", quality=quality)
+    return buf.getvalue(), scaled.width, scaled.height
+
+
+def _thumbnail(img: Image.Image, thumb_size: int) -> tuple[bytes, int, int]:
+    return _scaled_webp(img, thumb_size, THUMB_QUALITY)
 
 
 def process_image(
@@ -180,21 +191,26 @@ def process_image(
     *,
     max_pixels: int = 40_000_000,
     thumb_size: int = 384,
+    display_size: int | None = None,
     allowed_formats: Collection[str] = ALLOWED_FORMATS,
 ) -> ProcessedImage:
     """Decode, validate and re-encode ``data``; raise :class:`ImageRejected` if unacceptable.
 
     The output keeps the input format (PNG/JPEG/WEBP), applies EXIF orientation and carries no
-    metadata. The thumbnail is WEBP with its long side at most ``thumb_size``.
+    metadata. The thumbnail is WEBP with its long side at most ``thumb_size``; given a
+    ``display_size``, so is a display variant, made from the same decoded pixels.
     """
-    if thumb_size < 1:
-        raise ValueError("thumb_size must be positive")
+    if thumb_size < 1 or (display_size is not None and display_size < 1):
+        raise ValueError("thumb_size and display_size must be positive")
     img, fmt = _decode(bytes(data), max_pixels, allowed_formats)
+    display: tuple[bytes | None, int | None, int | None] = (None, None, None)
     try:
         oriented = _orient(img)
         clean = _normalise(oriented, fmt)
         content = _encode(clean, fmt)
         thumbnail, thumb_w, thumb_h = _thumbnail(clean, thumb_size)
+        if display_size is not None:
+            display = _scaled_webp(clean, display_size, DISPLAY_QUALITY)
     except ImageRejected:
         raise
     except Exception:
@@ -211,7 +227,26 @@ def process_image(
         thumbnail=thumbnail,
         thumbnail_width=thumb_w,
         thumbnail_height=thumb_h,
+        display=display[0],
+        display_width=display[1],
+        display_height=display[2],
     )
+
+
+def make_display(
+    data: bytes, *, display_size: int, max_pixels: int = 40_000_000
+) -> tuple[bytes, int, int]:
+    """The display variant (WEBP, long side at most ``display_size``) of an image we stored
+    before display variants existed: (bytes, width, height). Raises ImageRejected."""
+    if display_size < 1:
+        raise ValueError("display_size must be positive")
+    img, fmt = _decode(bytes(data), max_pixels, ALLOWED_FORMATS)
+    try:
+        return _scaled_webp(_normalise(_orient(img), fmt), display_size, DISPLAY_QUALITY)
+    except Exception:
+        raise ImageRejected("The image could not be processed.") from None
+    finally:
+        img.close()
 
 
 def validate_upload(data: bytes, *, max_bytes: int, max_pixels: int = 40_000_000) -> ProcessedImage:

@@ -66,6 +66,10 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if length <= settings.BANANA_ANONYMOUS_MAX_BODY:
+            # Small enough for anyone: who sent it need not be looked up (most requests,
+            # and the signed image URLs, which must cost no database query).
+            return self.get_response(request)
         user = getattr(request, "user", None)
         limit = (
             settings.BANANA_MEMBER_MAX_BODY

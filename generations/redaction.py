@@ -1,12 +1,13 @@
 """Secrets that travel in URL paths (webhook secrets, share tokens, signed reference
-tokens) are kept out of every log line: Django's own loggers and the access log."""
+tokens, signed image URLs' signatures) are kept out of every log line: Django's own
+loggers and the access log."""
 
 import logging
 import re
 
 REDACTED = "[redacted]"
 _SECRET_IN_PATH = re.compile(
-    r"(?P<prefix>/hooks/upstream/[0-9a-fA-F-]{32,36}/|/s/|/r/)(?P<secret>[^/?#\s\"]+)"
+    r"(?P<prefix>/hooks/upstream/[0-9a-fA-F-]{32,36}/|/s/|/r/|/i/)(?P<secret>[^/?#\s\"]+)"
 )
 
 

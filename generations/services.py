@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import apikeys, callbacks, credits, upstream
+from . import apikeys, callbacks, credits, quota, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
@@ -38,6 +38,7 @@ from .models import (
 )
 from .models.generations import GenerationId, result_upload_path
 from .queue import enqueue_after_commit
+from .storage import content_hash
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -97,6 +98,8 @@ def create_generation(
     the `base_url` the client reached us at.
     """
     with transaction.atomic():
+        # A member whose images fill their storage is told so before anything is spent.
+        quota.check_room(owner)
         generation = Generation(
             owner=owner,
             model=model,
@@ -620,7 +623,9 @@ def store_results(generation_id: GenerationId) -> bool:
     ):
         try:
             processed = process_image(
-                fetch(result.source, policy), max_pixels=settings.BANANA_MAX_PIXELS
+                fetch(result.source, policy),
+                max_pixels=settings.BANANA_MAX_PIXELS,
+                display_size=settings.BANANA_DISPLAY_SIZE,
             )
         except FetchError as exc:
             attempts = result.attempts + 1
@@ -651,35 +656,50 @@ def _keep_result(result: ResultImage, processed: ProcessedImage) -> None:
 
     Two workers (the task and the reconciler) may fetch the same result, and the generation
     may have been deleted meanwhile: only the UPDATE that finds it still waiting keeps
-    its files.
+    its files. Each name carries a hash of its bytes, so a name never stands for other
+    bytes and the URLs of a file can be cached for good.
     """
+    assert processed.display is not None  # store_results asks for a display variant
     base = f"{result.generation_id}-{result.position}"
     storage = result.file.storage
-    file_name = storage.save(
-        result_upload_path(result, f"{base}.{processed.extension}"), ContentFile(processed.content)
-    )
-    thumb_name = storage.save(
-        result_upload_path(result, f"{base}-thumb.webp"), ContentFile(processed.thumbnail)
-    )
+
+    def save(suffix: str, content: bytes) -> str:
+        name = result_upload_path(result, f"{base}-{content_hash(content)}{suffix}")
+        return storage.save(name, ContentFile(content))
+
+    file_name = save(f".{processed.extension}", processed.content)
+    display_name = save("-display.webp", processed.display)
+    thumb_name = save("-thumb.webp", processed.thumbnail)
     kept = ResultImage.objects.filter(
         pk=result.pk, state=ResultImage.State.WAITING, generation__deleted_at__isnull=True
     ).update(
         state=ResultImage.State.STORED,
         file=file_name,
+        display=display_name,
         thumbnail=thumb_name,
         source="",
         content_type=processed.content_type,
         width=processed.width,
         height=processed.height,
         byte_size=len(processed.content),
+        display_width=processed.display_width,
+        display_height=processed.display_height,
+        display_byte_size=len(processed.display),
         thumbnail_width=processed.thumbnail_width,
         thumbnail_height=processed.thumbnail_height,
+        thumbnail_byte_size=len(processed.thumbnail),
         attempts=F("attempts") + 1,
         error_message="",
     )
     if not kept:
-        storage.delete(file_name)
-        storage.delete(thumb_name)
+        # A storage that overwrites may have given the winner the very same names.
+        winner = set(
+            ResultImage.objects.filter(pk=result.pk).values_list("file", "display", "thumbnail")
+        )
+        held = {name for names in winner for name in names}
+        for name in (file_name, display_name, thumb_name):
+            if name not in held:
+                storage.delete(name)
 
 
 # --- Deleting ------------------------------------------------------------------------------
@@ -700,10 +720,10 @@ def remove_files(generation_id: GenerationId) -> None:
     names: list[str] = []
     for result in ResultImage.objects.filter(generation_id=generation_id):
         # A FieldFile is true when its name is set: `if f.name` is `if f`, with the type.
-        names += [f.name for f in (result.file, result.thumbnail) if f.name]
+        names += [f.name for f in (result.file, result.display, result.thumbnail) if f.name]
     # Results still waiting are marked failed, so the storer never brings them back.
     ResultImage.objects.filter(generation_id=generation_id).update(
-        file="", thumbnail="", state=ResultImage.State.FAILED, source=""
+        file="", display="", thumbnail="", state=ResultImage.State.FAILED, source=""
     )
     for reference in ReferenceImage.objects.filter(generation_id=generation_id):
         if reference.file.name:

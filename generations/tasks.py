@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.tasks import task
 from django.utils import timezone
 
-from . import callbacks, services
+from . import callbacks, retention, services
 from . import housekeeping as housekeeping_service
 
 STORE_RETRY_DELAY = timedelta(seconds=20)
@@ -67,3 +67,8 @@ def deliver_callback(*, delivery_id, attempt):
         deliver_callback.using(run_after=timezone.now() + delay).enqueue(
             delivery_id=delivery_id, attempt=attempt + 1
         )
+
+
+@task
+def apply_retention():
+    return retention.apply()

@@ -56,6 +56,14 @@ urlpatterns = [
         name="result_thumbnail",
     ),
     path(
+        "g/<uuid:generation_id>/images/<int:position>/display/",
+        media.result_image,
+        {"variant": "display"},
+        name="result_display",
+    ),
+    # Signed by the page that shows them: no database query, cached for good.
+    path("i/<token:signature>/<int:expires>/<path:name>", media.signed_media, name="signed_media"),
+    path(
         "g/<uuid:generation_id>/references/<int:position>/",
         media.reference_image,
         name="reference_image",
@@ -68,6 +76,11 @@ urlpatterns = [
         "collections/<uuid:collection_id>/",
         collections.collection_detail,
         name="collection_detail",
+    ),
+    path(
+        "collections/<uuid:collection_id>/download.zip",
+        media.collection_download,
+        name="collection_download",
     ),
     path(
         "collections/<uuid:collection_id>/rename/",

@@ -19,6 +19,7 @@ PUBLIC = {
     "share_page",
     "share_image",
     "share_thumbnail",
+    "signed_media",
     "healthz",
     "readyz",  # probes: tests/test_operations_probes.py
     "metrics",  # its own bearer token: tests/test_metrics.py

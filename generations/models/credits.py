@@ -55,6 +55,12 @@ class CreditAccount(models.Model):
         blank=True,
         help_text=_("Empty: the default."),
     )
+    storage_quota_mb = models.PositiveIntegerField(
+        _("storage quota (MB)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the team default. 0: no limit."),
+    )
 
     class Meta:
         verbose_name = _("credit account")
@@ -154,6 +160,12 @@ class TeamSettings(models.Model):
         null=True,
         blank=True,
         help_text=_("Empty: the value from the server's settings."),
+    )
+    default_storage_quota_mb = models.PositiveIntegerField(
+        _("default storage quota (MB)"),
+        null=True,
+        blank=True,
+        help_text=_("Per member. Empty: the value from the server's settings. 0: no limit."),
     )
 
     class Meta:

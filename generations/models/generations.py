@@ -321,14 +321,25 @@ class ResultImage(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
     error_message = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    file = models.FileField(upload_to=result_upload_path, blank=True)
+    # Names carry two ids and a content hash: longer than FileField's default 100.
+    file = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
     content_type = models.CharField(max_length=50, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     byte_size = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail = models.FileField(upload_to=result_upload_path, blank=True)
+    thumbnail = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
     thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
     thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    # The size pages show (WebP, long side at most BANANA_DISPLAY_SIZE). Empty on rows
+    # stored before it existed: the original stands in.
+    display = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
+    display_width = models.PositiveIntegerField(null=True, blank=True)
+    display_height = models.PositiveIntegerField(null=True, blank=True)
+    display_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    # Set when the retention policy removed the original (`file` is then empty); the
+    # display variant and the thumbnail stay.
+    original_removed_at = models.DateTimeField(_("original removed"), null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -347,6 +358,24 @@ class ResultImage(models.Model):
     def is_failed(self):
         """It could not be copied to us: error_message says why."""
         return self.state == self.State.FAILED
+
+    @property
+    def shown_file(self):
+        """The file a page shows at full width: the display variant, else the original
+        (rows stored before display variants existed), else the thumbnail."""
+        return self.display or self.file or self.thumbnail
+
+    @property
+    def shown_width(self):
+        if self.display:
+            return self.display_width
+        return self.width if self.file else self.thumbnail_width
+
+    @property
+    def shown_height(self):
+        if self.display:
+            return self.display_height
+        return self.height if self.file else self.thumbnail_height
 
 
 class UpstreamHealth(models.Model):

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import api, apikeys, apitasks, catalogue, credits, openapi, services
 from ..models import ApiKey
-from .media import file_response
+from .media import serve_file
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def result_image(request: HttpRequest, token: str) -> HttpResponse:
     result = apitasks.result_from_token(token)
     if result is None:
         raise Http404
-    response = file_response(result.file, result.content_type)
+    response = serve_file(request, result.file.name, result.content_type)
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from .. import ratelimit, sharing
-from .media import file_response
+from ..models import Generation, ResultImage
+from .media import result_file, serve_file
 
 
 def _public(response):
@@ -62,21 +63,47 @@ def share_page(request, token):
     return _public(render(request, "share/page.html", context))
 
 
+# A presigned bucket URL handed out for a shared image outlives a revocation by at most this.
+SHARE_PRESIGNED_TTL = 60
+
+
+def _shared_result(link, generation_id, position):
+    """The stored result a live link shows, in one query: the link's own generation, or
+    one of its collection's, as long as `sharing.shareable` still allows it."""
+    generations = Generation.objects.filter(sharing.shareable(link.owner_id), pk=generation_id)
+    if link.generation_id:
+        generations = generations.filter(pk=link.generation_id)
+    else:
+        generations = generations.filter(collection_items__collection_id=link.collection_id)
+    return (
+        ResultImage.objects.filter(
+            generation__in=generations, state=ResultImage.State.STORED, position=position
+        )
+        .defer("source")
+        .first()
+    )
+
+
 @login_not_required
 @require_GET
 def share_image(request, token, generation_id, position, variant="original"):
+    """A shared image, checked against the link on every request (a revoked link stops at
+    once, also in browser caches: no-cache, with an ETag for a cheap 304)."""
     link = sharing.live_share(token)
     if link is None:
         return _miss(request)
-    shown = sharing.shared_generations(link)
-    generation = next((g for g in shown if g.pk == generation_id), None)
-    result = generation and next(
-        (r for r in generation.results.all() if r.position == position), None
-    )
+    result = _shared_result(link, generation_id, position)
     if result is None:
         return _gone(request)
-    if variant == "thumbnail":
-        response = file_response(result.thumbnail, "image/webp")
-    else:
-        response = file_response(result.file, result.content_type)
+    # Where retention removed the original, its display variant stands in.
+    if variant == "original" and not result.file:
+        variant = "display"
+    name, content_type = result_file(result, variant)
+    response = serve_file(
+        request,
+        name,
+        content_type,
+        cache_control="private, no-cache",
+        presigned_ttl=SHARE_PRESIGNED_TTL,
+    )
     return _public(response)

@@ -6,7 +6,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 from django_tasks_db.models import DBTaskResult
 
-from generations.tasks import housekeeping, reconcile_generations
+from generations.tasks import apply_retention, housekeeping, reconcile_generations
 from operations.heartbeat import Heartbeat
 
 
@@ -26,9 +26,10 @@ def _runs_tasks_here(options):
 
 class Command(DbWorkerCommand):
     help = (
-        "Run background tasks, the reconciler every BANANA_RECONCILE_EVERY seconds and "
-        "housekeeping every BANANA_HOUSEKEEPING_EVERY seconds; record a heartbeat every "
-        "BANANA_WORKER_HEARTBEAT_EVERY seconds (read by /readyz)."
+        "Run background tasks, the reconciler every BANANA_RECONCILE_EVERY seconds, "
+        "housekeeping every BANANA_HOUSEKEEPING_EVERY seconds and, with "
+        "BANANA_RETENTION_DAYS set, the retention policy every BANANA_RETENTION_EVERY seconds; "
+        "record a heartbeat every BANANA_WORKER_HEARTBEAT_EVERY seconds (read by /readyz)."
     )
 
     def handle(self, *args, **options):
@@ -37,6 +38,8 @@ class Command(DbWorkerCommand):
             (reconcile_generations, settings.BANANA_RECONCILE_EVERY),
             (housekeeping, settings.BANANA_HOUSEKEEPING_EVERY),
         ]
+        if settings.BANANA_RETENTION_DAYS > 0:
+            schedule.append((apply_retention, settings.BANANA_RETENTION_EVERY))
         for task, every in schedule:
             threading.Thread(target=_schedule, args=(stop, task, every), daemon=True).start()
         heartbeat = None
