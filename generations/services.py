@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import credits, upstream
+from . import credits, members, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
@@ -84,7 +84,11 @@ def create_generation(
 
     The row must exist before the upstream hears of it: a callback can arrive before the
     submit request returns, and it must find the row it names.
+
+    Raises members.ModelNotAllowed for a model (or size) this member may not use: every way
+    of submitting (the studio, retries, any API) comes through here.
     """
+    members.check_model_access(owner, model, image_size)
     with transaction.atomic():
         generation = Generation(
             owner=owner,

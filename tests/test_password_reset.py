@@ -175,7 +175,8 @@ def test_the_reset_pages_are_open_to_visitors(client):
 def test_a_member_changes_their_password(client, mina):
     client.force_login(mina)
     page = client.get(reverse("home"))
-    assert reverse("password_change") in page.text  # the header links to it
+    assert reverse("account_settings") in page.text  # the header links to the settings page
+    assert reverse("password_change") in client.get(reverse("account_settings")).text
 
     wrong = client.post(
         reverse("password_change"),

@@ -19,12 +19,20 @@ PUBLIC = {
     "share_image",
     "share_thumbnail",
     "healthz",
+    # Joining: the single-use link mailed to the invited address is the permission
+    # (tests/test_invitations.py).
+    "invitation",
+    # Sign-in with the identity provider: visitors start it here and come back from the
+    # provider signed out (tests/test_provider_sign_in.py).
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
 }
 SAMPLE_KWARGS = {
     "generation_id": uuid.UUID(int=7),
     "position": 0,
     "collection_id": uuid.UUID(int=8),
     "link_id": uuid.UUID(int=9),
+    "session_id": 1,
     "token": "t" * 43,
     "secret": "s" * 43,
 }

@@ -1,5 +1,6 @@
-"""The Django admin: the audit of generations, credits and usage (one module per topic)."""
+"""The Django admin: the audit of generations, credits and usage, and the members (one
+module per topic)."""
 
-from . import credits, generations
+from . import credits, generations, members
 
-__all__ = ["credits", "generations"]
+__all__ = ["credits", "generations", "members"]

@@ -106,7 +106,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
         state = credits.limit_states([obj])[obj.pk]
         return {"at": _("at the limit"), "near": _("near the limit")}.get(state, "—")
 
-    @admin.action(description=gettext_lazy("Grant or adjust credits…"))
+    @admin.action(description=gettext_lazy("Grant or adjust credits…"), permissions=["change"])
     def grant_or_adjust(self, request, queryset):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
         return redirect(reverse("admin:generations_creditaccount_grant") + f"?ids={ids}")
@@ -234,10 +234,10 @@ class ModelPriceAdmin(admin.ModelAdmin):
 
 @admin.register(TeamSettings)
 class TeamSettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "monthly_team_cap", "default_monthly_allowance"]
+    list_display = ["__str__", "monthly_team_cap", "default_monthly_allowance", "starting_credits"]
 
     def has_add_permission(self, request):
-        return not TeamSettings.objects.exists()
+        return super().has_add_permission(request) and not TeamSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from .. import catalogue, credits, services
+from .. import catalogue, credits, members, services
 from ..forms import GenerationForm
 from ..models import ResultImage
 from .common import generations_for, get_generation_for
@@ -31,12 +31,14 @@ def _refused(request, form):
 
 @require_GET
 def home(request):
-    return render_studio(request, GenerationForm(initial={"model": catalogue.default_model()}))
+    return render_studio(
+        request, GenerationForm(initial={"model": catalogue.default_model()}, user=request.user)
+    )
 
 
 @require_POST
 def generate(request):
-    form = GenerationForm(request.POST, request.FILES)
+    form = GenerationForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         return _refused(request, form)
     data = form.cleaned_data
@@ -57,11 +59,11 @@ def generate(request):
             references=references,
             visibility=data["visibility"],
         )
-    except (services.ReferencesRefused, credits.CreditError) as exc:
+    except (services.ReferencesRefused, credits.CreditError, members.ModelNotAllowed) as exc:
         form.add_error(None, str(exc))
         return _refused(request, form)
     if request.htmx:
-        fresh = GenerationForm.with_choices_of(generation)
+        fresh = GenerationForm.with_choices_of(generation, user=request.user)
         generation = get_generation_for(request.user, generation.pk)
         return render(
             request,
@@ -101,7 +103,7 @@ def retry(request, generation_id):
         raise PermissionDenied
     try:
         generation = services.retry_generation(original, request.user)
-    except credits.CreditError as exc:
+    except (credits.CreditError, members.ModelNotAllowed) as exc:
         if request.htmx:
             return render(request, "generations/home.html#credit_refusal", {"message": exc})
         messages.error(request, str(exc))
@@ -115,7 +117,9 @@ def retry(request, generation_id):
 @require_GET
 def remix(request, generation_id):
     original = get_generation_for(request.user, generation_id)
-    form = GenerationForm.with_choices_of(original, prompt=original.prompt, remix_of=original.pk)
+    form = GenerationForm.with_choices_of(
+        original, user=request.user, prompt=original.prompt, remix_of=original.pk
+    )
     return render_studio(request, form)
 
 
@@ -124,10 +128,11 @@ def use_as_reference(request, generation_id, position):
     generation = get_generation_for(request.user, generation_id)
     get_object_or_404(generation.results.filter(state=ResultImage.State.STORED), position=position)
     form = GenerationForm(
+        user=request.user,
         initial={
             "model": generation.model,
             "reference_from": generation.pk,
             "reference_position": position,
-        }
+        },
     )
     return render_studio(request, form)
