@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const SCOPES = ['openid', 'email', 'profile', 'groups'];
@@ -68,6 +68,23 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' };
 
+function activeAccount(login) {
+  const account = accounts()[login];
+  return account && !account.disabled ? account : undefined;
+}
+
+// A provider session whose account was disabled since must sign in again: with prompt=none
+// that is the login_required answer.
+const policy = interactionPolicy.base();
+policy.get('login').checks.add(new interactionPolicy.Check(
+  'account_disabled',
+  'the account is disabled',
+  'login_required',
+  (ctx) => (ctx.oidc.session.accountId && !activeAccount(ctx.oidc.session.accountId)
+    ? interactionPolicy.Check.REQUEST_PROMPT
+    : interactionPolicy.Check.NO_NEED_TO_PROMPT),
+));
+
 const provider = new Provider(issuer, {
   clients: config.clients.map((client) => ({
     grant_types: ['authorization_code'],
@@ -87,7 +104,7 @@ const provider = new Provider(issuer, {
   // Every client must use PKCE (S256), confidential ones included.
   pkce: { required: () => true },
   features: { devInteractions: { enabled: false } },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  interactions: { policy, url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   // The studio is a first-party client: no consent screen.
   async loadExistingGrant(ctx) {
     const grantId = ctx.oidc.result?.consent?.grantId
@@ -102,12 +119,13 @@ const provider = new Provider(issuer, {
     return grant;
   },
   async findAccount(ctx, sub) {
-    const account = accounts()[sub];
-    if (!account || account.disabled) return undefined;
+    const account = activeAccount(sub);
+    if (!account) return undefined;
     return { accountId: sub, async claims() { return { sub, ...account.claims }; } };
   },
 });
 
+provider.on('server_error', (ctx, error) => console.error('server_error', error));
 const handleProvider = provider.callback();
 
 async function handleInteraction(req, res, uid, action) {
