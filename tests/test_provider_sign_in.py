@@ -296,6 +296,7 @@ def test_the_login_page_offers_both_when_both_are_on(client, provider):
     assert "Sign in with Example SSO" in page.text
     assert 'name="password"' in page.text
     assert 'name="next" value="/gallery/"' in page.text
+    assert 'href="/login/provider/?next=/gallery/"' in page.text
 
 
 def test_the_page_asked_for_before_signing_in_is_where_the_member_lands(client, provider):
