@@ -5,6 +5,8 @@ Every change here checks a permission an auditor does not have (auditors hold vi
 permissions only): inviting needs add_invitation, revoking and roles change_invitation and
 change_user, making an admin being a superuser."""
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -291,3 +293,18 @@ class ModelAccessAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("users")
+
+
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    """django-axes' sign-in attempts. Its "clean up" action deletes rows yet asks for no
+    permission: here it needs the delete permission, so auditors (who only view) never get
+    it. It also reads the time axes sets only on sign-in requests; it is set here."""
+
+    @admin.action(description=gettext_lazy("Clean up expired attempts"), permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        request.axes_attempt_time = timezone.now()
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, AccessAttemptAdmin)
