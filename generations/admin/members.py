@@ -88,7 +88,7 @@ class InvitationAdmin(admin.ModelAdmin):
     search_fields = ["email"]
     list_select_related = ["invited_by", "accepted_by"]
     date_hierarchy = "created_at"
-    fields = [
+    readonly_fields = fields = (
         "email",
         "role",
         "invited_by",
@@ -97,8 +97,7 @@ class InvitationAdmin(admin.ModelAdmin):
         "accepted_at",
         "accepted_by",
         "revoked_at",
-    ]
-    readonly_fields = fields
+    )
     actions = ["revoke", "send_again"]
 
     @admin.display(description=gettext_lazy("state"))
@@ -172,8 +171,7 @@ class ProfileInline(admin.StackedInline):
 
 class ProviderIdentityInline(ReadOnlyInline):
     model = ProviderIdentity
-    fields = ["issuer", "subject", "email", "linked_at", "last_sign_in"]
-    readonly_fields = fields
+    readonly_fields = fields = ("issuer", "subject", "email", "linked_at", "last_sign_in")
     can_delete = True  # unlinks: the next sign-in links again by verified e-mail address
 
     def has_delete_permission(self, request, obj=None):
