@@ -3,8 +3,13 @@ loopback (tests/identity_provider.py): the studio is the Django test client, the
 browser at the provider is an HTTP session. The same flow in Chromium is in
 tests/test_browser_provider_sign_in.py."""
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,6 +27,7 @@ from .identity_provider import PersonAtTheProvider
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def signed_in_user(client):
@@ -331,3 +337,60 @@ def test_a_callback_nobody_started_signs_nobody_in(client, provider):
     assert response.status_code == 403
     assert "could not be completed" in response.text
     assert signed_in_user(client) is None
+
+
+def settings_of_a_fresh_process(**variables):
+    """(exit code, the provider settings or the error) of a new process reading these
+    environment variables."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OIDC_", "LOCAL_PASSWORDS", "BANANA_STARTING"))
+    }
+    env.update(DJANGO_SETTINGS_MODULE="banana_site.settings", **variables)
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps([s.OIDC_ISSUER,"
+        " s.OIDC_RP_CLIENT_ID, s.OIDC_ALLOWED_DOMAINS, s.OIDC_REQUIRED_GROUP,"
+        " s.BANANA_LOCAL_PASSWORDS, str(s.BANANA_STARTING_CREDITS), s.OIDC_USE_PKCE]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    return done.returncode, (json.loads(done.stdout) if done.returncode == 0 else done.stderr)
+
+
+def test_provider_settings_come_from_the_environment():
+    code, values = settings_of_a_fresh_process(
+        OIDC_ISSUER="https://sso.example.com/",
+        OIDC_CLIENT_ID="studio",
+        OIDC_ALLOWED_DOMAINS="Example.com,example.org",
+        OIDC_REQUIRED_GROUP="studio-users",
+        LOCAL_PASSWORDS="false",
+        BANANA_STARTING_CREDITS="25",
+    )
+
+    assert code == 0, values
+    assert values == [
+        "https://sso.example.com",
+        "studio",
+        ["example.com", "example.org"],
+        "studio-users",
+        False,
+        "25",
+        True,
+    ]
+
+
+def test_settings_that_would_lock_everyone_out_or_leak_stop_the_start():
+    no_provider = settings_of_a_fresh_process(LOCAL_PASSWORDS="false")
+    plain_http = settings_of_a_fresh_process(
+        DEBUG="false",
+        SECRET_KEY="k" * 60,
+        ALLOWED_HOSTS="example.com",
+        BANANA_API_KEY="dk-x",
+        OIDC_ISSUER="http://sso.example.com",
+        OIDC_CLIENT_ID="studio",
+    )
+
+    assert no_provider[0] != 0 and "nobody could sign in" in no_provider[1]
+    assert plain_http[0] != 0 and "must use https://" in plain_http[1]
