@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from generations import credits, members
 from generations.models import Invitation, TeamSettings
+from generations.redaction import redact_secrets
 
 from .conftest import make_user
 from .mail_helpers import free_port, link_in
@@ -286,3 +287,15 @@ def test_invitations_are_records_nobody_edits_or_deletes(admin_client, smtp_inbo
     assert delete.status_code == 403
     invitation.refresh_from_db()
     assert invitation.email == "ana@example.com"
+
+
+def test_invitation_tokens_and_the_providers_code_never_reach_a_log_line():
+    token = "J" * 43
+    logged = redact_secrets(f'"GET /join/{token}/ HTTP/1.1" 410')
+    callback = redact_secrets("GET /login/provider/callback/?code=abc123&state=xyz&iss=https://x")
+
+    assert token not in logged
+    assert logged == '"GET /join/[redacted]/ HTTP/1.1" 410'
+    assert callback == (
+        "GET /login/provider/callback/?code=[redacted]&state=[redacted]&iss=https://x"
+    )
