@@ -206,8 +206,15 @@ def split_addresses(text: str) -> list[str]:
     return list(seen.values())
 
 
-def is_member_address(address: str) -> bool:
-    return get_user_model().objects.filter(email__iexact=address, is_active=True).exists()
+def existing_account(address: str) -> str | None:
+    """Why this address is not invited: it belongs to a member already (a deactivated one is
+    reactivated in the admin, not invited into a second account); else None."""
+    users = get_user_model().objects.filter(email__iexact=address)
+    if users.filter(is_active=True).exists():
+        return _("already a member")
+    if users.exists():
+        return _("a deactivated member: reactivate them in the admin instead")
+    return None
 
 
 @dataclass
@@ -224,15 +231,15 @@ def invitation_lifetime() -> timedelta:
 def invite(
     addresses: list[str], invited_by: User | None, role: str, base_url: str
 ) -> InviteOutcome:
-    """Mail each address a new single-use link. An address that already belongs to an
-    active member is skipped; one with a pending invitation gets a new link, and the old one
-    stops working. `base_url` is where the link points (PUBLIC_BASE_URL, or the request's).
-    """
+    """Mail each address a new single-use link. An address that already belongs to a
+    member (active or not) is skipped; one with a pending invitation gets a new link, and
+    the old one stops working. `base_url` is where the link points (PUBLIC_BASE_URL, or the
+    request's)."""
     outcome = InviteOutcome()
     for raw in addresses:
         address = normalise_email(raw)
-        if is_member_address(address):
-            outcome.skipped.append((address, _("already a member")))
+        if reason := existing_account(address):
+            outcome.skipped.append((address, reason))
             continue
         token = secrets.token_urlsafe(32)
         now = timezone.now()

@@ -2,12 +2,14 @@
 real SMTP on loopback (tests/mail_helpers.py), and the link in it works once, until it
 expires or is withdrawn."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -171,16 +173,48 @@ def test_an_unknown_link_is_not_found(client):
     assert "not valid" in page.text
 
 
-def test_an_address_that_is_already_a_member_is_not_invited(admin_client, smtp_inbox):
+def test_an_address_that_belongs_to_a_member_is_not_invited(admin_client, smtp_inbox):
     make_user("mina")
+    make_user("old", is_active=False)
 
-    response = invite(admin_client, "mina@example.com\nbo@example.com")
+    response = invite(admin_client, "mina@example.com\nold@example.com\nbo@example.com")
 
     assert [r for _s, recipients, _m in smtp_inbox.messages for r in recipients] == [
         "bo@example.com"
     ]
     shown = admin_client.get(response["Location"]).text
     assert "Not invited: mina@example.com (already a member)" in shown
+    assert "Not invited: old@example.com (a deactivated member: reactivate them" in shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_racing_for_one_link_make_one_member():
+    invitation = Invitation.objects.create(
+        email="ana@example.com",
+        token_hash=members.hash_token("r" * 43),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    barrier = threading.Barrier(2, timeout=10)
+    outcomes = []
+
+    def accept(username):
+        try:
+            barrier.wait()
+            members.accept_with_password(invitation, username, PASSWORD)
+            outcomes.append("joined")
+        except members.InvitationRefused as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(name,)) for name in ("ana", "ana-too")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(outcomes) == ["This invitation has already been used.", "joined"]
+    assert User.objects.filter(email="ana@example.com").count() == 1
 
 
 def test_addresses_that_are_not_addresses_are_refused_and_nothing_is_sent(admin_client, smtp_inbox):
