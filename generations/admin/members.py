@@ -245,14 +245,13 @@ class MemberAdmin(UserAdmin):
         description=gettext_lazy("Deactivate and sign out everywhere"), permissions=["change"]
     )
     def deactivate(self, request, queryset):
-        count = 0
-        for user in queryset.exclude(pk=request.user.pk).filter(is_active=True):
-            if user.is_superuser and not request.user.is_superuser:
-                raise PermissionDenied
+        users = list(queryset.exclude(pk=request.user.pk).filter(is_active=True))
+        if not request.user.is_superuser and any(u.is_superuser for u in users):
+            raise PermissionDenied  # only an admin deactivates an admin
+        for user in users:
             user.is_active = False
-            user.save(update_fields=["is_active"])
-            count += 1
-        messages.success(request, _("%(count)d member(s) deactivated.") % {"count": count})
+            user.save(update_fields=["is_active"])  # the signal ends their sessions
+        messages.success(request, _("%(count)d member(s) deactivated.") % {"count": len(users)})
 
 
 class ModelAccessForm(forms.ModelForm):
