@@ -162,7 +162,10 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses an account's sign-in from an address it is locked out at.
     "generations.accounts.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, signing nobody in while BANANA_LOCAL_PASSWORDS is off.
+    "generations.accounts.LocalPasswordBackend",
+    # The team's identity provider (OpenID Connect), when configured: see "Members" below.
+    "generations.oidc.ProviderBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -430,6 +433,59 @@ LOGGING: dict[str, Any] = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Members: invitations, roles, the identity provider -----------------------------------
+# Credits every new member is granted once, however they join (admins can override this
+# under Team settings). 0: none.
+BANANA_STARTING_CREDITS = Decimal(env.str("BANANA_STARTING_CREDITS", default="0"))
+# How long a mailed invitation link works, and how many addresses one form may invite.
+BANANA_INVITATION_DAYS: int = env.int("INVITATION_DAYS", default=7)
+BANANA_INVITATIONS_AT_ONCE: int = env.int("INVITATIONS_AT_ONCE", default=200)
+# false: nobody signs in with a password kept here. The login page offers only the identity
+# provider (which must then be configured), and password change and reset are off.
+BANANA_LOCAL_PASSWORDS: bool = env.bool("LOCAL_PASSWORDS", default=True)
+
+# Sign-in with the team's identity provider: OpenID Connect, authorization code with PKCE
+# (mozilla-django-oidc, glued in generations/oidc.py). On when OIDC_ISSUER and
+# OIDC_CLIENT_ID are set; the provider must allow <PUBLIC_BASE_URL>/login/provider/callback/
+# as a redirect URI. Endpoints come from the issuer's /.well-known/openid-configuration
+# (read the first time they are needed) unless set explicitly below.
+OIDC_ISSUER: str = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID: str = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET: str = env.str("OIDC_CLIENT_SECRET", default="")
+# The button says "Sign in with <this>".
+OIDC_PROVIDER_NAME: str = env.str("OIDC_PROVIDER_NAME", default="your company account")
+# Who may join without an invitation: addresses at these domains and/or people whose groups
+# claim holds this group. With neither set, only invited people join through the provider.
+OIDC_ALLOWED_DOMAINS: list[str] = [d.lower() for d in env.list("OIDC_ALLOWED_DOMAINS", default=[])]
+OIDC_REQUIRED_GROUP: str = env.str("OIDC_REQUIRED_GROUP", default="")
+OIDC_GROUPS_CLAIM: str = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_RP_SCOPES: str = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_OP_AUTHORIZATION_ENDPOINT: str = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT: str = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT: str = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT: str = env.str("OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO: str = env.str("OIDC_SIGN_ALGORITHM", default="RS256")
+OIDC_USE_PKCE = True
+OIDC_TOKEN_USE_BASIC_AUTH: bool = env.bool("OIDC_TOKEN_USE_BASIC_AUTH", default=True)
+OIDC_TIMEOUT: float = env.float("OIDC_TIMEOUT", default=10.0)
+# How often (seconds) a provider sign-in is checked with the provider again (prompt=none):
+# a person deactivated there is signed out at their next page load after that.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS: int = env.int("OIDC_RECHECK_SECONDS", default=900)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1, "generations.oidc.SessionRefresh"
+)
+# The sign-in throttle counts password sign-ins only (generations.accounts).
+AXES_WHITELIST_CALLABLE = "generations.accounts.not_a_password_sign_in"
+if OIDC_ISSUER and not OIDC_ISSUER.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("OIDC_ISSUER must be a URL, e.g. https://login.example.com.")
+if OIDC_ISSUER and not DEBUG and not OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("OIDC_ISSUER must use https:// when DEBUG is false.")
+if not BANANA_LOCAL_PASSWORDS and not (OIDC_ISSUER and OIDC_RP_CLIENT_ID):
+    raise ImproperlyConfigured(
+        "LOCAL_PASSWORDS=false needs the identity provider (OIDC_ISSUER, OIDC_CLIENT_ID): "
+        "nobody could sign in."
+    )
 
 # --- The upstream ------------------------------------------------------------------------
 DEV_EMULATOR_KEY = "dk-devlocalemulator0"

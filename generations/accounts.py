@@ -17,8 +17,10 @@ import segno
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.shortcuts import redirect, render
@@ -51,6 +53,23 @@ class LoginThrottleBackend(AxesStandaloneBackend):
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
+
+
+def not_a_password_sign_in(request, credentials=None):
+    """AXES_WHITELIST_CALLABLE: the throttle counts password sign-ins only. A sign-in with
+    the identity provider carries no username (the provider throttles its own sign-ins);
+    counting it would lock out everyone behind one address under the name None."""
+    return (credentials or {}).get("username") is None
+
+
+class LocalPasswordBackend(ModelBackend):
+    """Django's username-and-password backend, which signs nobody in while local passwords
+    are off (BANANA_LOCAL_PASSWORDS); sessions and permissions work as ever."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not settings.BANANA_LOCAL_PASSWORDS:
             return None
         return super().authenticate(request, username, password, **kwargs)
 
@@ -232,4 +251,7 @@ class StaffAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         if needs_second_factor(request.user):
             return second_factor_redirect(request, safe_next(request))
+        if not settings.BANANA_LOCAL_PASSWORDS and not request.user.is_authenticated:
+            # No password form here: staff sign in with the identity provider, then come back.
+            return redirect(with_next(settings.LOGIN_URL, safe_next(request)))
         return super().login(request, extra_context)

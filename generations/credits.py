@@ -166,6 +166,22 @@ def allowance_of(account: CreditAccount) -> Decimal:
     return default_allowance()
 
 
+def starting_credits() -> Decimal:
+    """What a new member is granted when they come to exist: the team's setting, else the
+    server's default."""
+    team = _team_settings().starting_credits
+    return settings.BANANA_STARTING_CREDITS if team is None else team
+
+
+def grant_starting_credits(user: User) -> CreditLedgerEntry | None:
+    """The team's starting grant, once per member whatever calls it (an idempotency key per
+    member). None when nothing is granted: 0 credits, or granted already."""
+    amount = starting_credits()
+    if amount <= 0:
+        return None
+    return grant(user, amount, reason=_("Starting credits"), key=f"starting:{user.pk}")
+
+
 def renew_monthly_allowance(user: User, today: date | None = None) -> Decimal:
     """Credit this month's allowance once. Returns the amount credited (0 when nothing was)."""
     period = month_start(today or timezone.localdate())

@@ -8,7 +8,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import catalogue, sharing, upstream
+from . import catalogue, members, sharing, upstream
 from .credits import price_of_job
 from .fetch import FetchError, check_url
 from .images import ImageRejected, validate_upload
@@ -83,30 +83,36 @@ class GenerationForm(forms.Form):
     reference_from = forms.UUIDField(required=False, widget=forms.HiddenInput)
     reference_position = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The models this member may use (members.allowed_models, which create_generation
+        # enforces too); without a member, every model on offer.
+        self.options = members.allowed_models(user) if user else catalogue.model_options()
         self.fields["visibility"].initial = settings.BANANA_DEFAULT_VISIBILITY
         self.fields["reference_urls"].help_text = gettext(
             "One per line. At most %(max)d references in all."
         ) % {"max": upstream.MAX_REFERENCE_IMAGES}
         self.fields["prompt"].max_length = settings.BANANA_PROMPT_MAX_LENGTH
         self.fields["prompt"].widget.attrs["maxlength"] = settings.BANANA_PROMPT_MAX_LENGTH
-        self.fields["model"].choices = [(m.id, m.label) for m in catalogue.model_options()]
+        self.fields["model"].choices = [(m.id, m.label) for m in self.options]
+        if self.options and self.initial.get("model") not in {m.id for m in self.options}:
+            self.initial["model"] = self.options[0].id
         self.fields["aspect_ratio"].choices = [("", _("Default"))] + [
             (r, r) for r in upstream.ASPECT_RATIOS
         ]
 
     @classmethod
-    def with_choices_of(cls, generation, **initial):
+    def with_choices_of(cls, generation, user=None, **initial):
         """An unbound form with a generation's model, ratio, size and visibility."""
         return cls(
+            user=user,
             initial={
                 "model": generation.model,
                 "aspect_ratio": generation.aspect_ratio,
                 "image_size": generation.image_size,
                 "visibility": generation.visibility,
                 **initial,
-            }
+            },
         )
 
     def clean_count(self):
@@ -189,9 +195,18 @@ class GenerationForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        option = catalogue.get_model_option(data.get("model"))
-        if option and data.get("image_size") and data["image_size"] not in option.sizes:
-            self.add_error("image_size", _("This model does not take an image size."))
+        option = next((m for m in self.options if m.id == data.get("model")), None)
+        offered = catalogue.get_model_option(data.get("model"))
+        size = data.get("image_size")
+        if option and offered and size and size not in option.sizes:
+            if size in offered.sizes:
+                self.add_error(
+                    "image_size",
+                    gettext("You may not use %(size)s with this model. Ask an admin for access.")
+                    % {"size": size.upper()},
+                )
+            else:
+                self.add_error("image_size", _("This model does not take an image size."))
         ratio = data.get("aspect_ratio")
         if option and ratio and ratio not in option.aspect_ratios:
             self.add_error("aspect_ratio", _("This model does not take this aspect ratio."))

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import apikeys, callbacks, credits, quota, upstream
+from . import apikeys, callbacks, credits, members, quota, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
@@ -96,7 +96,11 @@ def create_generation(
     A generation made with a personal API key records the key (and counts against its
     monthly budget, in the same transaction as the hold), the member's `callback_url` and
     the `base_url` the client reached us at.
+
+    Raises members.ModelNotAllowed for a model (or size) this member may not use: every way
+    of submitting (the studio, retries, any API) comes through here.
     """
+    members.check_model_access(owner, model, image_size)
     with transaction.atomic():
         # A member whose images fill their storage is told so before anything is spent.
         quota.check_room(owner)

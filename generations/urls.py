@@ -9,6 +9,7 @@ from .views import (
     credits,
     gallery,
     media,
+    members,
     openai_api,
     ops,
     public,
@@ -117,6 +118,19 @@ urlpatterns = [
         public.share_image,
         {"variant": "thumbnail"},
         name="share_thumbnail",
+    ),
+    # Members: joining by invitation (open to visitors), one's own settings and sessions
+    path("join/<token:token>/", members.invitation, name="invitation"),
+    path("account/", members.account_settings, name="account_settings"),
+    path(
+        "account/sessions/sign-out/",
+        members.sign_out_everywhere,
+        name="account_sign_out_everywhere",
+    ),
+    path(
+        "account/sessions/<int:session_id>/sign-out/",
+        members.sign_out_session,
+        name="account_sign_out_session",
     ),
     # Credits
     path("credits/", credits.ledger, name="credit_ledger"),

@@ -9,6 +9,8 @@ from django.test import override_settings
 from emulator import Emulator, EmulatorConfig
 
 from .browser import browser, page  # noqa: F401 (fixtures, defined once for the session)
+from .identity_provider import _provider_for_test_client, provider  # noqa: F401 (fixtures)
+from .mail_helpers import smtp_inbox  # noqa: F401 (fixture: a real SMTP server on loopback)
 
 TEST_KEY = "dk-test0000000000"
 

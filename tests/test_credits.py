@@ -119,7 +119,9 @@ def test_a_failure_releases_the_hold(member, emulator, committed):
     assert ledger_sums_match(member)
 
 
-def test_a_rejected_submit_releases_the_hold(member, emulator, committed):
+def test_a_rejected_submit_releases_the_hold(member, emulator, committed, settings):
+    # On offer here, unknown upstream: the upstream rejects it.
+    settings.BANANA_MODELS = [{"id": "google/not-a-model", "label": "Nope", "sizes": []}]
     with committed():
         generation = services.create_generation(member, model="google/not-a-model", prompt="x")
 

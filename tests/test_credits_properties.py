@@ -140,7 +140,15 @@ class CreditsMachine(RuleBasedStateMachine):
         assert committed == held + charged
 
 
-def test_books_always_balance(emulator, committed):
+@pytest.fixture
+def a_model_the_upstream_rejects(settings):
+    """On offer here (services.create_generation refuses models that are not), unknown
+    upstream: its submits are rejected there."""
+    reject = {"id": "google/not-a-model", "label": "Nope", "sizes": []}
+    settings.BANANA_MODELS = [*settings.BANANA_MODELS, reject]
+
+
+def test_books_always_balance(emulator, committed, a_model_the_upstream_rejects):
     emulator.config.in_progress_seconds = 3600  # tasks stay running until finish() is forced
     CreditsMachine.emulator = emulator
     CreditsMachine.committed = staticmethod(committed)

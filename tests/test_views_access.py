@@ -28,6 +28,13 @@ PUBLIC = {
     "api_result_image",
     # The APIs' OpenAPI document: public, like any API description.
     "api_openapi",
+    # Joining: the single-use link mailed to the invited address is the permission
+    # (tests/test_invitations.py).
+    "invitation",
+    # Sign-in with the identity provider: visitors start it here and come back from the
+    # provider signed out (tests/test_provider_sign_in.py).
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
 }
 # The APIs authenticate by a personal key (Authorization: Bearer), never by a session: a
 # visitor without one gets the 401 of the API it called (the provider's shape, with code 1
@@ -45,6 +52,7 @@ SAMPLE_KWARGS = {
     "collection_id": uuid.UUID(int=8),
     "link_id": uuid.UUID(int=9),
     "key_id": uuid.UUID(int=10),
+    "session_id": 1,
     "token": "t" * 43,
     "secret": "s" * 43,
 }

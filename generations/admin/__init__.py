@@ -1,5 +1,6 @@
-"""The Django admin: the audit of generations, credits and usage (one module per topic)."""
+"""The Django admin: the audit of generations, credits and usage, and the members (one
+module per topic)."""
 
-from . import apikeys, credits, generations
+from . import apikeys, credits, generations, members
 
-__all__ = ["apikeys", "credits", "generations"]
+__all__ = ["apikeys", "credits", "generations", "members"]

@@ -116,7 +116,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
         state = credits.limit_states([obj])[obj.pk]
         return {"at": _("at the limit"), "near": _("near the limit")}.get(state, "—")
 
-    @admin.action(description=gettext_lazy("Grant or adjust credits…"))
+    @admin.action(description=gettext_lazy("Grant or adjust credits…"), permissions=["change"])
     def grant_or_adjust(self, request, queryset):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
         return redirect(reverse("admin:generations_creditaccount_grant") + f"?ids={ids}")
@@ -248,11 +248,12 @@ class TeamSettingsAdmin(admin.ModelAdmin):
         "__str__",
         "monthly_team_cap",
         "default_monthly_allowance",
+        "starting_credits",
         "default_storage_quota_mb",
     ]
 
     def has_add_permission(self, request):
-        return not TeamSettings.objects.exists()
+        return super().has_add_permission(request) and not TeamSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -11,6 +11,14 @@ from .generations import (
     hash_secret,
     new_secret,
 )
+from .members import (
+    Invitation,
+    MemberProfile,
+    MemberSession,
+    ModelAccess,
+    ProviderIdentity,
+    Role,
+)
 from .ratelimit import RateCounter
 from .sharing import ShareLink, new_share_token
 
@@ -27,10 +35,16 @@ __all__ = [
     "Favourite",
     "Generation",
     "GenerationQuerySet",
+    "Invitation",
+    "MemberProfile",
+    "MemberSession",
+    "ModelAccess",
     "ModelPrice",
+    "ProviderIdentity",
     "RateCounter",
     "ReferenceImage",
     "ResultImage",
+    "Role",
     "ShareLink",
     "TeamMonth",
     "TeamSettings",

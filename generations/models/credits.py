@@ -167,6 +167,15 @@ class TeamSettings(models.Model):
         blank=True,
         help_text=_("Per member. Empty: the value from the server's settings. 0: no limit."),
     )
+    starting_credits = credit_field(
+        _("starting credits for new members"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Granted once to every new member, however they join. "
+            "Empty: the value from the server's settings. 0: none."
+        ),
+    )
 
     class Meta:
         verbose_name = _("team settings")

@@ -1,5 +1,8 @@
-"""The member's account: password reset (Django's views, two details changed), and the
-second factor staff confirm before the admin (generations.accounts)."""
+"""The member's account: signing in (passwords and/or the identity provider), password
+change and reset (Django's views, a few details changed), and the second factor staff
+confirm before the admin (generations.accounts)."""
+
+from functools import wraps
 
 from axes.utils import reset as reset_login_failures
 from django.conf import settings
@@ -10,7 +13,50 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_otp import login as otp_login
 
-from .. import accounts
+from .. import accounts, members, oidc
+
+
+def local_passwords_only(view):
+    """A password page: 404 when the team signs in with the identity provider only."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not settings.BANANA_LOCAL_PASSWORDS:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class LoginView(auth_views.LoginView):
+    """Django's, offering the identity provider's button when there is one, and only it when
+    local passwords are off (a password posted then is refused unread)."""
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            local_passwords=settings.BANANA_LOCAL_PASSWORDS,
+            provider=oidc.enabled(),
+            provider_name=oidc.provider_name(),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        if not settings.BANANA_LOCAL_PASSWORDS:
+            response = self.get(request, *args, **kwargs)
+            response.status_code = 403
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's; the member stays signed in under a new session key, and the record of their
+    sessions follows it."""
+
+    def form_valid(self, form):
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)
+        members.session_rotated(self.request, old_key)
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from .. import catalogue, credits, galleries, services
+from .. import catalogue, credits, galleries, members, services
 from ..forms import GenerationForm
 from ..models import Collection, Generation, ResultImage
 from .common import generations_for, get_generation_for
@@ -53,19 +53,21 @@ def _refused(request, form):
 
 @require_GET
 def home(request):
-    return render_studio(request, GenerationForm(initial={"model": catalogue.default_model()}))
+    return render_studio(
+        request, GenerationForm(initial={"model": catalogue.default_model()}, user=request.user)
+    )
 
 
 def _new_job_response(request, generations, template="generations/home.html#new_job"):
     job = [get_generation_for(request.user, g.pk) for g in generations]
-    response = render(request, template, {"job": job, "form": GenerationForm()})
+    response = render(request, template, {"job": job, "form": GenerationForm(user=request.user)})
     # studio.js forgets the saved draft once a submit went through.
     return trigger_client_event(response, "banana:submitted", {"count": len(job)})
 
 
 @require_POST
 def generate(request):
-    form = GenerationForm(request.POST, request.FILES)
+    form = GenerationForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         return _refused(request, form)
     data = form.cleaned_data
@@ -87,7 +89,7 @@ def generate(request):
             references=references,
             visibility=data["visibility"],
         )
-    except (services.ReferencesRefused, credits.CreditError) as exc:
+    except (services.ReferencesRefused, credits.CreditError, members.ModelNotAllowed) as exc:
         form.add_error(None, str(exc))
         return _refused(request, form)
     if request.htmx:
@@ -189,7 +191,7 @@ def retry(request, generation_id):
         raise PermissionDenied
     try:
         generation = services.retry_generation(original, request.user)
-    except credits.CreditError as exc:
+    except (credits.CreditError, members.ModelNotAllowed) as exc:
         return _credit_refusal(request, exc)
     return _new_run_response(request, generation)
 
@@ -199,7 +201,7 @@ def vary(request, generation_id):
     original = get_generation_for(request.user, generation_id)
     try:
         generation = services.vary_generation(original, request.user)
-    except credits.CreditError as exc:
+    except (credits.CreditError, members.ModelNotAllowed) as exc:
         return _credit_refusal(request, exc)
     return _new_run_response(request, generation)
 
@@ -224,7 +226,9 @@ def cancel(request, generation_id):
 @require_GET
 def remix(request, generation_id):
     original = get_generation_for(request.user, generation_id)
-    form = GenerationForm.with_choices_of(original, prompt=original.prompt, remix_of=original.pk)
+    form = GenerationForm.with_choices_of(
+        original, user=request.user, prompt=original.prompt, remix_of=original.pk
+    )
     if request.htmx:
         # Into the studio's form in place: the page stays, the form becomes the remix.
         return render(request, "generations/home.html#compose", {"form": form})
@@ -240,7 +244,8 @@ def use_as_reference(request, generation_id, position):
             "model": generation.model,
             "reference_from": generation.pk,
             "reference_position": position,
-        }
+        },
+        user=request.user,
     )
     return render_studio(request, form)
 
