@@ -26,5 +26,6 @@ def test_member_submits_and_the_image_appears_without_reload(
     card.locator("img.result").wait_for(timeout=20_000)
     assert card.locator(".badge-success").count() == 1
     assert page.evaluate("window.__noReload") == "still here"
-    natural_width = card.locator("img.result").evaluate("img => img.naturalWidth")
-    assert natural_width > 0
+    # The image really loads (it is lazy: wait for it rather than read it at once).
+    image = card.locator("img.result").element_handle()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image)
