@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -193,7 +193,7 @@ def reference_from_string(value: object, index: int) -> ReferenceInput:
     return _reference_from_bytes(data, param)
 
 
-def reference_from_upload(upload: UploadedFile, index: int) -> ReferenceInput:
+def reference_from_upload(upload: UploadedFile[bytes], index: int) -> ReferenceInput:
     param = f"image[{index}]"
     if upload.size is not None and upload.size > settings.BANANA_UPLOAD_MAX_BYTES:
         raise InvalidRequest(
@@ -280,7 +280,7 @@ def own_generation(key: ApiKey, task_id: str) -> Generation | None:
         return None
 
 
-def _results() -> Prefetch:
+def _results() -> Prefetch[Any, Any, Any]:
     return Prefetch("results", queryset=ResultImage.objects.defer("source"))
 
 
