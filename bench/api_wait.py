@@ -103,6 +103,7 @@ def _start_server(port, env):
             str(THREADS),
             "--bind",
             f"127.0.0.1:{port}",
+            "--no-control-socket",  # gunicorn's default socket path is one per user
         ],
         cwd=ROOT,
         env=env,
