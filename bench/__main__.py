@@ -266,6 +266,8 @@ def main():
     setup_test_environment()
     from django.db import connection
 
+    from bench.api_wait import bench_waiting_api_calls
+
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     results = []
     try:
@@ -275,6 +277,7 @@ def main():
         bench_fetch_memory(results)
         bench_thumbnail_serving(results)
         bench_search_and_paging(results)
+        bench_waiting_api_calls(results)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return print_results(results)

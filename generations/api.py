@@ -8,20 +8,24 @@ Refusals are exceptions; the views turn them into the provider's or OpenAI's sha
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.db.models import Prefetch
+from django.utils import timezone
 
-from . import apikeys, apitasks, catalogue, services, upstream
+from . import apitasks, catalogue, services, upstream
 from .callbacks import address_policy
 from .fetch import FetchError, FetchPolicy, check_url, fetch
 from .images import ImageRejected, validate_upload
@@ -31,6 +35,8 @@ from .services import ReferenceInput
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
+
+logger = logging.getLogger(__name__)
 
 _url_length = ReferenceImage._meta.get_field("source_url").max_length
 assert _url_length is not None
@@ -187,7 +193,7 @@ def reference_from_string(value: object, index: int) -> ReferenceInput:
     return _reference_from_bytes(data, param)
 
 
-def reference_from_upload(upload: UploadedFile, index: int) -> ReferenceInput:
+def reference_from_upload(upload: UploadedFile[bytes], index: int) -> ReferenceInput:
     param = f"image[{index}]"
     if upload.size is not None and upload.size > settings.BANANA_UPLOAD_MAX_BYTES:
         raise InvalidRequest(
@@ -274,7 +280,7 @@ def own_generation(key: ApiKey, task_id: str) -> Generation | None:
         return None
 
 
-def _results() -> Prefetch:
+def _results() -> Prefetch[Any, Any, Any]:
     return Prefetch("results", queryset=ResultImage.objects.defer("source"))
 
 
@@ -288,35 +294,110 @@ def load(generation_ids: Iterable[GenerationId]) -> list[Generation]:
     return [rows[pk] for pk in ids if pk in rows]
 
 
-def wait_until_settled(
-    generation_ids: Sequence[GenerationId], *, timeout: float, interval: float
-) -> tuple[list[Generation], bool]:
-    """Wait until every generation is settled (final, images kept); returns the rows and
-    whether they all are (False: the time ran out).
-
-    Each round asks `services.refresh_from_upstream` about those not final yet, which
-    queries the upstream at most once per BANANA_POLL_INTERVAL per generation however many
-    waiters there are (a webhook or the reconciler may finish them first), then sleeps
-    `interval` without holding a database connection.
-    """
-    deadline = time.monotonic() + timeout
+def look(generation_ids: Sequence[str]) -> set[str]:
+    """One look at waited-for generations: ask the upstream about those not final whose
+    check is due (`services.refresh_from_upstream`, coalesced per generation across
+    processes; a webhook or the reconciler may finish them first), and return the ids of
+    those settled (final, images kept)."""
     rows = load(generation_ids)
-    while True:
-        refreshed = False
-        for generation in rows:
-            if not generation.is_final:
-                refreshed |= services.refresh_from_upstream(generation.pk)
-        if refreshed:
-            rows = load(generation_ids)
-        if all(apitasks.is_settled(g) for g in rows):
-            return rows, True
+    due = timezone.now() - timedelta(seconds=settings.BANANA_POLL_INTERVAL)
+    refreshed = False
+    for generation in rows:
+        checked = generation.last_checked_at
+        if not generation.is_final and (checked is None or checked <= due):
+            refreshed |= services.refresh_from_upstream(generation.pk)
+    if refreshed:
+        rows = load(generation_ids)
+    gone = set(generation_ids) - {str(g.pk) for g in rows}
+    return gone | {str(g.pk) for g in rows if apitasks.is_settled(g)}
+
+
+class Watcher:
+    """One thread per process looks at every generation that API calls wait for, once per
+    BANANA_API_WAIT_INTERVAL, and wakes the calls whose generations are settled.
+
+    Waiting calls only block on a condition: fifty of them cost one thread's queries (one
+    look a round, on one database connection), not fifty threads polling on fifty
+    connections (bench/api_wait.py measured both). The thread starts with the first
+    waiting call and stops after the last.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._waiting: Counter[str] = Counter()
+        self._settled: set[str] = set()
+        self._running = False
+
+    def wait(self, generation_ids: Sequence[str], timeout: float) -> bool:
+        """Block until every one is settled (True) or `timeout` seconds pass (False)."""
+        ids = list(generation_ids)
+        with self._cond:
+            self._waiting.update(ids)
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="api-watcher", daemon=True).start()
+            self._wake.set()  # look now, not at the end of the current interval
+            try:
+                return self._cond.wait_for(lambda: self._settled.issuperset(ids), timeout)
+            finally:
+                self._waiting.subtract(ids)
+                for pk in ids:
+                    if self._waiting[pk] <= 0:
+                        del self._waiting[pk]
+                        self._settled.discard(pk)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if not self._waiting:
+                        self._running = False
+                        return
+                    watched = [pk for pk in self._waiting if pk not in self._settled]
+                self._wake.clear()
+                if watched:
+                    try:
+                        settled = look(watched)
+                    except Exception:
+                        logger.exception("Looking at waited-for generations failed")
+                        connection.close()
+                        settled = set()
+                    with self._cond:
+                        self._settled.update(pk for pk in settled if pk in self._waiting)
+                        self._cond.notify_all()
+                self._wake.wait(settings.BANANA_API_WAIT_INTERVAL)
+        finally:
+            connection.close()
+
+
+WATCHER = Watcher()
+
+
+def wait_until_settled(
+    generation_ids: Sequence[GenerationId], *, timeout: float
+) -> tuple[list[Generation], bool]:
+    """Wait until every generation is settled; returns the rows and whether they all are
+    (False: the time ran out). The calling thread gives its database connection back
+    while it waits, and the process's Watcher does the looking."""
+    ids = [str(pk) for pk in generation_ids]
+    if connection.in_atomic_block:
+        # Inside a transaction (a test's) these rows exist only for this connection.
+        settled = _wait_here(ids, timeout)
+    else:
+        connection.close()
+        settled = WATCHER.wait(ids, timeout)
+    return load(ids), settled
+
+
+def _wait_here(ids: Sequence[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not set(ids) <= look(ids):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return rows, False
-        if not connection.in_atomic_block:
-            connection.close()  # a sleeping waiter holds no database connection
-        time.sleep(min(interval, remaining))
-        rows = load(generation_ids)
+            return False
+        time.sleep(min(settings.BANANA_API_WAIT_INTERVAL, remaining))
+    return True
 
 
 class WaitSlots:
@@ -340,7 +421,3 @@ class WaitSlots:
 
 
 WAIT_SLOTS = WaitSlots()
-
-
-def key_models(key: ApiKey) -> list[catalogue.ModelOption]:
-    return apikeys.models_for(key)

@@ -79,7 +79,9 @@ def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signed_headers(secret: str, message_id: str, body: str, now: float | None = None) -> dict:
+def signed_headers(
+    secret: str, message_id: str, body: str, now: float | None = None
+) -> dict[str, str]:
     timestamp = int(time.time() if now is None else now)
     return {
         "webhook-id": message_id,

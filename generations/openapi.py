@@ -38,6 +38,41 @@ SHOULD_RETRY = {
 }
 
 
+def _signature_header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+_CALLBACK = {
+    "post": {
+        "summary": "The task is final (its images are kept): the provider's callback body",
+        "description": (
+            "Signed per Standard Webhooks with the key's signing secret (whsec_…, on the API "
+            "keys page). Anything but 2xx is retried after 5 s, 30 s, 2 min, 10 min, 30 min, "
+            "1 h, 2 h, 4 h, 8 h and 8 h."
+        ),
+        "parameters": [
+            _signature_header("webhook-id", "The message id, the same on every attempt."),
+            _signature_header("webhook-timestamp", "Unix seconds of this attempt."),
+            _signature_header(
+                "webhook-signature",
+                'v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">',
+            ),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": _ref("ProviderCallback")}},
+        },
+        "responses": {"2XX": {"description": "Received; any other answer is retried."}},
+    }
+}
+
+
 def _too_large(schema: str) -> dict[str, Any]:
     return {
         "description": (
@@ -176,6 +211,28 @@ def _schemas() -> dict[str, Any]:
                     "description": "Credits the member was charged.",
                 },
                 "created_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "ProviderCallback": {
+            "type": "object",
+            "required": ["result", "status", "task_id", "consumed", "status_reason"],
+            "properties": {
+                "result": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "required": ["image"],
+                        "properties": {"image": {"type": "string", "format": "uri"}},
+                    },
+                },
+                "status": {"type": "string", "enum": [upstream.SUCCESS, upstream.FAILED]},
+                "task_id": task_id,
+                "consumed": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"},
+                "status_reason": {
+                    "type": "object",
+                    "required": ["message"],
+                    "properties": {"message": {"type": ["string", "null"]}},
+                },
             },
         },
         "ProviderQueryOk": {
@@ -322,6 +379,7 @@ def document(base_url: str) -> dict[str, Any]:
                         "required": True,
                         "content": {JSON: {"schema": _ref("ProviderSubmitRequest")}},
                     },
+                    "callbacks": {"taskFinished": {"{$request.body#/callback_url}": _CALLBACK}},
                     "responses": {
                         "200": _json(_ref("ProviderSubmitOk"), "Accepted: keep the task_id."),
                         "400": _json(

@@ -4,6 +4,7 @@ once the generation is settled, retried with backoff, logged for the member."""
 
 from datetime import timedelta
 
+import jsonschema_rs
 import pytest
 import requests
 import time_machine
@@ -13,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from generations import apikeys, callbacks, services
+from generations import apikeys, callbacks, openapi, services
 from generations.models import CallbackDelivery, Generation
 
 from .api_helpers import Receiver, bearer, make_key
@@ -61,6 +62,8 @@ def test_the_callback_is_the_providers_body_signed_per_standard_webhooks(
     (request,) = receiver.requests
     payload = Webhook(key.signing_secret).verify(request["body"], request["headers"])
     assert set(payload) == {"result", "status", "task_id", "consumed", "status_reason"}
+    schema = openapi.document("")["components"]["schemas"]["ProviderCallback"]
+    assert jsonschema_rs.validator_for(schema).is_valid(payload)
     assert payload["task_id"] == task_id
     assert payload["status"] == "success"
     assert payload["consumed"] == "0.500000"

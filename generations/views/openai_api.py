@@ -213,9 +213,7 @@ def _make_and_wait(
         except credits.CreditError as exc:
             return refused(exc)
         rows, settled = api.wait_until_settled(
-            [g.pk for g in made],
-            timeout=settings.BANANA_API_WAIT_SECONDS,
-            interval=settings.BANANA_API_WAIT_INTERVAL,
+            [g.pk for g in made], timeout=settings.BANANA_API_WAIT_SECONDS
         )
     finally:
         api.WAIT_SLOTS.give_back()
