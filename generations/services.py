@@ -241,20 +241,17 @@ def references_for_submit(
 
 
 def retry_generation(generation: Generation, owner: User) -> Generation:
-    return create_generation(
-        owner,
-        model=generation.model,
-        prompt=generation.prompt,
-        aspect_ratio=generation.aspect_ratio,
-        image_size=generation.image_size,
-        references=copy_references(generation),
-        retry_of=generation,
-        visibility=generation.visibility,
-    )
+    return run_again(generation, owner, retry_of=generation)
 
 
 def vary_generation(generation: Generation, owner: User) -> Generation:
     """The same prompt, settings and references, run again (by whoever asks, as theirs)."""
+    return run_again(generation, owner)
+
+
+def run_again(
+    generation: Generation, owner: User, *, retry_of: Generation | None = None
+) -> Generation:
     return create_generation(
         owner,
         model=generation.model,
@@ -262,6 +259,7 @@ def vary_generation(generation: Generation, owner: User) -> Generation:
         aspect_ratio=generation.aspect_ratio,
         image_size=generation.image_size,
         references=copy_references(generation),
+        retry_of=retry_of,
         visibility=generation.visibility,
     )
 

@@ -189,18 +189,19 @@ def retry(request, generation_id):
     original = get_generation_for(request.user, generation_id)
     if original.owner_id != request.user.pk:
         raise PermissionDenied
-    try:
-        generation = services.retry_generation(original, request.user)
-    except (credits.CreditError, members.ModelNotAllowed) as exc:
-        return _credit_refusal(request, exc)
-    return _new_run_response(request, generation)
+    return _run_again(request, services.retry_generation, original)
 
 
 @require_POST
 def vary(request, generation_id):
-    original = get_generation_for(request.user, generation_id)
+    return _run_again(
+        request, services.vary_generation, get_generation_for(request.user, generation_id)
+    )
+
+
+def _run_again(request, how, original):
     try:
-        generation = services.vary_generation(original, request.user)
+        generation = how(original, request.user)
     except (credits.CreditError, members.ModelNotAllowed) as exc:
         return _credit_refusal(request, exc)
     return _new_run_response(request, generation)
