@@ -12,7 +12,6 @@ import logging
 import math
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -379,25 +378,13 @@ def wait_until_settled(
 ) -> tuple[list[Generation], bool]:
     """Wait until every generation is settled; returns the rows and whether they all are
     (False: the time ran out). The calling thread gives its database connection back
-    while it waits, and the process's Watcher does the looking."""
+    while it waits (unless inside a transaction, whose rows only it could see), and the
+    process's Watcher does the looking."""
     ids = [str(pk) for pk in generation_ids]
-    if connection.in_atomic_block:
-        # Inside a transaction (a test's) these rows exist only for this connection.
-        settled = _wait_here(ids, timeout)
-    else:
+    if not connection.in_atomic_block:
         connection.close()
-        settled = WATCHER.wait(ids, timeout)
+    settled = WATCHER.wait(ids, timeout)
     return load(ids), settled
-
-
-def _wait_here(ids: Sequence[str], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not set(ids) <= look(ids):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(settings.BANANA_API_WAIT_INTERVAL, remaining))
-    return True
 
 
 class WaitSlots:

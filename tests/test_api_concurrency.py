@@ -179,3 +179,22 @@ def test_a_released_hold_gives_the_keys_budget_back(live_server, emulator, membe
         assert Generation.objects.get(pk=task_id).status == "failed"
 
     assert ApiKeyMonth.objects.get(key=key).committed == 0
+
+
+def test_a_settled_hold_counts_what_was_charged_against_the_keys_budget(
+    live_server, emulator, member
+):
+    emulator.config.price = "0.300000"
+    key, secret = make_key(member, monthly_budget=PRICE)
+    answer = requests.post(
+        live_server.url + "/api/image/gen", json=BODY, headers=bearer(secret), timeout=30
+    )
+    data = requests.get(
+        live_server.url + "/api/task/query",
+        params={"task_id": answer.json()["data"]["task_id"]},
+        headers=bearer(secret),
+        timeout=30,
+    ).json()["data"]
+
+    assert data["consumed"] == "0.300000"
+    assert ApiKeyMonth.objects.get(key=key).committed == Decimal("0.3")

@@ -263,3 +263,20 @@ def test_bad_parameters_are_openais_400(live_server, emulator, member):
     )
     assert edit.status_code == 400
     assert Generation.objects.count() == 0
+
+
+def test_an_unreadable_multipart_body_is_openais_400(live_server, emulator, member):
+    _, secret = make_key(member)
+    files = [("image", (f"{i}.png", png_bytes(), "image/png")) for i in range(10)]
+
+    answer = requests.post(
+        live_server.url + "/v1/images/edits",
+        headers=bearer(secret),
+        data={"prompt": "x"},
+        files=files,
+        timeout=10,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "image"
+    assert Generation.objects.count() == 0

@@ -98,6 +98,6 @@ class CallbackDeliveryAdmin(HistoryAdmin):
     ]
     list_filter = ["state"]
     search_fields = ["url", "key__name", "key__user__username"]
-    list_select_related = ["key"]
+    list_select_related = ["key", "generation"]
     exclude = ["body"]
     inlines = [CallbackAttemptInline]

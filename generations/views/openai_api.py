@@ -34,7 +34,9 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import api, apikeys, apitasks, credits
@@ -164,15 +166,25 @@ def edits(request: HttpRequest) -> HttpResponse:
     key = request_key(request)
     if key is None:
         return invalid_key()
-    fields: dict[str, Any] = {name: request.POST.get(name) for name in request.POST}
+    try:
+        fields: dict[str, Any] = {name: request.POST.get(name) for name in request.POST}
+        uploads = request.FILES.getlist("image[]") + request.FILES.getlist("image")
+        masks = request.FILES.getlist("mask")
+    except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+        return invalid(
+            api.InvalidRequest(
+                f"The multipart body could not be read (at most {api.MAX_IMAGES_PER_REQUEST} "
+                "images, and a few fields).",
+                "image",
+            )
+        )
     if fields.get("n") not in (None, ""):
         try:
             fields["n"] = int(fields["n"])
         except ValueError:
             return invalid(api.InvalidRequest("n must be an integer from 1 to 4", "n"))
-    uploads = request.FILES.getlist("image[]") + request.FILES.getlist("image")
     try:
-        if request.FILES.getlist("mask"):
+        if masks:
             raise api.InvalidRequest("masks are not supported", "mask")
         if not uploads:
             raise api.InvalidRequest("image is required: one to four image files", "image")
