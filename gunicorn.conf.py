@@ -15,6 +15,12 @@ from operations.logs import gunicorn_logconfig
 
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
+# Threads, not one request per process: the OpenAI-compatible image calls wait for their
+# images while holding a thread, and pages must still find one free (README, "APIs").
+# Keep BANANA_API_MAX_WAITING below the threads, and PostgreSQL's max_connections above
+# workers x threads.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 
 
 class RedactingLogger(Logger):
