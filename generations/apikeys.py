@@ -2,7 +2,7 @@
 per-key limits (a monthly credit budget, an allowed-model list).
 
 A key spends its member's credits through the same path as the web form
-(`services.create_generation` → `credits.place_hold`); the key's own monthly budget is one
+(`services.create_job` → `credits.place_holds`); the key's own monthly budget is one
 more conditional UPDATE on a per-key month counter, in the transaction of the hold, so
 concurrent submits can never overspend it either. Lock order: the member's CreditAccount,
 the team's TeamMonth (credits.py), then the key's ApiKeyMonth.

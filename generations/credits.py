@@ -12,7 +12,8 @@ Lock order, everywhere: the member's CreditAccount row, then the team's TeamMont
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -88,10 +90,15 @@ def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decim
 
 def price_for(model: str, image_size: str | None = "") -> Decimal:
     image_size = image_size or ""
+    # The size's own price, else the model's: both rows in one query.
+    prices = dict(
+        ModelPrice.objects.filter(model=model, image_size__in=[image_size, ""]).values_list(
+            "image_size", "price"
+        )
+    )
     for size in dict.fromkeys([image_size, ""]):
-        price = ModelPrice.objects.filter(model=model, image_size=size).first()
-        if price is not None:
-            return price.price
+        if size in prices:
+            return prices[size]
     configured = settings.BANANA_PRICES.get(model, {})
     for size in dict.fromkeys([image_size, ""]):
         if size in configured:
@@ -148,10 +155,13 @@ def _team_commit(month: date, amount: Decimal, *, cap: Decimal | None = None) ->
     """Add to the team's committed credits for the month; refuses (returns False) when a
     cap is given and would be passed. One conditional UPDATE, so racing submits queue on
     the row and each sees the total the previous one left."""
-    TeamMonth.objects.bulk_create([TeamMonth(month=month)], ignore_conflicts=True)
     rows = TeamMonth.objects.filter(month=month)
     if cap is not None:
         rows = rows.filter(committed__lte=cap - amount)
+    if rows.update(committed=F("committed") + amount):
+        return True
+    # The month's first commit (or a refusal): make sure the row exists, then try again.
+    TeamMonth.objects.bulk_create([TeamMonth(month=month)], ignore_conflicts=True)
     return bool(rows.update(committed=F("committed") + amount))
 
 
@@ -259,12 +269,60 @@ def _change(
 # --- Holds and their outcome ---------------------------------------------------------------
 
 
-def _check_limits(user: User, account: CreditAccount, generation: Generation) -> None:
-    max_in_flight = account.max_in_flight
-    if max_in_flight is None:
-        max_in_flight = settings.BANANA_DEFAULT_MAX_IN_FLIGHT
-    others = Generation.objects.filter(owner=user).exclude(pk=generation.pk)
-    if max_in_flight and others.in_flight().count() >= max_in_flight:
+def _limits_of(account: Any) -> tuple[int, int]:
+    """(max in flight, max per minute) for an account; 0 means no limit."""
+    in_flight, per_minute = account.max_in_flight, account.max_per_minute
+    return (
+        settings.BANANA_DEFAULT_MAX_IN_FLIGHT if in_flight is None else in_flight,
+        settings.BANANA_DEFAULT_MAX_PER_MINUTE if per_minute is None else per_minute,
+    )
+
+
+def _count_of(generations: Any) -> Coalesce:
+    return Coalesce(
+        Subquery(
+            generations.order_by().values("owner").annotate(n=Count("pk")).values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def _account_for_hold(user: User, now: datetime) -> Any:
+    """The member's account as the hold sees it, with what its checks need (their
+    generations in flight and of the last minute, their storage, the team's cap) in one
+    query. Read after the account row is locked: under READ COMMITTED each statement sees
+    what the submits queued before this one committed."""
+    from . import quota  # quota builds on this module's errors
+
+    mine = Generation.objects.filter(owner=OuterRef("user_id"))
+    team = TeamSettingsModel.objects.filter(pk=1)
+    return (
+        CreditAccount.objects.filter(user=user)
+        .annotate(
+            in_flight=_count_of(mine.in_flight()),
+            recent=_count_of(mine.filter(created_at__gte=now - timedelta(minutes=1))),
+            storage_used=Coalesce(quota.used_subquery(OuterRef("user_id")), 0),
+            team_storage_mb=Subquery(team.values("default_storage_quota_mb")),
+            team_cap=Subquery(team.values("monthly_team_cap")),
+        )
+        .first()
+    )
+
+
+def _check_limits(account: Any, adding: int) -> None:
+    """Refuse what would take the member past their storage, in-flight or per-minute
+    limits, in that order."""
+    from . import quota
+
+    usage = quota.Usage(
+        used=account.storage_used,
+        quota=quota.quota_of(account, quota.team_default_of(account.team_storage_mb)),
+    )
+    if usage.full:
+        raise quota.StorageFull(usage)
+    max_in_flight, per_minute = _limits_of(account)
+    if max_in_flight and account.in_flight + adding > max_in_flight:
         raise LimitReached(
             _(
                 "You already have %(count)s generations in progress. "
@@ -272,38 +330,51 @@ def _check_limits(user: User, account: CreditAccount, generation: Generation) ->
             )
             % {"count": max_in_flight}
         )
-    per_minute = account.max_per_minute
-    if per_minute is None:
-        per_minute = settings.BANANA_DEFAULT_MAX_PER_MINUTE
-    recent = others.filter(created_at__gte=timezone.now() - timedelta(minutes=1))
-    if per_minute and recent.count() >= per_minute:
+    if per_minute and account.recent + adding > per_minute:
         raise LimitReached(
             _("You may submit %(count)s generations per minute. Wait a moment, then retry.")
             % {"count": per_minute}
         )
 
 
-def place_hold(
-    user: User, generation: Generation, amount: Decimal | int | str
-) -> CreditLedgerEntry:
-    """Hold `amount` of the member's credits for a generation row that is being created,
-    inside the caller's transaction; raises a CreditError (rolling back) when refused."""
+def place_holds(
+    user: User, generations: Sequence[Generation], amount: Decimal | int | str
+) -> list[CreditLedgerEntry]:
+    """Hold `amount` of the member's credits for each of the generations being created
+    (not yet saved: this sets their hold, and the caller inserts them), inside the caller's
+    transaction; raises a CreditError (the caller rolls back) when refused.
+
+    The common case is four statements: the conditional UPDATE that takes the credits (and
+    the account's row lock, which queues a member's concurrent submits), one read of what
+    the limits need, the team month's conditional UPDATE, and the ledger rows.
+    """
+    assert transaction.get_connection().in_atomic_block, "a hold lives in its submit's transaction"
     amount = Decimal(amount)
-    renew_monthly_allowance(user)
-    account = account_for(user)
-    with transaction.atomic():
-        # The row lock queues a member's concurrent submits, so the limit counts below see
-        # the generations the submits before them committed.
-        account = CreditAccount.objects.select_for_update().get(pk=account.pk)
-        _check_limits(user, account, generation)
-        held = CreditAccount.objects.filter(pk=account.pk, balance__gte=amount).update(
-            balance=F("balance") - amount, held=F("held") + amount
-        )
-        if not held:
-            raise NotEnoughCredits(account.balance, amount)
-        cap = _team_settings().monthly_team_cap
-        month = month_start(timezone.localdate(generation.created_at))
-        if not _team_commit(month, amount, cap=cap):
+    total = amount * len(generations)
+    now = timezone.now()
+    period = month_start(timezone.localdate(now))
+
+    def take() -> int:
+        # Only once this month's allowance is credited: otherwise renew it first, below.
+        return CreditAccount.objects.filter(
+            user=user, balance__gte=total, allowance_period__gte=period
+        ).update(balance=F("balance") - total, held=F("held") + total)
+
+    held = take()
+    if not held:
+        renew_monthly_allowance(user, timezone.localdate(now))
+        held = take()
+    account = _account_for_hold(user, now)
+    _check_limits(account, len(generations))
+    if not held:
+        raise NotEnoughCredits(account.balance, total)
+    months = Counter[date]()
+    for generation in generations:
+        generation.hold_amount, generation.credit_state = amount, CreditState.HELD
+        months[month_start(timezone.localdate(generation.created_at))] += amount
+    cap = account.team_cap
+    for month, committed in months.items():
+        if not _team_commit(month, committed, cap=cap):
             assert cap is not None  # without a cap the commit always succeeds
             raise TeamCapReached(
                 _(
@@ -312,18 +383,21 @@ def place_hold(
                 )
                 % {"cap": format_credits(cap)}
             )
-        Generation.objects.filter(pk=generation.pk).update(
-            hold_amount=amount, credit_state=CreditState.HELD
-        )
-        generation.hold_amount, generation.credit_state = amount, CreditState.HELD
-        return _write_ledger_entry(
-            account.pk,
-            Kind.HOLD,
-            f"hold:{generation.pk}",
+    # The balances after each hold in turn, from those after all of them.
+    later = len(generations) - 1
+    return CreditLedgerEntry.objects.bulk_create(
+        CreditLedgerEntry(
+            account_id=account.pk,
+            kind=Kind.HOLD,
             amount=-amount,
             held_delta=amount,
+            balance_after=account.balance + amount * (later - i),
+            held_after=account.held - amount * (later - i),
+            idempotency_key=f"hold:{generation.pk}",
             generation=generation,
         )
+        for i, generation in enumerate(generations)
+    )
 
 
 def _finish_hold(

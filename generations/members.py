@@ -32,6 +32,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -124,10 +125,10 @@ class ModelNotAllowed(PermissionDenied):
 def _denied(user: User) -> set[tuple[str, str]]:
     """(model, image size) pairs this user may not use ("" = the whole model)."""
     role = role_of(user)
-    named = set(ModelAccess.objects.filter(users=user).values_list("pk", flat=True))
+    named = ModelAccess.users.through.objects.filter(modelaccess=OuterRef("pk"), user=user.pk)
     denied = set()
-    for rule in ModelAccess.objects.all():
-        if not getattr(rule, f"{role}s") and rule.pk not in named:
+    for rule in ModelAccess.objects.annotate(names_user=Exists(named)):
+        if not getattr(rule, f"{role}s") and not rule.names_user:
             denied.add((rule.model, rule.image_size))
     return denied
 

@@ -85,8 +85,12 @@ def used_subquery(owner: Any) -> Subquery:
 def team_default() -> int | None:
     """Bytes each member may keep unless set for them; None: no limit."""
     row = TeamSettings.objects.filter(pk=1).values_list("default_storage_quota_mb", flat=True)
-    configured = row.first()
-    size = configured * MB if configured is not None else settings.BANANA_STORAGE_QUOTA
+    return team_default_of(row.first())
+
+
+def team_default_of(configured_mb: int | None) -> int | None:
+    """The team default in bytes (None: no limit) from the team's setting in MB."""
+    size = configured_mb * MB if configured_mb is not None else settings.BANANA_STORAGE_QUOTA
     return size or None
 
 

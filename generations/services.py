@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import apikeys, callbacks, credits, members, quota, upstream
+from . import apikeys, callbacks, credits, members, upstream
 from .fetch import FetchError, FetchPolicy, fetch
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import (
@@ -76,6 +76,22 @@ class ReferenceInput:
 def create_generation(
     owner: User,
     *,
+    references: Iterable[ReferenceInput] = (),
+    job_id: uuid.UUID | None = None,
+    **fields: Any,
+) -> Generation:
+    """Record one generation and, once the row is committed, send it upstream (a job of
+    one: see create_job)."""
+    return create_job(owner, count=1, references=references, job_id=job_id, **fields)[0]
+
+
+MAX_JOB_IMAGES = 4
+
+
+def create_job(
+    owner: User,
+    *,
+    count: int = 1,
     model: str,
     prompt: str,
     aspect_ratio: str | None = "",
@@ -87,10 +103,12 @@ def create_generation(
     callback_url: str = "",
     base_url: str = "",
     job_id: uuid.UUID | None = None,
-) -> Generation:
-    """Record a generation and, once the row is committed, send it upstream.
+) -> list[Generation]:
+    """Several images of one prompt: each its own generation (its own upstream task and its
+    own hold), sharing a job id; once committed, each is sent upstream. One transaction:
+    either every hold is placed or none.
 
-    The row must exist before the upstream hears of it: a callback can arrive before the
+    The rows must exist before the upstream hears of them: a callback can arrive before the
     submit request returns, and it must find the row it names.
 
     A generation made with a personal API key records the key (and counts against its
@@ -98,13 +116,16 @@ def create_generation(
     the `base_url` the client reached us at.
 
     Raises members.ModelNotAllowed for a model (or size) this member may not use: every way
-    of submitting (the studio, retries, any API) comes through here.
+    of submitting (the studio, retries, any API) comes through here. Raises a
+    credits.CreditError (storage and rate limits included) when the hold is refused.
     """
+    if not 1 <= count <= MAX_JOB_IMAGES:
+        raise ValueError(f"a job has 1 to {MAX_JOB_IMAGES} images")
     members.check_model_access(owner, model, image_size)
-    with transaction.atomic():
-        # A member whose images fill their storage is told so before anything is spent.
-        quota.check_room(owner)
-        generation = Generation(
+    price = credits.price_for(model, image_size)
+    references = list(references)
+    generations = [
+        Generation(
             owner=owner,
             model=model,
             prompt=prompt,
@@ -113,53 +134,40 @@ def create_generation(
             retry_of=retry_of,
             visibility=visibility or settings.BANANA_DEFAULT_VISIBILITY,
         )
-        generation.job_id = job_id or generation.pk
-        generation.save()
-        # Raises (rolling everything back) when the member's credits or limits refuse it.
-        price = credits.price_for(model, image_size)
-        credits.place_hold(owner, generation, price)
-        if api_key is not None:
-            apikeys.record_generation(
-                api_key, generation, price, callback_url=callback_url, base_url=base_url
-            )
-        for position, ref in enumerate(references):
-            reference = ReferenceImage(
-                generation=generation,
-                position=position,
-                source_url=ref.url,
-                content_type=ref.content_type,
-                width=ref.width,
-                height=ref.height,
-            )
-            if ref.content:
-                reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
-            reference.save()
-        # Sent by a worker, never inside the web request: a slow upstream must not hold it.
-        enqueue_after_commit("send_generation", generation_id=str(generation.pk))
-    return generation
-
-
-MAX_JOB_IMAGES = 4
-
-
-def create_job(
-    owner: User,
-    *,
-    count: int = 1,
-    references: Iterable[ReferenceInput] = (),
-    **fields: Any,
-) -> list[Generation]:
-    """Several images of one prompt: each its own generation (its own upstream task and its
-    own hold), sharing a job id. One transaction: either every hold is placed or none."""
-    if not 1 <= count <= MAX_JOB_IMAGES:
-        raise ValueError(f"a job has 1 to {MAX_JOB_IMAGES} images")
-    references = list(references)
-    job_id = uuid.uuid4()
+        for _ in range(count)
+    ]
+    job_id = job_id or (generations[0].pk if count == 1 else uuid.uuid4())
+    for generation in generations:
+        generation.job_id = job_id
     with transaction.atomic():
-        return [
-            create_generation(owner, references=references, job_id=job_id, **fields)
-            for _ in range(count)
-        ]
+        # Raises (rolling everything back) when the member's credits or limits refuse it;
+        # sets each row's hold, so they are inserted once, holds included.
+        credits.place_holds(owner, generations, price)
+        Generation.objects.bulk_create(generations)
+        for generation in generations:
+            if api_key is not None:
+                apikeys.record_generation(
+                    api_key, generation, price, callback_url=callback_url, base_url=base_url
+                )
+            _save_references(generation, references)
+            # Sent by a worker, never inside the web request: a slow upstream must not hold it.
+            enqueue_after_commit("send_generation", generation_id=str(generation.pk))
+    return generations
+
+
+def _save_references(generation: Generation, references: Iterable[ReferenceInput]) -> None:
+    for position, ref in enumerate(references):
+        reference = ReferenceImage(
+            generation=generation,
+            position=position,
+            source_url=ref.url,
+            content_type=ref.content_type,
+            width=ref.width,
+            height=ref.height,
+        )
+        if ref.content:
+            reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
+        reference.save()
 
 
 def _stored_file_as_input(

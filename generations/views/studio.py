@@ -58,11 +58,22 @@ def home(request):
     )
 
 
-def _new_job_response(request, generations, template="generations/home.html#new_job"):
-    job = [get_generation_for(request.user, g.pk) for g in generations]
-    response = render(request, template, {"job": job, "form": GenerationForm(user=request.user)})
+def _as_new_cards(generations):
+    """The rows a submit just inserted, ready for their cards without reading them back:
+    a new generation has no results, is no one's favourite and (made here) has no API task."""
+    for generation in generations:
+        generation._prefetched_objects_cache = {"results": ResultImage.objects.none()}
+        generation.is_favourite = False
+        Generation.api_task.related.set_cached_value(generation, None)
+    return generations
+
+
+def _new_job_response(request, generations, form, template="generations/home.html#new_job"):
+    # `form` is the valid form just submitted: its (empty) errors clear the compose form's.
+    context = {"job": _as_new_cards(generations), "form": form}
+    response = render(request, template, context)
     # studio.js forgets the saved draft once a submit went through.
-    return trigger_client_event(response, "banana:submitted", {"count": len(job)})
+    return trigger_client_event(response, "banana:submitted", {"count": len(generations)})
 
 
 @require_POST
@@ -93,7 +104,7 @@ def generate(request):
         form.add_error(None, str(exc))
         return _refused(request, form)
     if request.htmx:
-        return _new_job_response(request, generations)
+        return _new_job_response(request, generations, form)
     return redirect("generation_detail", generation_id=generations[0].pk)
 
 
@@ -165,7 +176,7 @@ def _in_studio_grid(request):
 
 def _new_run_response(request, generation):
     if _in_studio_grid(request):
-        return _new_job_response(request, [generation], "generations/home.html#new_job_oob")
+        return _new_job_response(request, [generation], None, "generations/home.html#new_job_oob")
     if request.htmx:
         # Elsewhere (a generation's page, a gallery): go to the new run's page.
         response = HttpResponse(status=204)
