@@ -12,7 +12,7 @@ Lock order, everywhere: the member's CreditAccount row, then the team's TeamMont
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -368,7 +368,7 @@ def place_holds(
     _check_limits(account, len(generations))
     if not held:
         raise NotEnoughCredits(account.balance, total)
-    months = Counter[date]()
+    months: dict[date, Decimal] = defaultdict(Decimal)
     for generation in generations:
         generation.hold_amount, generation.credit_state = amount, CreditState.HELD
         months[month_start(timezone.localdate(generation.created_at))] += amount
@@ -385,7 +385,7 @@ def place_holds(
             )
     # The balances after each hold in turn, from those after all of them.
     later = len(generations) - 1
-    return CreditLedgerEntry.objects.bulk_create(
+    entries = CreditLedgerEntry.objects.bulk_create(
         CreditLedgerEntry(
             account_id=account.pk,
             kind=Kind.HOLD,
@@ -398,6 +398,9 @@ def place_holds(
         )
         for i, generation in enumerate(generations)
     )
+    for generation, entry in zip(generations, entries, strict=True):
+        generation.hold_entry = entry
+    return entries
 
 
 def _finish_hold(
@@ -483,6 +486,21 @@ def release(generation: Generation | GenerationId, reason: str = "") -> CreditLe
 
 
 # --- What members see ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balances:
+    """The header's figures: credits available and held."""
+
+    available: Decimal
+    held: Decimal
+
+
+def balances_after_holds(generations: Sequence[Generation]) -> Balances:
+    """The member's balances as the holds of a submit just left them (no query)."""
+    entry = generations[-1].hold_entry
+    assert entry is not None and entry.balance_after is not None and entry.held_after is not None
+    return Balances(available=entry.balance_after, held=entry.held_after)
 
 
 @dataclass(frozen=True)

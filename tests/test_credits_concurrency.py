@@ -102,3 +102,21 @@ def test_fifty_submits_against_the_team_cap_send_exactly_ten(database, emulator)
         account = CreditAccount.objects.get(user=member)
         assert account.balance + account.held + spent(member) == 100
     assert sum(CreditAccount.objects.values_list("held", flat=True)) == PRICE * 10
+
+
+def test_fifty_submits_with_five_in_flight_allowed_send_exactly_five(database, emulator, settings):
+    # The limits are counted after the account's row is locked, so each submit sees the
+    # generations of those queued before it.
+    settings.BANANA_DEFAULT_MAX_IN_FLIGHT = 5
+    emulator.config.pending_seconds = 3600  # they stay in flight
+    member = make_user("busy")
+    credits.grant(member, 100, reason="plenty")
+
+    answers = submit_all([member] * THREADS)
+
+    refused = [a for a in answers if "You already have 5 generations in progress." in a]
+    assert Generation.objects.filter(owner=member).count() == 5
+    assert len(refused) == 45
+    account = CreditAccount.objects.get(user=member)
+    assert account.balance + account.held + spent(member) == 100
+    assert account.held + spent(member) == PRICE * 5

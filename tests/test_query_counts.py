@@ -1,13 +1,28 @@
 """What common pages and answers cost in queries, so pages stay within reach of a bare view."""
 
+from decimal import Decimal
+from functools import partial
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from generations import credits
+from generations import catalogue, credits
 
+from .api_helpers import bearer, make_key
 from .sharing_builders import make_generation
 
 pytestmark = pytest.mark.django_db
+
+SUBMIT_BUDGET = 12
+
+
+@pytest.fixture
+def worker_elsewhere(settings):
+    """Enqueued tasks wait for a worker, as in production, instead of running in the
+    request (what a worker costs is not what the request costs)."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
 
 
 def test_the_credit_header_costs_one_query(member, django_assert_num_queries):
@@ -33,3 +48,59 @@ def test_a_poll_of_finished_cards_costs_five_queries_however_many(
     # The session, the member, the cards, their images, and the header once settled.
     with django_assert_max_num_queries(5):
         member_client.get(reverse("generation_statuses"), {"watch": watch})
+
+
+def studio_submit(client, count=1):
+    return client.post(
+        reverse("generate"),
+        {"model": catalogue.default_model(), "prompt": "A banana", "count": count},
+        headers={"HX-Request": "true"},
+    )
+
+
+# transaction=True: the submit's transaction is the outermost one, as in production (inside
+# a test's transaction every atomic block would add a SAVEPOINT and its RELEASE). Django
+# counts the BEGIN and COMMIT of a transaction, on SQLite and PostgreSQL alike.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("count", [1, 4])
+def test_a_studio_submit_costs_twelve_queries_for_one_image_or_four(
+    member_client, member, count, worker_elsewhere, settings, django_assert_max_num_queries
+):
+    """12, for a job of one image or four: the session and the
+    member; the models this member may use (for the form, then for create_job); the price;
+    BEGIN; the hold (the account's conditional UPDATE, one read for the limits, storage and
+    team cap, the team month's UPDATE, the ledger rows); the generation rows; COMMIT. The
+    answer's cards and header are drawn from what was just written."""
+    settings.BANANA_DEFAULT_MAX_IN_FLIGHT = 8
+    studio_submit(member_client)  # the month's allowance and the team's month exist
+    with django_assert_max_num_queries(SUBMIT_BUDGET) as queries:
+        response = studio_submit(member_client, count)
+    assert response.text.count('class="tile"') == count
+    held = Decimal("0.5") * (1 + count)
+    header = (
+        f"{credits.format_credits(1000 - held)} available / {credits.format_credits(held)} held"
+    )
+    assert header in response.text
+    assert len(queries) == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_api_submit_costs_sixteen_queries(member, client, worker_elsewhere):
+    """16 (not yet within the budget of 12): the key; its last
+    use (a conditional UPDATE that writes at most once a minute); the models; the price; the
+    hold's four; the row; the key's month (INSERT OR IGNORE, UPDATE) and its task row; BEGIN,
+    COMMIT and the SAVEPOINT pair of create_job inside api.submit's transaction."""
+    _key, secret = make_key(member)
+    body = {"model": catalogue.default_model(), "prompt": "A banana"}
+    submit = partial(
+        client.post,
+        reverse("api_image_gen"),
+        body,
+        content_type="application/json",
+        headers=bearer(secret),
+    )
+    submit()
+    with CaptureQueriesContext(connection) as queries:
+        response = submit()
+    assert response.status_code == 200, response.text
+    assert len(queries) == 16

@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
+    from .credits import CreditLedgerEntry
+
 # The text-search configuration of the PostgreSQL index (the migration that builds the
 # index and trigger uses the same one), and SQLite's FTS5 table.
 SEARCH_CONFIG = "english"
@@ -193,6 +195,8 @@ class Generation(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
 
     objects = GenerationQuerySet.as_manager()
+    # Set on the rows a submit creates (credits.place_holds): the ledger row of the hold.
+    hold_entry: CreditLedgerEntry | None = None
 
     class Meta:
         ordering = ["-created_at"]

@@ -70,7 +70,11 @@ def _as_new_cards(generations):
 
 def _new_job_response(request, generations, form, template="generations/home.html#new_job"):
     # `form` is the valid form just submitted: its (empty) errors clear the compose form's.
-    context = {"job": _as_new_cards(generations), "form": form}
+    context = {
+        "job": _as_new_cards(generations),
+        "form": form,
+        "credit_summary": credits.balances_after_holds(generations),
+    }
     response = render(request, template, context)
     # studio.js forgets the saved draft once a submit went through.
     return trigger_client_event(response, "banana:submitted", {"count": len(generations)})
