@@ -496,6 +496,20 @@ class Balances:
     held: Decimal
 
 
+def with_balances_of(queryset: Any, user: User) -> Any:
+    """Rows of any query, annotated with the member's credits (`credits_available`,
+    `credits_held`): the header's figures, read by a query that runs anyway."""
+    account = CreditAccount.objects.filter(user=user)
+    return queryset.annotate(
+        credits_available=Subquery(account.values("balance")),
+        credits_held=Subquery(account.values("held")),
+    )
+
+
+def balances_of_row(row: Any) -> Balances:
+    return Balances(available=row.credits_available or ZERO, held=row.credits_held or ZERO)
+
+
 def balances_after_holds(generations: Sequence[Generation]) -> Balances:
     """The member's balances as the holds of a submit just left them (no query)."""
     entry = generations[-1].hold_entry

@@ -484,14 +484,30 @@ def refresh_from_upstream(generation_id: GenerationId) -> bool:
     return refresh_claimed(generation_id)
 
 
-def refresh_soon(generation_id: GenerationId) -> bool:
+def refresh_soon(generation: Generation) -> bool:
     """For web requests, which never wait on the upstream: when a refresh is due, claim it
     (coalesced exactly like refresh_from_upstream) and leave the asking to a worker. Returns
-    True when this call claimed it."""
-    if not claim_check(generation_id):
+    True when this call claimed it.
+
+    `generation` is the row as the request read it. A row that was not due then is not due
+    now (last_checked_at only moves forward), so most polls write nothing: only a row that
+    looked due tries the claim, whose conditional UPDATE stays the one judge.
+    """
+    if not _looked_due(generation):
         return False
-    enqueue_after_commit("refresh_claimed_generation", generation_id=str(generation_id))
+    if not claim_check(generation.pk):
+        return False
+    enqueue_after_commit("refresh_claimed_generation", generation_id=str(generation.pk))
     return True
+
+
+def _looked_due(generation: Generation) -> bool:
+    """claim_check's condition, on a row already read."""
+    if generation.status not in Generation.IN_FLIGHT or generation.upstream_task_id is None:
+        return False
+    last = generation.last_checked_at
+    interval = timedelta(seconds=settings.BANANA_POLL_INTERVAL)
+    return last is None or last <= timezone.now() - interval
 
 
 def refresh_claimed(generation_id: GenerationId) -> bool:

@@ -25,7 +25,6 @@ urlpatterns = [
     # The studio
     path("", studio.home, name="home"),
     path("generate/", studio.generate, name="generate"),
-    path("g/<uuid:generation_id>/status/", studio.status, name="generation_status"),
     path("g/status/", studio.statuses, name="generation_statuses"),
     path("g/<uuid:generation_id>/retry/", studio.retry, name="generation_retry"),
     path("g/<uuid:generation_id>/remix/", studio.remix, name="generation_remix"),

@@ -12,6 +12,7 @@ from generations.models import CreditAccount, CreditLedgerEntry, Generation, Tea
 from generations.upstream import TaskState
 
 from .conftest import make_user, refresh_now
+from .polling import poll, poll_until_settled
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
 
@@ -416,17 +417,12 @@ def test_header_credits_follow_a_submit_and_its_settlement_without_reload(
     assert 'hx-swap-oob="true"' in response.text
     assert "999.5 available / 0.5 held" in response.text
     generation = Generation.objects.get()
-    status = reverse("generation_status", args=[generation.pk])
-
-    running = member_client.get(status, headers={"HX-Request": "true"})
+    running = poll(member_client, generation, {"HX-Request": "true"})
     assert 'id="credit-balance"' not in running.text
 
     emulator.finish(generation.upstream_task_id, status="success")
-    for _ in range(5):  # the answer that stops the polling, once the image is stored too
-        final = member_client.get(status, headers={"HX-Request": "true"})
-        if final.status_code == 286:
-            break
-    assert final.status_code == 286
+    # The answer that settles the card, once the image is stored too.
+    final = poll_until_settled(member_client, generation, 5, {"HX-Request": "true"})
     assert "999.5 available / 0 held" in final.text
 
 

@@ -12,6 +12,8 @@ from PIL import Image
 from generations.images import ImageRejected, make_display, process_image
 from generations.models import Generation, ResultImage
 
+from .polling import poll, settled
+
 pytestmark = pytest.mark.django_db
 
 
@@ -72,8 +74,7 @@ def test_stored_results_have_three_files_named_by_their_content(member_client, e
         headers={"HX-Request": "true"},
     )
     generation = Generation.objects.get()
-    status = reverse("generation_status", args=[generation.pk])
-    assert any(member_client.get(status).status_code == 286 for _ in range(50))
+    assert any(settled(poll(member_client, generation)) for _ in range(50))
 
     result = ResultImage.objects.get(generation=generation)
     prefix = f"results/{generation.pk}/{generation.pk}-0-"

@@ -220,7 +220,6 @@ def test_another_members_private_generation_is_unreachable_by_url(teammate_clien
         reverse("result_image", args=[g.pk, 0]) + "?download=1",
         reverse("result_thumbnail", args=[g.pk, 0]),
         reverse("reference_image", args=[g.pk, 0]),
-        reverse("generation_status", args=[g.pk]),
         reverse("generation_remix", args=[g.pk]),
         reverse("generation_use_as_reference", args=[g.pk, 0]),
     ]:

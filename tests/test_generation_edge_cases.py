@@ -18,6 +18,7 @@ from generations import services, upstream
 from generations.models import Generation, ResultImage
 
 from .conftest import TEST_KEY, refresh_now
+from .polling import poll, poll_until_settled, settled
 from .sharing_builders import png_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
@@ -248,22 +249,20 @@ def test_final_poll_from_the_detail_page_asks_htmx_to_reload_it(
     with committed():
         generation = services.create_generation(member, model="google/gempix2", prompt="x")
     detail = reverse("generation_detail", args=[generation.pk])
-    status = reverse("generation_status", args=[generation.pk])
-
-    response = None
-    for _ in range(20):
-        response = member_client.get(
-            status, headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + detail}
-        )
-        if response.status_code == 286:
-            break
-    assert response.status_code == 286
+    response = poll_until_settled(
+        member_client,
+        generation,
+        attempts=20,
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + detail},
+    )
     assert response["HX-Refresh"] == "true"
 
-    from_home = member_client.get(
-        status, headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/"}
+    from_home = poll(
+        member_client,
+        generation,
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/"},
     )
-    assert from_home.status_code == 286
+    assert settled(from_home)
     assert "HX-Refresh" not in from_home
 
 

@@ -13,6 +13,7 @@ from generations import services
 from generations.models import Generation, ResultImage, UpstreamHealth
 
 from .conftest import wait_for
+from .polling import poll, poll_until_settled, settled
 
 # On-commit work runs through `committed` and `client_requests_commit`. Only tests whose rows
 # another thread must see (the live server, concurrent pollers) commit for real.
@@ -26,13 +27,7 @@ def submit(client, prompt="A banana on the moon", **extra):
     return response, Generation.objects.latest("created_at")
 
 
-def poll_until_final(client, generation, attempts=50):
-    for _ in range(attempts):
-        response = client.get(reverse("generation_status", args=[generation.pk]))
-        if response.status_code == 286:
-            return response
-        assert response.status_code == 200
-    raise AssertionError("polling never stopped")
+poll_until_final = poll_until_settled
 
 
 def png_bytes(color="red", size=(64, 48)):
@@ -211,13 +206,15 @@ def test_ten_concurrent_polls_cause_one_upstream_query(member_client, emulator, 
     emulator.config.pending_seconds = 60
     _, generation = submit(member_client)
     cookie = member_client.cookies["sessionid"].value
-    url = live_server.url + reverse("generation_status", args=[generation.pk])
+    url = live_server.url + reverse("generation_statuses")
     barrier = threading.Barrier(10)
     statuses = []
 
     def poll():
         barrier.wait()
-        response = requests.get(url, cookies={"sessionid": cookie}, timeout=10)
+        response = requests.get(
+            url, {"watch": f"{generation.pk}:-"}, cookies={"sessionid": cookie}, timeout=10
+        )
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=poll) for _ in range(10)]
@@ -339,15 +336,11 @@ def test_brief_not_found_after_submit_is_tolerated(member_client, emulator, sett
     emulator.config.not_found_seconds = 0.3
     _, generation = submit(member_client)
 
-    member_client.get(reverse("generation_status", args=[generation.pk]))
+    poll(member_client, generation)
     generation.refresh_from_db()
     assert generation.status == Generation.Status.PENDING
 
-    poll_until_final_after = wait_for(
-        lambda: (
-            member_client.get(reverse("generation_status", args=[generation.pk])).status_code == 286
-        )
-    )
+    poll_until_final_after = wait_for(lambda: settled(poll(member_client, generation)))
     assert poll_until_final_after
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS

@@ -11,6 +11,7 @@ from generations.models import Generation
 from generations.tasks import housekeeping, reconcile_generations
 from operations import heartbeat
 
+from . import polling
 from .conftest import TEST_KEY
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ def test_generations_failures_key_and_credits_come_from_the_data(
         return Generation.objects.get(prompt=prompt)
 
     def poll(generation):
-        member_client.get(reverse("generation_status", args=[generation.pk]))
+        polling.poll(member_client, generation)
 
     done = submit("A banana that succeeds")
     poll(done)

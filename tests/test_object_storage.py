@@ -27,6 +27,7 @@ from generations import retention, services, storage
 from generations.collections import add_to_collection, create_collection
 from generations.models import Generation, ResultImage
 
+from .polling import poll, settled
 from .sharing_builders import png_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
@@ -112,7 +113,7 @@ def generate(client, **extra):
     assert response.status_code == 200, response.content
     generation = Generation.objects.latest("created_at")
     for _ in range(50):
-        if client.get(reverse("generation_status", args=[generation.pk])).status_code == 286:
+        if settled(poll(client, generation)):
             break
     return Generation.objects.get(pk=generation.pk)
 

@@ -39,15 +39,34 @@ def test_the_header_follows_the_team_default_allowance(member, settings):
     assert credits.summary_for(member).allowance == 40
 
 
-def test_a_poll_of_finished_cards_costs_five_queries_however_many(
-    member_client, member, django_assert_max_num_queries
+def test_a_poll_of_finished_cards_costs_three_queries_however_many(
+    member_client, member, django_assert_num_queries
 ):
     done = [make_generation(member) for _ in range(3)]
     watch = [f"{g.pk}:in_progress" for g in done]
     member_client.get(reverse("home"))
-    # The session, the member, the cards, their images, and the header once settled.
-    with django_assert_max_num_queries(5):
-        member_client.get(reverse("generation_statuses"), {"watch": watch})
+    # The session, the member, and the cards with their images and the credit header.
+    with django_assert_num_queries(3):
+        response = member_client.get(reverse("generation_statuses"), {"watch": watch})
+    assert response.text.count('hx-swap-oob="true"') == 4  # three cards and the header
+    assert "1000 available / 0 held" in response.text
+
+
+@pytest.mark.parametrize("cards", [1, 8])
+def test_a_poll_of_cards_in_flight_writes_nothing_until_a_refresh_is_due(
+    member_client, member, cards, django_assert_num_queries
+):
+    running = [
+        make_generation(member, status="in_progress", upstream_task_id=f"ta-{i}")
+        for i in range(cards)
+    ]
+    watch = [f"{g.pk}:{g.poll_token}" for g in running]
+    poll = partial(member_client.get, reverse("generation_statuses"), {"watch": watch})
+    poll()  # claims the refresh of each (the worker asks the upstream)
+    # The session, the member, the cards: no claim, no task, however many cards.
+    with django_assert_num_queries(3):
+        response = poll()
+    assert response.text.strip() == ""
 
 
 def studio_submit(client, count=1):

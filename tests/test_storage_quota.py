@@ -9,6 +9,7 @@ from generations import quota
 from generations.models import CreditAccount, Generation, ResultImage, TeamSettings
 
 from .otp_helpers import verified_admin_client
+from .polling import poll, settled
 from .sharing_builders import make_generation
 
 pytestmark = pytest.mark.django_db
@@ -107,8 +108,7 @@ def test_results_of_a_generation_already_sent_are_stored_even_past_the_quota(
     generation = Generation.objects.get(owner=member)
     stored(member, original=20 * MB)  # the quota filled up while it ran
 
-    status = reverse("generation_status", args=[generation.pk])
-    assert any(member_client.get(status).status_code == 286 for _ in range(50))
+    assert any(settled(poll(member_client, generation)) for _ in range(50))
 
     result = ResultImage.objects.get(generation=generation)
     assert result.state == ResultImage.State.STORED

@@ -73,7 +73,7 @@ ROUTES = sorted({(name, tuple(args)) for name, args in app_routes()})
 
 def test_the_route_list_is_not_empty():
     names = {name for name, _ in ROUTES}
-    assert {"home", "generate", "generation_detail", "generation_status", "history"} <= names
+    assert {"home", "generate", "generation_detail", "generation_statuses", "history"} <= names
 
 
 @pytest.mark.django_db
@@ -113,7 +113,6 @@ def test_private_generation_views_answer_404_to_another_member(client, member, t
     client.force_login(teammate)
     for name, kwargs in [
         ("generation_detail", {}),
-        ("generation_status", {}),
         ("result_image", {"position": 0}),
         ("result_thumbnail", {"position": 0}),
         ("generation_remix", {}),
@@ -130,7 +129,6 @@ def test_owner_reaches_their_private_generation(client, member):
     client.force_login(member)
     for name, kwargs in [
         ("generation_detail", {}),
-        ("generation_status", {}),
         ("result_image", {"position": 0}),
         ("result_thumbnail", {"position": 0}),
     ]:

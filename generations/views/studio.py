@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from .. import catalogue, credits, galleries, members, services
 from ..forms import GenerationForm
@@ -112,25 +112,6 @@ def generate(request):
     return redirect("generation_detail", generation_id=generations[0].pk)
 
 
-@require_GET
-@never_cache
-def status(request, generation_id):
-    """One card's state. Never waits on the upstream: a due refresh is claimed and left to
-    a worker, and the answer shows the row as it is (at most one interval old)."""
-    generation = get_generation_for(request.user, generation_id)
-    if not generation.is_final and services.refresh_soon(generation.pk):
-        generation = get_generation_for(request.user, generation_id)
-    # The final answer also refreshes the header's credits: the hold became a charge.
-    response = render(request, "generations/home.html#card_poll", {"generation": generation})
-    if generation.needs_polling:
-        return response
-    # 286 tells htmx to stop polling; the final card carries no trigger either.
-    final = HttpResponseStopPolling(response.content)
-    if _shown_on_detail_page(request, generation):
-        final["HX-Refresh"] = "true"
-    return final
-
-
 MAX_WATCHED = 50
 
 
@@ -147,15 +128,18 @@ def statuses(request):
             watched[uuid.UUID(pk)] = token
         except ValueError:
             continue
-    rows = generations_for(request.user).filter(pk__in=watched)
-    claimed = [g.pk for g in rows if not g.is_final and services.refresh_soon(g.pk)]
-    if claimed:
-        rows = generations_for(request.user).filter(pk__in=watched)
+    visible = Generation.objects.visible_to(request.user).filter(pk__in=watched)
+    rows = credits.with_balances_of(visible, request.user).with_results_joined()
+    for generation in rows:
+        # A claimed refresh is the worker's: this answer shows the rows as they were read.
+        services.refresh_soon(generation)
     changed = [g for g in rows if g.poll_token != watched[g.pk]]
     settled = [g for g in changed if not g.needs_polling]
-    response = render(
-        request, "generations/home.html#statuses", {"changed": changed, "settled": settled}
-    )
+    context = {"changed": changed, "settled": settled}
+    if settled:
+        # The credit header comes along: the holds of the settled cards became charges.
+        context["credit_summary"] = credits.balances_of_row(settled[0])
+    response = render(request, "generations/home.html#statuses", context)
     if any(_shown_on_detail_page(request, g) for g in settled):
         # The detail page shows more than the card once an image is done: reload it.
         response["HX-Refresh"] = "true"
