@@ -150,5 +150,16 @@ def links_of(user):
     )
 
 
-def note_share_view(link):
+# A browser that opened a link carries a signed cookie for it, scoped to the link's path, so
+# its later views write nothing: `view_count` counts visitors (browsers), not page loads.
+VISITOR_COOKIE_SALT = "generations.share_visitor"
+VISITOR_COOKIE_MAX_AGE = int(timedelta(days=365).total_seconds())
+
+
+def visitor_cookie_name(link):
+    return f"shared_{link.pk.hex}"
+
+
+def note_share_visitor(link):
+    """Count a browser opening the link for the first time."""
     ShareLink.objects.filter(pk=link.pk).update(view_count=F("view_count") + 1)

@@ -4,6 +4,9 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -79,12 +82,13 @@ def test_member_cannot_share_what_they_may_not_see(member_client, teammate):
     assert not ShareLink.objects.exists()
 
 
-def test_links_page_lists_my_links_with_view_counts_and_revoke(client, member, teammate):
+def test_links_page_lists_my_links_with_visitor_counts_and_revoke(client, member, teammate):
     g = make_generation(member)
     mine = create_share_link(member, generation=g)
     theirs = create_share_link(teammate, generation=make_generation(teammate))
     page(client, mine)
     page(client, mine)
+    page(Client(), mine)
 
     client.force_login(member)
     response = client.get(reverse("share_links"))
@@ -92,6 +96,7 @@ def test_links_page_lists_my_links_with_view_counts_and_revoke(client, member, t
     assert mine.token in response.text
     assert theirs.token not in response.text
     assert 'class="views">2<' in response.text
+    assert "Browsers that opened the link, each counted once" in response.text
     assert ">Revoke<" in response.text
 
 
@@ -279,12 +284,43 @@ def test_teammates_share_stops_when_the_owner_makes_the_image_private(client, me
     assert page(client, link).status_code == 404
 
 
-def test_public_page_counts_views(client, member):
+def test_public_page_counts_each_browser_once(client, member):
     link = create_share_link(member, generation=make_generation(member))
     page(client, link)
     page(client, link)
+    page(Client(), link)
     link.refresh_from_db()
     assert link.view_count == 2
+
+
+def test_a_repeat_view_writes_nothing(client, member):
+    link = create_share_link(member, generation=make_generation(member))
+    first = page(client, link)
+    cookie = first.cookies[f"shared_{link.pk.hex}"]
+    assert cookie["path"] == reverse("share_page", args=[link.token])
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+
+    with CaptureQueriesContext(connection) as queries:
+        again = page(client, link)
+
+    assert again.status_code == 200
+    assert not [q["sql"] for q in queries if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert f"shared_{link.pk.hex}" not in again.cookies
+
+
+def test_a_browser_is_counted_once_per_link_and_a_forged_cookie_counts_anyway(client, member):
+    one = create_share_link(member, generation=make_generation(member))
+    two = create_share_link(member, generation=make_generation(member))
+    page(client, one)
+    page(client, two)
+    page(client, one)
+    forger = Client()
+    forger.cookies[f"shared_{one.pk.hex}"] = str(one.pk)  # not signed by us
+    page(forger, one)
+
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.view_count, two.view_count) == (2, 1)
 
 
 def test_guessing_tokens_is_rate_limited_but_a_valid_token_is_never_refused(

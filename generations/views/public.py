@@ -3,6 +3,7 @@
 Guessing tokens is rate-limited per client network.
 """
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -45,7 +46,11 @@ def share_page(request, token):
     shown = sharing.shared_generations(link)
     if link.generation_id and not shown:
         return _gone(request)
-    sharing.note_share_view(link)
+    cookie = sharing.visitor_cookie_name(link)
+    salt = sharing.VISITOR_COOKIE_SALT
+    first_visit = request.get_signed_cookie(cookie, default=None, salt=salt) != str(link.pk)
+    if first_visit:
+        sharing.note_share_visitor(link)
     cards = [(g, r) for g in shown for r in g.results.all()]
     preview = None
     if cards:
@@ -60,7 +65,19 @@ def share_page(request, token):
         "preview_url": preview,
         "page_url": sharing.share_url(link, request),
     }
-    return _public(render(request, "share/page.html", context))
+    response = render(request, "share/page.html", context)
+    if first_visit:
+        response.set_signed_cookie(
+            cookie,
+            str(link.pk),
+            salt=salt,
+            max_age=sharing.VISITOR_COOKIE_MAX_AGE,
+            path=reverse("share_page", args=[link.token]),
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return _public(response)
 
 
 # A presigned bucket URL handed out for a shared image outlives a revocation by at most this.
