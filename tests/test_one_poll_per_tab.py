@@ -1,12 +1,14 @@
 """A page polls once per interval however many cards are in flight on it, and the poll
 never waits on the upstream: a due refresh is claimed and left to a worker."""
 
+from datetime import date
+
 import pytest
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from generations import services
-from generations.models import Generation
+from generations.models import ApiTask, Generation, ResultImage
 
 from .sharing_builders import make_generation
 
@@ -82,3 +84,24 @@ def test_other_members_cards_and_junk_are_ignored(member_client, teammate):
     assert response.status_code == 200
     assert str(theirs.pk) not in response.text
     assert not Generation.objects.filter(last_checked_at__isnull=False).exists()
+
+
+def test_the_poll_draws_each_card_with_its_own_images_and_badge(member_client, member):
+    # The poll reads cards, images and API task in one joined query: each card gets its own
+    # images in order and its key's badge, and a card without them gets none.
+    done = make_generation(member)
+    ResultImage.objects.create(
+        generation=done, position=1, state=ResultImage.State.FAILED, error_message="gone"
+    )
+    ApiTask.objects.create(generation=done, key_name="nightly", month=date(2026, 1, 1))
+    plain = make_generation(member, status="failed", error_message="refused")
+
+    polled = member_client.get(
+        reverse("generation_statuses"), {"watch": watch(done, plain, tokens=["x", "x"])}
+    ).text
+
+    assert "API: nightly" in polled
+    first = polled.index(reverse("result_image", args=[done.pk, 0]))
+    assert "gone" in polled[first:]
+    assert "refused" in polled
+    assert polled.count("API: ") == 1
