@@ -140,7 +140,8 @@ def usage_of(user: User) -> Usage:
 
 
 class StorageFull(LimitReached):
-    """A submit refused because the member's images fill their storage quota."""
+    """A submit refused because the member's images fill their storage quota (checked by
+    credits.place_holds, in the read its other limits take)."""
 
     def __init__(self, usage: Usage) -> None:
         self.usage = usage
@@ -151,13 +152,6 @@ class StorageFull(LimitReached):
             )
             % {"used": format_bytes(usage.used), "quota": format_bytes(usage.quota or 0)}
         )
-
-
-def check_room(user: User) -> None:
-    """Raise StorageFull when the member may not submit for lack of storage."""
-    usage = usage_of(user)
-    if usage.full:
-        raise StorageFull(usage)
 
 
 def annotate_usage(queryset: Any, owner_field: str = "user_id") -> Any:
