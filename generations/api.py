@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -247,23 +247,21 @@ def submit(
     base_url: str = "",
     count: int = 1,
 ) -> list[Generation]:
-    """`count` generations for the key's member, each its own task and hold, all or none:
-    a refusal (credits.CreditError, including the key's budget) rolls every one back."""
-    with transaction.atomic():
-        return [
-            services.create_generation(
-                key.user,
-                model=model,
-                prompt=prompt,
-                aspect_ratio=aspect_ratio,
-                image_size=image_size,
-                references=references,
-                api_key=key,
-                callback_url=callback_url,
-                base_url=base_url,
-            )
-            for _ in range(count)
-        ]
+    """`count` generations for the key's member, each its own task and hold, all or none
+    (one job): a refusal (credits.CreditError, including the key's budget) rolls every one
+    back."""
+    return services.create_job(
+        key.user,
+        count=count,
+        model=model,
+        prompt=prompt,
+        aspect_ratio=aspect_ratio,
+        image_size=image_size,
+        references=references,
+        api_key=key,
+        callback_url=callback_url,
+        base_url=base_url,
+    )
 
 
 def own_generation(key: ApiKey, task_id: str) -> Generation | None:

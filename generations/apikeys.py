@@ -14,7 +14,8 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -120,6 +121,8 @@ def key_from_header(authorization: str) -> ApiKey | None:
 
 def _note_use(key: ApiKey) -> None:
     now = timezone.now()
+    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_EVERY:
+        return  # the row just read shows a recent use: no statement at all
     due = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY)
     if ApiKey.objects.filter(due, pk=key.pk).update(last_used_at=now):
         key.last_used_at = now
@@ -133,36 +136,56 @@ def models_for(key: ApiKey) -> list[catalogue.ModelOption]:
 # --- The key's monthly budget ----------------------------------------------------------------
 
 
-def record_generation(
+def record_generations(
     key: ApiKey,
-    generation: Generation,
+    generations: Sequence[Generation],
     amount: Decimal,
     *,
     callback_url: str = "",
     base_url: str = "",
-) -> ApiTask:
-    """Count a new generation's hold against the key's month, inside the transaction of the
-    hold; raises KeyBudgetReached (rolling it all back) when the budget would be passed."""
-    month = credits.month_start(timezone.localdate(generation.created_at))
-    ApiKeyMonth.objects.bulk_create([ApiKeyMonth(key=key, month=month)], ignore_conflicts=True)
-    rows = ApiKeyMonth.objects.filter(key=key, month=month)
-    budget = key.monthly_budget
-    if budget is not None:
-        rows = rows.filter(committed__lte=budget - amount)
-    if not rows.update(committed=F("committed") + amount):
-        assert budget is not None  # without a budget the update always finds its row
-        raise KeyBudgetReached(
-            _("The API key “%(name)s” has used its budget for this month (%(budget)s credits).")
-            % {"name": key.name, "budget": credits.format_credits(budget)}
+) -> list[ApiTask]:
+    """Count new generations' holds (`amount` each) against the key's month, inside the
+    transaction of the holds; raises KeyBudgetReached (rolling it all back) when the budget
+    would be passed. Their API task rows are written in one statement."""
+    months: dict[date, Decimal] = defaultdict(Decimal)
+    for generation in generations:
+        months[credits.month_start(timezone.localdate(generation.created_at))] += amount
+    for month, committed in months.items():
+        if not _commit(key, month, committed):
+            assert key.monthly_budget is not None  # without a budget the commit always succeeds
+            raise KeyBudgetReached(
+                _("The API key “%(name)s” has used its budget for this month (%(budget)s credits).")
+                % {"name": key.name, "budget": credits.format_credits(key.monthly_budget)}
+            )
+    return ApiTask.objects.bulk_create(
+        ApiTask(
+            generation=generation,
+            key=key,
+            key_name=key.name,
+            month=credits.month_start(timezone.localdate(generation.created_at)),
+            callback_url=callback_url,
+            base_url=base_url,
         )
-    return ApiTask.objects.create(
-        generation=generation,
-        key=key,
-        key_name=key.name,
-        month=month,
-        callback_url=callback_url,
-        base_url=base_url,
+        for generation in generations
     )
+
+
+def _commit(key: ApiKey, month: date, amount: Decimal) -> bool:
+    """Add `amount` to the key's month unless that passes its budget. The conditional
+    UPDATE first (the month's row exists after the key's first submit of the month), the
+    row's INSERT only when it found none; the UPDATE is what keeps concurrent submits
+    within the budget."""
+
+    def add() -> int:
+        rows = ApiKeyMonth.objects.filter(key=key, month=month)
+        if key.monthly_budget is not None:
+            rows = rows.filter(committed__lte=key.monthly_budget - amount)
+        return rows.update(committed=F("committed") + amount)
+
+    if add():
+        return True
+    ApiKeyMonth.objects.bulk_create([ApiKeyMonth(key=key, month=month)], ignore_conflicts=True)
+    return bool(add())
 
 
 def hold_closed(generation_id: GenerationId, entry: CreditLedgerEntry | None) -> None:

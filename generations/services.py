@@ -144,11 +144,11 @@ def create_job(
         # sets each row's hold, so they are inserted once, holds included.
         credits.place_holds(owner, generations, price)
         Generation.objects.bulk_create(generations)
+        if api_key is not None:
+            apikeys.record_generations(
+                api_key, generations, price, callback_url=callback_url, base_url=base_url
+            )
         for generation in generations:
-            if api_key is not None:
-                apikeys.record_generation(
-                    api_key, generation, price, callback_url=callback_url, base_url=base_url
-                )
             _save_references(generation, references)
             # Sent by a worker, never inside the web request: a slow upstream must not hold it.
             enqueue_after_commit("send_generation", generation_id=str(generation.pk))

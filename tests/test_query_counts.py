@@ -4,13 +4,14 @@ from decimal import Decimal
 from functools import partial
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generations import catalogue, credits
 
-from .api_helpers import bearer, make_key
+from .api_helpers import bearer, make_key, png_bytes
 from .sharing_builders import make_generation
 
 pytestmark = pytest.mark.django_db
@@ -103,23 +104,67 @@ def test_a_studio_submit_costs_twelve_queries_for_one_image_or_four(
     assert len(queries) == 12
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_api_submit_costs_sixteen_queries(member, client, worker_elsewhere):
-    """16 (not yet within the budget of 12): the key; its last
-    use (a conditional UPDATE that writes at most once a minute); the models; the price; the
-    hold's four; the row; the key's month (INSERT OR IGNORE, UPDATE) and its task row; BEGIN,
-    COMMIT and the SAVEPOINT pair of create_job inside api.submit's transaction."""
+def submitted(queries):
+    """The queries of the submit itself: up to its COMMIT (what follows is the answer)."""
+    sql = [q["sql"] for q in queries.captured_queries]
+    return sql[: sql.index("COMMIT") + 1]
+
+
+@pytest.fixture
+def api_submit(client, member, worker_elsewhere, settings):
+    """A submit through one of the APIs with a key of `member` used a moment ago (its last
+    use is written at most once a minute), the month's rows existing (the key's month, the
+    allowance, the team's month); an OpenAI call answers at once (the images would take a
+    worker), with its 504."""
+    settings.BANANA_API_WAIT_SECONDS = 0
+    settings.BANANA_DEFAULT_MAX_IN_FLIGHT = 16
     _key, secret = make_key(member)
+
+    def submit(name, **body):
+        if name == "openai_images_edits":
+            kwargs = {"data": body}
+        else:
+            kwargs = {"data": body, "content_type": "application/json"}
+        return client.post(reverse(name), headers=bearer(secret), **kwargs)
+
+    submit("api_image_gen", model=catalogue.default_model(), prompt="A banana")
+    return submit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_provider_api_submit_costs_twelve_queries(api_submit, django_assert_max_num_queries):
+    """12: the key (with its member); the models this member may use; the price; BEGIN;
+    the hold's four; the generation row; the key's month (one conditional UPDATE) and its
+    task row; COMMIT."""
     body = {"model": catalogue.default_model(), "prompt": "A banana"}
-    submit = partial(
-        client.post,
-        reverse("api_image_gen"),
-        body,
-        content_type="application/json",
-        headers=bearer(secret),
-    )
-    submit()
-    with CaptureQueriesContext(connection) as queries:
-        response = submit()
+    with django_assert_max_num_queries(SUBMIT_BUDGET) as queries:
+        response = api_submit("api_image_gen", **body)
     assert response.status_code == 200, response.text
-    assert len(queries) == 16
+    assert len(queries) == 12
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("n", [1, 4])
+def test_an_openai_generations_submit_costs_twelve_queries_for_one_image_or_four(
+    api_submit, n, member
+):
+    """The same 12 for n images (one job: one hold statement, one month UPDATE, the rows
+    of each kind in one INSERT), then the two reads of the rows it answers with."""
+    body = {"model": catalogue.default_model(), "prompt": "A banana", "n": n}
+    with CaptureQueriesContext(connection) as queries:
+        response = api_submit("openai_images_generations", **body)
+    assert response.status_code == 504, response.text  # no worker: not ready in time
+    assert len(submitted(queries)) == 12
+    assert len(queries) == 12 + 2
+    assert member.generations.count() == 1 + n
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_openai_edits_submit_costs_twelve_queries_and_one_per_reference(api_submit):
+    """An edit is a generation submit, and each reference image one INSERT more."""
+    image = SimpleUploadedFile("in.png", png_bytes(), content_type="image/png")
+    body = {"model": catalogue.default_model(), "prompt": "Bluer", "image": image}
+    with CaptureQueriesContext(connection) as queries:
+        response = api_submit("openai_images_edits", **body)
+    assert response.status_code == 504, response.text
+    assert len(submitted(queries)) == 12 + 1
