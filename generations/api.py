@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from . import apitasks, catalogue, services, upstream
+from . import apitasks, catalogue, members, services, upstream
 from .callbacks import address_policy
 from .fetch import FetchError, FetchPolicy, check_url, fetch
 from .images import ImageRejected, validate_upload
@@ -249,19 +249,22 @@ def submit(
 ) -> list[Generation]:
     """`count` generations for the key's member, each its own task and hold, all or none
     (one job): a refusal (credits.CreditError, including the key's budget) rolls every one
-    back."""
-    return services.create_job(
-        key.user,
-        count=count,
-        model=model,
-        prompt=prompt,
-        aspect_ratio=aspect_ratio,
-        image_size=image_size,
-        references=references,
-        api_key=key,
-        callback_url=callback_url,
-        base_url=base_url,
-    )
+    back. A model or size the member may not use is ModelNotAvailable, nothing spent."""
+    try:
+        return services.create_job(
+            key.user,
+            count=count,
+            model=model,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio,
+            image_size=image_size,
+            references=references,
+            api_key=key,
+            callback_url=callback_url,
+            base_url=base_url,
+        )
+    except members.ModelNotAllowed as exc:
+        raise ModelNotAvailable(str(exc), "model") from None
 
 
 def own_generation(key: ApiKey, task_id: str) -> Generation | None:

@@ -27,7 +27,7 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import catalogue, credits
+from . import catalogue, credits, members
 from .models import ApiKey, ApiKeyMonth, ApiTask, CreditLedgerEntry, Generation
 from .models.generations import GenerationId
 
@@ -105,8 +105,16 @@ def key_from_secret(secret: str) -> ApiKey | None:
     deactivated). Read from the database every time, so a revocation counts at once."""
     if not _KEY_RE.fullmatch(secret):
         return None
-    key = ApiKey.objects.usable().select_related("user").filter(key_hash=hash_key(secret)).first()
+    key = (
+        ApiKey.objects.usable()
+        .select_related("user")
+        .annotate(access_rules=members.rules_of("user"))
+        .filter(key_hash=hash_key(secret))
+        .first()
+    )
     if key is not None:
+        # The member's model access rules, read in the same query: a submit needs them.
+        members.keep_rules_read(key.user, key.access_rules)  # type: ignore[attr-defined]
         _note_use(key)
     return key
 

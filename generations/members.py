@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,8 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet, StringAgg, Subquery, TextField, Value
+from django.db.models.functions import Cast, JSONArray
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -122,12 +124,51 @@ class ModelNotAllowed(PermissionDenied):
     PermissionDenied, so a view that does not catch it answers 403."""
 
 
+# Where a lookup that read the rules along with a member (an API key's) keeps them on it.
+_RULES_READ = "_model_access_rules"
+
+
+def _rules(user: int | OuterRef) -> QuerySet[ModelAccess]:
+    """Every rule, each with whether it names this user (an id, or a reference to the
+    outer query's user column)."""
+    named = ModelAccess.users.through.objects.filter(
+        modelaccess=OuterRef("pk"), user=OuterRef(user) if isinstance(user, OuterRef) else user
+    )
+    return ModelAccess.objects.annotate(names_user=Exists(named))
+
+
+def rules_of(user_column: str) -> Subquery:
+    """For a query of rows with a user (`user_column`): every rule with whether it names
+    that user, as one JSON text for `keep_rules_read`, so that a lookup reads the member's
+    rules in its own query."""
+    row = JSONArray("model", "image_size", "members", "auditors", "admins", "names_user")
+    return Subquery(
+        _rules(OuterRef(user_column))
+        .order_by()
+        .annotate(all=Value(1))  # a constant: one group of every rule
+        .values("all")
+        .annotate(rules=StringAgg(Cast(row, TextField()), Value(",")))
+        .values("rules")
+    )
+
+
+def keep_rules_read(user: User, rules: str | None) -> None:
+    """Keep on `user` the rules a lookup read with `rules_of` (for this request only)."""
+    fields = ("model", "image_size", "members", "auditors", "admins")
+    kept = []
+    for values in json.loads(f"[{rules or ''}]"):
+        rule = ModelAccess(**dict(zip(fields, values[:5], strict=True)))
+        rule.names_user = bool(values[5])
+        kept.append(rule)
+    setattr(user, _RULES_READ, kept)
+
+
 def _denied(user: User) -> set[tuple[str, str]]:
     """(model, image size) pairs this user may not use ("" = the whole model)."""
     role = role_of(user)
-    named = ModelAccess.users.through.objects.filter(modelaccess=OuterRef("pk"), user=user.pk)
+    rules = getattr(user, _RULES_READ, None)
     denied = set()
-    for rule in ModelAccess.objects.annotate(names_user=Exists(named)):
+    for rule in _rules(user.pk) if rules is None else rules:
         if not getattr(rule, f"{role}s") and not rule.names_user:
             denied.add((rule.model, rule.image_size))
     return denied

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -148,26 +148,32 @@ def create_job(
             apikeys.record_generations(
                 api_key, generations, price, callback_url=callback_url, base_url=base_url
             )
+        _save_references(generations, references)
         for generation in generations:
-            _save_references(generation, references)
             # Sent by a worker, never inside the web request: a slow upstream must not hold it.
             enqueue_after_commit("send_generation", generation_id=str(generation.pk))
     return generations
 
 
-def _save_references(generation: Generation, references: Iterable[ReferenceInput]) -> None:
-    for position, ref in enumerate(references):
-        reference = ReferenceImage(
-            generation=generation,
-            position=position,
-            source_url=ref.url,
-            content_type=ref.content_type,
-            width=ref.width,
-            height=ref.height,
-        )
-        if ref.content:
-            reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
-        reference.save()
+def _save_references(
+    generations: Iterable[Generation], references: Sequence[ReferenceInput]
+) -> None:
+    """Each generation's own copy of the references (its files), in one INSERT."""
+    rows = []
+    for generation in generations:
+        for position, ref in enumerate(references):
+            reference = ReferenceImage(
+                generation=generation,
+                position=position,
+                source_url=ref.url,
+                content_type=ref.content_type,
+                width=ref.width,
+                height=ref.height,
+            )
+            if ref.content:
+                reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
+            rows.append(reference)
+    ReferenceImage.objects.bulk_create(rows)
 
 
 def _stored_file_as_input(

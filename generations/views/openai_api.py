@@ -222,6 +222,8 @@ def _make_and_wait(
                 base_url=base_url(request),
                 count=options["count"],
             )
+        except api.InvalidRequest as exc:
+            return invalid(exc)
         except credits.CreditError as exc:
             return refused(exc)
         rows, settled = api.wait_until_settled(
