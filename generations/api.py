@@ -14,7 +14,6 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -22,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection
 from django.db.models import Prefetch
-from django.utils import timezone
 
 from . import apitasks, catalogue, members, services, upstream
 from .callbacks import address_policy
@@ -280,6 +278,14 @@ def own_generation(key: ApiKey, task_id: str) -> Generation | None:
         return None
 
 
+def refreshed(key: ApiKey, generation: Generation) -> Generation:
+    """The key's generation after asking the upstream about it, when a check is due (as
+    read: most queries write nothing), else as it is."""
+    if services.looked_due(generation) and services.refresh_from_upstream(generation.pk):
+        return own_generation(key, str(generation.pk)) or generation
+    return generation
+
+
 def _results() -> Prefetch[Any, Any, Any]:
     return Prefetch("results", queryset=ResultImage.objects.defer("source"))
 
@@ -300,11 +306,9 @@ def look(generation_ids: Sequence[str]) -> set[str]:
     processes; a webhook or the reconciler may finish them first), and return the ids of
     those settled (final, images kept)."""
     rows = load(generation_ids)
-    due = timezone.now() - timedelta(seconds=settings.BANANA_POLL_INTERVAL)
     refreshed = False
     for generation in rows:
-        checked = generation.last_checked_at
-        if not generation.is_final and (checked is None or checked <= due):
+        if services.looked_due(generation):
             refreshed |= services.refresh_from_upstream(generation.pk)
     if refreshed:
         rows = load(generation_ids)

@@ -499,7 +499,7 @@ def refresh_soon(generation: Generation) -> bool:
     now (last_checked_at only moves forward), so most polls write nothing: only a row that
     looked due tries the claim, whose conditional UPDATE stays the one judge.
     """
-    if not _looked_due(generation):
+    if not looked_due(generation):
         return False
     if not claim_check(generation.pk):
         return False
@@ -507,7 +507,7 @@ def refresh_soon(generation: Generation) -> bool:
     return True
 
 
-def _looked_due(generation: Generation) -> bool:
+def looked_due(generation: Generation) -> bool:
     """claim_check's condition, on a row already read."""
     if generation.status not in Generation.IN_FLIGHT or generation.upstream_task_id is None:
         return False

@@ -192,3 +192,34 @@ def test_an_openai_edits_submit_costs_twelve_queries_however_many_images(api_sub
     assert response.status_code == 504, response.text
     assert len(submitted(queries)) <= SUBMIT_BUDGET
     assert len(submitted(queries)) == 12
+
+
+def task_query(client, secret, generation):
+    return client.get(
+        reverse("api_task_query"), {"task_id": str(generation.pk)}, headers=bearer(secret)
+    )
+
+
+def test_an_api_status_query_of_a_finished_task_costs_three_queries(
+    client, member, django_assert_num_queries
+):
+    """The key (its member and rules), the generation, its results."""
+    done = make_generation(member)
+    _key, secret = make_key(member)
+    task_query(client, secret, done)  # the key's last use is written
+    with django_assert_num_queries(3):
+        response = task_query(client, secret, done)
+    assert response.json()["data"]["status"] == "success"
+
+
+def test_an_api_status_query_of_a_task_in_flight_writes_nothing_until_a_check_is_due(
+    client, member, django_assert_num_queries
+):
+    running = make_generation(
+        member, status="in_progress", upstream_task_id="ta-1", last_checked_at=timezone.now()
+    )
+    _key, secret = make_key(member)
+    task_query(client, secret, running)
+    with django_assert_num_queries(3):
+        response = task_query(client, secret, running)
+    assert response.json()["data"]["status"] == "in_progress"

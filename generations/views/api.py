@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import api, apikeys, apitasks, catalogue, credits, openapi, services
+from .. import api, apikeys, apitasks, catalogue, credits, openapi
 from ..models import ApiKey
 from .media import serve_file
 
@@ -153,8 +153,7 @@ def task_query(request: HttpRequest) -> HttpResponse:
     generation = api.own_generation(key, task_id)
     if generation is None:
         return JsonResponse({"code": 1, "message": "task not found"}, status=404)
-    if not generation.is_final and services.refresh_from_upstream(generation.pk):
-        generation = api.own_generation(key, task_id) or generation
+    generation = api.refreshed(key, generation)
     data = apitasks.task_body(generation, apitasks.base_url_of(generation, base_url(request)))
     return JsonResponse({"code": 0, "message": "ok", "data": data})
 
