@@ -1,7 +1,7 @@
 """What the APIs do for a request that carries a personal key: check what it asks for,
-turn its references into ours, submit through `services.create_generation` (the web
-form's path: price, hold, limits, team cap, ledger) and, for the OpenAI-compatible calls,
-wait until the images are kept.
+turn its references into ours, submit through `services.create_job` (the web form's
+path: model access, price, hold, limits, team cap, ledger) and, for the OpenAI-compatible
+calls, wait until the images are kept.
 
 Refusals are exceptions; the views turn them into the provider's or OpenAI's shapes.
 """
