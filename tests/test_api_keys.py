@@ -204,6 +204,42 @@ def test_last_use_is_written_at_most_once_a_minute(member):
     assert timezone.now() - first < apikeys.LAST_USED_EVERY
 
 
+@pytest.mark.django_db
+def test_a_use_a_minute_after_the_last_is_written(member):
+    key, secret = make_key(member)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=an_hour_ago)
+
+    apikeys.key_from_secret(secret)
+
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > an_hour_ago + apikeys.LAST_USED_EVERY
+
+
+@pytest.mark.django_db
+def test_a_keys_month_starts_at_its_first_submit_and_refuses_past_its_budget(
+    client, member, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    key, secret = make_key(member, monthly_budget=Decimal("1"))
+    under_one_image, under_secret = make_key(member, "tiny", monthly_budget=Decimal("0.1"))
+
+    def submit(secret):
+        return client.post(
+            reverse("api_image_gen"),
+            {"model": "google/gempix2", "prompt": "A banana"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+
+    answers = [submit(secret).status_code for _ in range(3)]
+    refused = submit(under_secret)
+
+    assert answers == [200, 200, 400]
+    # The refused first submit's month row went with its rollback.
+    assert apikeys.committed_this_month([key, under_one_image]) == {key.pk: Decimal("1")}
+    assert "has used its budget" in refused.json()["detail"]
+
+
 def test_malformed_keys_are_refused_without_a_lookup():
     # No database in this test: a query would raise.
     assert apikeys.key_from_header("Bearer dk-1234567890abcdef") is None
