@@ -114,7 +114,7 @@ def key_from_secret(secret: str) -> ApiKey | None:
     )
     if key is not None:
         # The member's model access rules, read in the same query: a submit needs them.
-        members.keep_rules_read(key.user, key.access_rules)  # type: ignore[attr-defined]
+        members.keep_rules_read(key.user, key.access_rules)
         _note_use(key)
     return key
 

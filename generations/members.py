@@ -126,6 +126,7 @@ class ModelNotAllowed(PermissionDenied):
 
 # Where a lookup that read the rules along with a member (an API key's) keeps them on it.
 _RULES_READ = "_model_access_rules"
+_RULE_FIELDS = ("model", "image_size", "members", "auditors", "admins", "names_user")
 
 
 def _rules(user: int | OuterRef) -> QuerySet[ModelAccess]:
@@ -141,36 +142,32 @@ def rules_of(user_column: str) -> Subquery:
     """For a query of rows with a user (`user_column`): every rule with whether it names
     that user, as one JSON text for `keep_rules_read`, so that a lookup reads the member's
     rules in its own query."""
-    row = JSONArray("model", "image_size", "members", "auditors", "admins", "names_user")
     return Subquery(
         _rules(OuterRef(user_column))
         .order_by()
         .annotate(all=Value(1))  # a constant: one group of every rule
         .values("all")
-        .annotate(rules=StringAgg(Cast(row, TextField()), Value(",")))
+        .annotate(rules=StringAgg(Cast(JSONArray(*_RULE_FIELDS), TextField()), Value(",")))
         .values("rules")
     )
 
 
 def keep_rules_read(user: User, rules: str | None) -> None:
     """Keep on `user` the rules a lookup read with `rules_of` (for this request only)."""
-    fields = ("model", "image_size", "members", "auditors", "admins")
-    kept = []
-    for values in json.loads(f"[{rules or ''}]"):
-        rule = ModelAccess(**dict(zip(fields, values[:5], strict=True)))
-        rule.names_user = bool(values[5])
-        kept.append(rule)
-    setattr(user, _RULES_READ, kept)
+    setattr(user, _RULES_READ, json.loads(f"[{rules or ''}]"))
 
 
 def _denied(user: User) -> set[tuple[str, str]]:
     """(model, image size) pairs this user may not use ("" = the whole model)."""
     role = role_of(user)
-    rules = getattr(user, _RULES_READ, None)
+    rows = getattr(user, _RULES_READ, None)
+    if rows is None:
+        rows = _rules(user.pk).values_list(*_RULE_FIELDS)
     denied = set()
-    for rule in _rules(user.pk) if rules is None else rules:
-        if not getattr(rule, f"{role}s") and not rule.names_user:
-            denied.add((rule.model, rule.image_size))
+    for row in rows:
+        rule = dict(zip(_RULE_FIELDS, row, strict=True))
+        if not rule[f"{role}s"] and not rule["names_user"]:
+            denied.add((rule["model"], rule["image_size"]))
     return denied
 
 
