@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import template
 from django.conf import settings
+from django.template.defaultfilters import truncatechars
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import ngettext
 
@@ -81,3 +82,9 @@ _STATUS_LABELS = dict(Generation.Status.choices)
 def status_label(status):
     """`get_status_display` without building the choices anew for every card."""
     return str(_STATUS_LABELS.get(status, status))
+
+
+@register.filter(is_safe=True)
+def clip(text, length):
+    """`truncatechars`, without its Unicode normalising for the many prompts that fit."""
+    return text if len(text) <= length else truncatechars(text, length)
