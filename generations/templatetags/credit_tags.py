@@ -4,8 +4,10 @@ from decimal import Decimal
 
 from django import template
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.template.defaultfilters import truncatechars
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
 from django.utils.translation import ngettext
 
 from .. import catalogue
@@ -88,3 +90,19 @@ def status_label(status):
 def clip(text, length):
     """`truncatechars`, without its Unicode normalising for the many prompts that fit."""
     return text if len(text) <= length else truncatechars(text, length)
+
+
+@register.filter
+def made_with_key(generation):
+    """Whether an API key made it: `generation.api_task` in a template costs an exception
+    (and Django's every other lookup) on each card that has none."""
+    try:
+        return generation.api_task is not None
+    except ObjectDoesNotExist:
+        return False
+
+
+@register.filter
+def iso(moment):
+    """`date:'c'` (ISO 8601 in the current time zone), without the date formatter."""
+    return timezone.localtime(moment).isoformat() if moment else ""
