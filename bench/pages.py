@@ -42,7 +42,7 @@ def wait_until_up(url, timeout=60):
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting, or busy doing so
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
 
