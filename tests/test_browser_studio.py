@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 
 from generations import catalogue, collections, credits, upstream
 from generations.credits import format_credits
-from generations.models import CreditAccount, Generation, ResultImage
+from generations.models import CreditAccount, Favourite, Generation, ResultImage
 
 from .browser import log_in
 from .sharing_builders import make_generation, png_bytes
@@ -365,3 +365,51 @@ def test_a_cards_menu_works_from_the_keyboard_and_remix_fills_the_form_in_place(
     page.wait_for_function("() => document.activeElement.id === 'id_prompt'")
     assert page.evaluate("window.__samePage") is True
     assert page.url == f"{live_server.url}/"
+
+
+def test_cancel_retry_and_favourite_act_from_the_cards_which_carry_no_form_of_their_own(
+    page, browser, live_server, member, emulator
+):
+    failed = make_generation(member, prompt="A banana that failed", status="failed")
+    queued = make_generation(member, prompt="A banana still waiting", status="queued")
+    done = make_generation(member, prompt="A finished banana")
+    log_in(page, live_server, member.username)
+    assert page.locator("#cards .tile").count() == 3
+    assert page.locator("#cards form").count() == 0
+
+    page.click(f"#card-{queued.pk} button:has-text('Cancel')")
+    page.locator(f"#card-{queued.pk}[data-status=failed]").wait_for()
+    assert Generation.objects.get(pk=queued.pk).status == "failed"
+
+    page.click(f"#card-{failed.pk} button:has-text('Retry')")
+    page.locator("#cards .job").nth(3).wait_for()
+    assert Generation.objects.get(retry_of=failed).prompt == "A banana that failed"
+
+    # Favourite, from the card's menu and the keyboard: the toggle swaps in place, keeps focus.
+    page.focus(f"#card-{done.pk} .menu summary")
+    page.keyboard.press("Enter")
+    toggle = page.locator(f"#card-{done.pk} .menu-items button[aria-pressed]")
+    toggle.wait_for()
+    # htmx takes over the menu's buttons once the swap settles (a click before that posts the
+    # page's form, as without JavaScript).
+    page.wait_for_function("() => !document.querySelector('.htmx-settling')")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    page.locator(f"#card-{done.pk} .menu-items button[aria-pressed=true]").wait_for()
+    assert Favourite.objects.filter(user=member, generation=done).exists()
+    page.wait_for_function("() => document.activeElement.matches('button[aria-pressed]')")
+    assert page.url == f"{live_server.url}/"
+
+    # Without JavaScript the same buttons post the page's one form and come back to the page.
+    context = browser.new_context(
+        java_script_enabled=False, storage_state=page.context.storage_state()
+    )
+    plain = context.new_page()
+    try:
+        plain.goto(f"{live_server.url}/g/{done.pk}/")
+        plain.click("button[aria-pressed=true]")
+        plain.locator("button[aria-pressed=false]").wait_for()
+        assert plain.url == f"{live_server.url}/g/{done.pk}/"
+        assert not Favourite.objects.filter(user=member, generation=done).exists()
+    finally:
+        context.close()
