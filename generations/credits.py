@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from . import catalogue
@@ -39,9 +40,11 @@ NEAR_LIMIT_PERCENT = 80
 
 
 def format_credits(amount: Decimal | float | str) -> str:
-    """A credit amount for people: 0.5, 10, 1.25."""
+    """A credit amount for people, in the page's language, without trailing zeros: 0.5, 10,
+    1.25, 1,250."""
     text = f"{Decimal(amount):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return number_format(Decimal(text), use_l10n=True, force_grouping=True)
 
 
 class CreditError(Exception):
