@@ -9,6 +9,7 @@ from django.shortcuts import resolve_url
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import languages
@@ -81,7 +82,7 @@ class RequestSizeLimitMiddleware:
             if limit == settings.BANANA_ANONYMOUS_MAX_BODY and request.headers.get("HX-Request"):
                 # Most likely a member whose session ended mid-upload: to the login page.
                 return login_redirect(request)
-            return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+            return HttpResponse(_("Request body too large."), status=413, content_type="text/plain")
         return self.get_response(request)
 
 
