@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
+from django.utils.translation import gettext_noop
 
 DOMAINS = ("django", "djangojs")
 # What makemessages reads, from the project's root: our code and templates, not the tests,
@@ -36,6 +37,13 @@ IGNORED = [
     "static/vendor",
 ]
 JS_IGNORED = [*IGNORED, "static/js/vendor", "static/js/htmx*"]
+
+
+# Django's own words that our pages show and its Korean catalogue leaves untranslated: named
+# here so makemessages puts them in ours (which Django reads first).
+DJANGO_GAPS = [
+    gettext_noop("- Select an option -"),
+]
 
 
 def locale_dir() -> Path:

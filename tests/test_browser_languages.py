@@ -44,6 +44,7 @@ ALLOWED_WORDS = {
     "Cmd",
     "AM",
     "PM",
+    "https",
 }
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
@@ -51,7 +52,7 @@ HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 # dialog, text studio.js shows later); not code, and not what declares another language
 # (the switcher's other language names itself in that language).
 SHOWN_TEXT = """() => {
-  const skip = "script, style, code, pre, kbd, samp, template";
+  const skip = "script, style, code, pre, kbd, samp, template, [translate=no]";
   const foreign = (el) => {
     const declared = el.closest("[lang]");
     return declared && declared !== document.documentElement
@@ -84,6 +85,7 @@ def model_words():
 def english_in(texts, allowed):
     found = []
     for text in texts:
+        text = re.sub(r"\S+@\S+", " ", text)  # an address is the member's own
         words = [w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in allowed]
         if words:
             found.append(text[:120])
