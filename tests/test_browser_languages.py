@@ -196,11 +196,21 @@ def test_korean_pages_fit_without_overflow_or_cut_words(browser, live_server, wi
     assert problems == {}
 
 
-# Controls and labels whose words must show whole: a word cut by its box is a truncation.
+# Controls and labels whose words must show whole: one cut by its box, or broken over two
+# lines (a Korean word split between its syllables), is a truncation.
 CUT_TEXT = """() => Array.from(document.querySelectorAll(
-    "button, a, label, th, summary, h1, h2, h3, .meta span, nav a"))
-  .filter((el) => el.offsetParent !== null && getComputedStyle(el).overflow !== "visible"
-    && el.scrollWidth > el.clientWidth + 1)
+    "button, a, label, th, dt, summary, h1, h2, h3, .badge, .meta span, nav a"))
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => {
+    const text = el.textContent.trim();
+    if (getComputedStyle(el).overflow !== "visible" && el.scrollWidth > el.clientWidth + 1) {
+      return true;
+    }
+    if (!text || /\\s/.test(text) || el.children.length) { return false; }
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top))).size > 1;
+  })
   .map((el) => el.textContent.trim().slice(0, 60))"""
 
 
