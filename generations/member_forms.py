@@ -31,15 +31,41 @@ def language_choices():
 
 
 def time_zone_choices():
+    # The zones people live in (Area/City), not the database's aliases and fixed offsets
+    # ("Etc/GMT+9", "ROK", "localtime").
+    places = sorted(
+        zone
+        for zone in available_timezones()
+        if "/" in zone and zone.split("/")[0] in TIME_ZONE_AREAS
+    )
     return [
         ("", _("Team default (%(zone)s)") % {"zone": settings.TIME_ZONE}),
-        *((zone, zone.replace("_", " ")) for zone in sorted(available_timezones())),
+        *((zone, zone.replace("_", " ")) for zone in places),
     ]
+
+
+TIME_ZONE_AREAS = {
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+}
 
 
 class ProfileForm(forms.ModelForm):
     language = forms.ChoiceField(label=_("Language"), required=False, choices=language_choices)
-    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices)
+    # The zones' names are identifiers (Asia/Seoul), the same in every language.
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        choices=time_zone_choices,
+        widget=forms.Select(attrs={"translate": "no"}),
+    )
 
     class Meta:
         model = MemberProfile

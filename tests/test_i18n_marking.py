@@ -227,3 +227,48 @@ def test_the_python_check_finds_plain_strings_shown_to_people():
         "line 4: ValidationError(f'Bad {x}')",
         "line 6: column.short_description = ...",
     ]
+
+
+# --- studio.js: words written into the page go through the JavaScript catalogue --------------
+
+# A line that writes into the page, and the string literals on it.
+JS_SINK = re.compile(
+    r"""announce\(|textContent\s*=|\.title\s*=|setAttribute\("(aria-label|title)\""""
+)
+JS_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def unmarked_javascript(source):
+    found = []
+    for number, line in enumerate(source.splitlines(), 1):
+        if not JS_SINK.search(line):
+            continue
+        for match in JS_STRING.finditer(line):
+            before = line[: match.start()]
+            marked = re.search(r"n?gettext\(\s*$", before) or (
+                "ngettext(" in before and re.search(r",\s*$", before)
+            )
+            text = match.group(1)
+            selector = text.startswith(("#", ".", "["))
+            if not marked and not selector and words_of(text) and text not in JS_NAMES:
+                found.append(f"line {number}: {text}")
+    return found
+
+
+# Attribute names and the like that studio.js writes, not words.
+JS_NAMES = {"aria-label", "title", "aria-pressed", "aria-expanded"}
+
+
+def test_studio_js_writes_no_unmarked_words():
+    assert unmarked_javascript((ROOT / "static" / "js" / "studio.js").read_text()) == []
+
+
+def test_the_javascript_check_finds_words_written_without_gettext():
+    source = (
+        'announce("Prompt copied.");\n'
+        'announce(gettext("Prompt copied."));\n'
+        'button.textContent = active ? "On" : gettext("Off");\n'
+        'el.textContent = n + " s";\n'
+    )
+
+    assert unmarked_javascript(source) == ["line 1: Prompt copied.", "line 3: On"]

@@ -12,11 +12,8 @@
   var interpolate = window.interpolate || function (format, values) {
     return format.replace(/%\((\w+)\)s/g, function (all, name) { return String(values[name]); });
   };
-  function counted(one, many, n, values) {
-    values = values || {};
-    values.count = n;
-    return interpolate(ngettext(one, many, n), values, true);
-  }
+  // A message chosen by ngettext (so makemessages finds both forms), with its count filled in.
+  function counted(message, n) { return interpolate(message, { count: n }, true); }
 
   var $ = function (selector, root) { return (root || document).querySelector(selector); };
   var $$ = function (selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); };
@@ -58,8 +55,8 @@
   }
   on("banana:finished", function (event) {
     var done = event.detail.done || 0, failed = event.detail.failed || 0;
-    var text = (done ? counted("%(count)s image is ready.", "%(count)s images are ready.", done) : "") +
-      (failed ? " " + counted("%(count)s image failed.", "%(count)s images failed.", failed) : "");
+    var text = (done ? counted(ngettext("%(count)s image is ready.", "%(count)s images are ready.", done), done) : "") +
+      (failed ? " " + counted(ngettext("%(count)s image failed.", "%(count)s images failed.", failed), failed) : "");
     announce(text.trim());
     if (document.hidden) {
       unseen += done + failed;
@@ -93,7 +90,7 @@
     var queue = $("#queue");
     if (!queue) { return; }
     var n = $$("[data-in-flight]").length;
-    queue.textContent = n === 0 ? "" : counted("%(count)s image in progress", "%(count)s images in progress", n);
+    queue.textContent = n === 0 ? "" : counted(ngettext("%(count)s image in progress", "%(count)s images in progress", n), n);
   }
 
   // Elapsed seconds of cards in flight tick without asking the server.
@@ -206,7 +203,7 @@
     var form = compose();
     if (form && form.dataset.draftKey) { localStorage.removeItem(form.dataset.draftKey); }
     var n = event.detail.count || 1;
-    announce(counted("Generating %(count)s image.", "Generating %(count)s images.", n));
+    announce(counted(ngettext("Generating %(count)s image.", "Generating %(count)s images.", n), n));
   });
   // Keep focus where it was while the submit button is disabled during the request.
   var focusedBeforeSubmit = null;
@@ -284,7 +281,7 @@
     });
     if (files.length > added) {
       var most = parseInt($("#compose [data-dropzone]").dataset.max, 10);
-      announce(counted("At most %(count)s reference in all (PNG, JPEG or WebP).", "At most %(count)s references in all (PNG, JPEG or WebP).", most));
+      announce(counted(ngettext("At most %(count)s reference in all (PNG, JPEG or WebP).", "At most %(count)s references in all (PNG, JPEG or WebP).", most), most));
     }
     syncReferences();
   }
