@@ -136,8 +136,10 @@ def test_the_javascript_catalogue_is_served_per_language_and_cached():
     assert response.status_code == 200
     assert "immutable" in response["Cache-Control"]
     assert "django.pluralidx" in response.text
-    wrong = reverse("javascript_catalog", args=["ko", "0" * 12])
-    assert Client().get(wrong).status_code == 404
+    old = Client().get(reverse("javascript_catalog", args=["ko", "0" * 12]))
+    assert old.status_code == 200
+    assert "no-cache" in old["Cache-Control"]
+    assert Client().get(reverse("javascript_catalog", args=["xx", "0"])).status_code == 404
 
 
 def test_a_generation_page_uses_the_members_language():
