@@ -8,8 +8,11 @@ import time_machine
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from generations import credits, languages
+from generations.credits import format_credits
 from generations.members import profile_for
 
 from .conftest import make_user
@@ -119,9 +122,6 @@ def test_times_are_in_the_browsers_zone_unless_the_member_saved_one():
 
 
 def test_numbers_and_credits_are_grouped_in_both_languages():
-    from django.utils import translation
-
-    from generations.credits import format_credits
 
     for language in ("en", "ko"):
         with translation.override(language):
@@ -148,3 +148,15 @@ def test_a_generation_page_uses_the_members_language():
     client = signed_in(mina, headers={"accept-language": "ko"})
 
     assert lang_of(client.get(reverse("generation_detail", args=[g.pk]))) == "ko"
+
+
+def test_a_password_reset_mail_is_in_the_language_it_was_asked_in(smtp_inbox):
+    make_user("mina")
+    client = Client(headers={"accept-language": "ko"})
+
+    client.post(reverse("password_reset"), {"email": "mina@example.com"})
+
+    (_sender, _recipients, message) = smtp_inbox.messages[-1]
+    with translation.override("ko"):
+        subject = gettext("Reset your Banana Studio password")
+    assert message["Subject"] == subject
