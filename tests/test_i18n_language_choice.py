@@ -13,6 +13,8 @@ from django.utils.translation import gettext
 
 from generations import credits, languages
 from generations.credits import format_credits
+from generations.forms import rejection_text
+from generations.images import ImageRejected, validate_upload
 from generations.members import profile_for
 
 from .conftest import make_user
@@ -160,3 +162,17 @@ def test_a_password_reset_mail_is_in_the_language_it_was_asked_in(smtp_inbox):
     with translation.override("ko"):
         subject = gettext("Reset your Banana Studio password")
     assert message["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 64], ids=repr
+)
+def test_why_an_upload_was_refused_reads_the_same_in_english_when_translated(data):
+    with pytest.raises(ImageRejected) as refused:
+        validate_upload(data, max_bytes=1000)
+    with pytest.raises(ImageRejected) as too_big:
+        validate_upload(b"x" * 2_000_000, max_bytes=1_048_576)
+
+    with translation.override("en"):
+        assert rejection_text(refused.value) == refused.value.message
+        assert rejection_text(too_big.value) == "The file is too large (the limit is 1 MB)."
