@@ -1,7 +1,7 @@
 """Which language and time zone a page is in: the member's saved choice, else the browser's
 (the switcher's cookie, else Accept-Language, else English); and the switcher itself."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
@@ -9,9 +9,9 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
-from generations import credits, languages
+from generations import credits, languages, usage
 from generations.credits import format_credits
 from generations.forms import rejection_text
 from generations.images import ImageRejected, validate_upload
@@ -176,3 +176,14 @@ def test_why_an_upload_was_refused_reads_the_same_in_english_when_translated(dat
     with translation.override("en"):
         assert rejection_text(refused.value) == refused.value.message
         assert rejection_text(too_big.value) == "The file is too large (the limit is 1 MB)."
+
+
+def test_the_usage_csv_is_headed_in_the_language_it_was_asked_in_even_when_read_later():
+    with translation.override("ko"):
+        lines = usage.csv_lines(date(2026, 1, 1), date(2026, 1, 31))
+        korean = [pgettext("usage CSV column", str(name)) for name in usage.CSV_HEADER]
+
+    with translation.override("en"):
+        header = next(iter(lines))
+
+    assert header == ",".join(korean) + "\r\n"
