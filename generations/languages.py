@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.dispatch import receiver
 from django.http import HttpRequest
-from django.utils import autoreload
+from django.utils import autoreload, translation
 
 from . import members
 
@@ -33,6 +33,15 @@ def time_zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def browser_choices(request: HttpRequest) -> dict:
+    """What this browser asks for when the member saved no choice: for their settings."""
+    zone = time_zone_named(request.COOKIES.get(TIME_ZONE_COOKIE))
+    return {
+        "browser_language": translation.get_language_from_request(request),
+        "browser_zone": zone.key if zone else None,
+    }
 
 
 def remember_preferences(
