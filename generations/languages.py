@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils import autoreload, translation
 
 from . import members
 
@@ -33,6 +35,15 @@ def time_zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
         return None
 
 
+def browser_choices(request: HttpRequest) -> dict:
+    """What this browser asks for when the member saved no choice: for their settings."""
+    zone = time_zone_named(request.COOKIES.get(TIME_ZONE_COOKIE))
+    return {
+        "browser_language": translation.get_language_from_request(request),
+        "browser_zone": zone.key if zone else None,
+    }
+
+
 def remember_preferences(
     request: HttpRequest, language: str, time_zone: str, user: Any = None
 ) -> None:
@@ -44,12 +55,12 @@ def remember_preferences(
     }
 
 
-def member_preferences(request: HttpRequest) -> dict:
+def member_preferences(request: HttpRequest, user: Any) -> dict:
     """The signed-in member's saved language and time zone ("" where they chose none)."""
     saved = request.session.get(_SESSION_KEY)
-    if not saved or saved.get("user") != request.user.pk:
-        profile = members.profile_for(request.user)
-        remember_preferences(request, profile.language, profile.time_zone)
+    if not saved or saved.get("user") != user.pk:
+        profile = members.profile_for(user)
+        remember_preferences(request, profile.language, profile.time_zone, user=user)
         saved = request.session[_SESSION_KEY]
     return saved
 
@@ -61,13 +72,13 @@ def on_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> Non
     remember_preferences(request, profile.language, profile.time_zone, user=user)
 
 
-def save_language(request: HttpRequest, language: str) -> None:
+def save_language(request: HttpRequest, user: Any, language: str) -> None:
     """The switcher, used by a signed-in member: their choice is saved for every browser."""
-    profile = members.profile_for(request.user)
+    profile = members.profile_for(user)
     if profile.language != language:
         profile.language = language
         profile.save(update_fields=["language"])
-    remember_preferences(request, profile.language, profile.time_zone)
+    remember_preferences(request, profile.language, profile.time_zone, user=user)
 
 
 @functools.cache
@@ -78,3 +89,10 @@ def catalogue_version() -> str:
     for path in sorted(Path(settings.LOCALE_PATHS[0]).glob("*/LC_MESSAGES/djangojs.mo")):
         digest.update(path.parent.parent.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+@receiver(autoreload.file_changed)
+def _catalogue_compiled(sender: Any, file_path: Path, **kwargs: Any) -> None:
+    """`make run`'s autoreloader: a new .mo is a new catalogue URL, without a restart."""
+    if file_path.suffix == ".mo":
+        catalogue_version.cache_clear()

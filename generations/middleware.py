@@ -157,7 +157,7 @@ class MemberPreferencesMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not getattr(view_func, "login_required", True) or not request.user.is_authenticated:
             return None
-        saved = languages.member_preferences(request)
+        saved = languages.member_preferences(request, request.user)
         language = languages.supported_language(saved["language"])
         if language:
             translation.activate(language)

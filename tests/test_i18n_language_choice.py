@@ -1,15 +1,20 @@
 """Which language and time zone a page is in: the member's saved choice, else the browser's
 (the switcher's cookie, else Accept-Language, else English); and the switcher itself."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, pgettext
 
-from generations import credits, languages
+from generations import credits, languages, usage
+from generations.credits import format_credits
+from generations.forms import rejection_text
+from generations.images import ImageRejected, validate_upload
 from generations.members import profile_for
 
 from .conftest import make_user
@@ -119,9 +124,6 @@ def test_times_are_in_the_browsers_zone_unless_the_member_saved_one():
 
 
 def test_numbers_and_credits_are_grouped_in_both_languages():
-    from django.utils import translation
-
-    from generations.credits import format_credits
 
     for language in ("en", "ko"):
         with translation.override(language):
@@ -136,8 +138,10 @@ def test_the_javascript_catalogue_is_served_per_language_and_cached():
     assert response.status_code == 200
     assert "immutable" in response["Cache-Control"]
     assert "django.pluralidx" in response.text
-    wrong = reverse("javascript_catalog", args=["ko", "0" * 12])
-    assert Client().get(wrong).status_code == 404
+    old = Client().get(reverse("javascript_catalog", args=["ko", "0" * 12]))
+    assert old.status_code == 200
+    assert "no-cache" in old["Cache-Control"]
+    assert Client().get(reverse("javascript_catalog", args=["xx", "0"])).status_code == 404
 
 
 def test_a_generation_page_uses_the_members_language():
@@ -146,3 +150,40 @@ def test_a_generation_page_uses_the_members_language():
     client = signed_in(mina, headers={"accept-language": "ko"})
 
     assert lang_of(client.get(reverse("generation_detail", args=[g.pk]))) == "ko"
+
+
+def test_a_password_reset_mail_is_in_the_language_it_was_asked_in(smtp_inbox):
+    make_user("mina")
+    client = Client(headers={"accept-language": "ko"})
+
+    client.post(reverse("password_reset"), {"email": "mina@example.com"})
+
+    (_sender, _recipients, message) = smtp_inbox.messages[-1]
+    with translation.override("ko"):
+        subject = gettext("Reset your Banana Studio password")
+    assert message["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 64], ids=repr
+)
+def test_why_an_upload_was_refused_reads_the_same_in_english_when_translated(data):
+    with pytest.raises(ImageRejected) as refused:
+        validate_upload(data, max_bytes=1000)
+    with pytest.raises(ImageRejected) as too_big:
+        validate_upload(b"x" * 2_000_000, max_bytes=1_048_576)
+
+    with translation.override("en"):
+        assert rejection_text(refused.value) == refused.value.message
+        assert rejection_text(too_big.value) == "The file is too large (the limit is 1 MB)."
+
+
+def test_the_usage_csv_is_headed_in_the_language_it_was_asked_in_even_when_read_later():
+    with translation.override("ko"):
+        lines = usage.csv_lines(date(2026, 1, 1), date(2026, 1, 31))
+        korean = [pgettext("usage CSV column", str(name)) for name in usage.CSV_HEADER]
+
+    with translation.override("en"):
+        header = next(iter(lines))
+
+    assert header == ",".join(korean) + "\r\n"

@@ -18,7 +18,7 @@ def set_language(request):
     response = i18n.set_language(request)
     language = languages.supported_language(request.POST.get("language"))
     if language and request.user.is_authenticated:
-        languages.save_language(request, language)
+        languages.save_language(request, request.user, language)
     return response
 
 
@@ -31,9 +31,13 @@ def javascript_catalog(request, language, version):
     """studio.js's strings in one language, as a script from our own origin (the CSP allows
     no inline script). The URL names the language and the catalogue's version, so browsers
     keep it for good and a new catalogue is a new URL."""
-    if not languages.supported_language(language) or version != languages.catalogue_version():
+    if not languages.supported_language(language):
         raise Http404
     with translation.override(language):
         response = _catalogue(request)
-    patch_cache_control(response, public=True, max_age=365 * 24 * 3600, immutable=True)
+    if version == languages.catalogue_version():
+        patch_cache_control(response, public=True, max_age=365 * 24 * 3600, immutable=True)
+    else:
+        # A page from before a deploy (or another worker's): its words, but not kept.
+        patch_cache_control(response, no_cache=True)
     return response

@@ -71,7 +71,11 @@ def invitation(request, token):
 @require_http_methods(["GET", "POST"])
 def account_settings(request):
     user = request.user
-    form = ProfileForm(request.POST or None, instance=members.profile_for(user))
+    form = ProfileForm(
+        request.POST or None,
+        instance=members.profile_for(user),
+        **languages.browser_choices(request),
+    )
     if request.method == "POST" and form.is_valid():
         profile = form.save()
         languages.remember_preferences(request, profile.language, profile.time_zone)
