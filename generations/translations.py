@@ -43,6 +43,8 @@ JS_IGNORED = [*IGNORED, "static/js/vendor", "static/js/htmx*"]
 # here so makemessages puts them in ours (which Django reads first).
 DJANGO_GAPS = [
     gettext_noop("- Select an option -"),
+    gettext_noop("Filter by %(field_name)s"),
+    gettext_noop("Logout"),
 ]
 
 

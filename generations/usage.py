@@ -13,6 +13,11 @@ from django.utils.translation import pgettext_lazy
 from .models import Generation
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+PERIOD_LABELS = {
+    "day": pgettext_lazy("usage report: per", "day"),
+    "week": pgettext_lazy("usage report: per", "week"),
+    "month": pgettext_lazy("usage report: per", "month"),
+}
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=12, decimal_places=6))
 COST = Coalesce("credits_charged", "credits_consumed", ZERO)
 CHART_COLOURS = ["#d4a017", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]

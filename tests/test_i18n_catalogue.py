@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from generations import translations
 
@@ -102,3 +103,25 @@ def test_the_check_finds_fuzzy_obsolete_untranslated_and_stale_entries(tmp_path,
     assert translations.catalogue_problems() == [
         "ko/LC_MESSAGES/django.po: the .mo beside it does not match (compile it)"
     ]
+
+
+def test_compiling_without_gettext_says_what_to_install_and_only_when_needed(
+    tmp_path, settings, monkeypatch
+):
+    needs_gettext()
+    messages = tmp_path / "ko" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    po = messages / "django.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n')
+    po.write_text(po.read_text() + 'msgid "Save"\nmsgstr "저장"\n')
+    settings.LOCALE_PATHS = [tmp_path]
+    settings.BASE_DIR = tmp_path
+    call_command("translations", "compile")  # with msgfmt: compiled
+    assert translations.compiled_matches(po)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+
+    call_command("translations", "compile")  # nothing changed: nothing to do, no msgfmt asked
+
+    po.write_text(po.read_text().replace("저장", "보관"))
+    with pytest.raises(CommandError, match="apt-get install gettext"):
+        call_command("translations", "compile")

@@ -272,3 +272,19 @@ def test_the_javascript_check_finds_words_written_without_gettext():
     )
 
     assert unmarked_javascript(source) == ["line 1: Prompt copied.", "line 3: On"]
+
+
+# A plural is chosen by ngettext or blocktranslate count, never written "image(s)".
+PLURAL_BY_HAND = re.compile(
+    r"""(?:_|gettext|gettext_lazy|translate)\(?\s*["'][^"']*[a-z](?<!http)\(s\)"""
+)
+
+
+def test_no_message_writes_its_plural_by_hand():
+    sources = [*PYTHON_SOURCES, *TEMPLATES, ROOT / "static" / "js" / "studio.js"]
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in sources
+        for match in PLURAL_BY_HAND.finditer(path.read_text())
+    ]
+    assert found == []

@@ -33,9 +33,13 @@ class ApiKey(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("key starts with"), max_length=16, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("key hash")
+    )
     # Signs the callbacks of this key's generations (Standard Webhooks: whsec_<base64>).
-    signing_secret = models.CharField(max_length=100, editable=False)
+    signing_secret = models.CharField(
+        max_length=100, editable=False, verbose_name=_("signing secret")
+    )
     monthly_budget = credit_field(
         _("monthly budget"),
         null=True,
@@ -133,17 +137,26 @@ class CallbackDelivery(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     generation = models.OneToOneField(
-        "generations.Generation", on_delete=models.CASCADE, related_name="callback_delivery"
+        "generations.Generation",
+        on_delete=models.CASCADE,
+        related_name="callback_delivery",
+        verbose_name=_("generation"),
     )
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="deliveries")
-    url = models.URLField(max_length=2000)
-    body = models.TextField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("key")
+    )
+    url = models.URLField(max_length=2000, verbose_name=_("url"))
+    body = models.TextField(verbose_name=_("body"))
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("last status code")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         ordering = ["-created_at"]

@@ -133,7 +133,10 @@ class Generation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="generations",
+        verbose_name=_("owner"),
     )
     model = models.CharField(_("model"), max_length=100)
     prompt = models.TextField(_("prompt"))
@@ -143,7 +146,12 @@ class Generation(models.Model):
     # shown together as one card in the studio. Set on every new row (older rows: its id).
     job_id = models.UUIDField(_("job"), null=True, blank=True, db_index=True, editable=False)
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        verbose_name=_("retry of"),
     )
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=Visibility.choices, default=default_visibility
@@ -164,8 +172,10 @@ class Generation(models.Model):
     )
     # Set when the row is sent upstream; empty until then (it matches no secret).
     # PostgreSQL only: kept from the prompt by a trigger, GIN-indexed (migration 0006).
-    prompt_search = SearchVectorField(null=True, editable=False)
-    webhook_secret_hash = models.CharField(max_length=64, editable=False, blank=True)
+    prompt_search = SearchVectorField(null=True, editable=False, verbose_name=_("prompt search"))
+    webhook_secret_hash = models.CharField(
+        max_length=64, editable=False, blank=True, verbose_name=_("webhook secret hash")
+    )
 
     class CreditState(models.TextChoices):
         NONE = "", _("No hold")
@@ -190,12 +200,14 @@ class Generation(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(_("sent upstream"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last checked at"))
 
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
@@ -381,8 +393,12 @@ class ResultImage(models.Model):
 class UpstreamHealth(models.Model):
     """A single row: whether the upstream currently rejects the team key, and since when."""
 
-    key_rejected_since = models.DateTimeField(null=True, blank=True)
-    key_last_rejected_at = models.DateTimeField(null=True, blank=True)
+    key_rejected_since = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("key rejected since")
+    )
+    key_last_rejected_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("key last rejected at")
+    )
 
     class Meta:
         verbose_name = _("upstream health")

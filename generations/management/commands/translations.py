@@ -29,4 +29,4 @@ class Command(BaseCommand):
             for problem in problems:
                 self.stdout.write(problem)
             if problems:
-                raise CommandError(f"{len(problems)} problem(s) in the catalogues.")
+                raise CommandError(f"The catalogues have {len(problems)} problem(s), listed above.")
