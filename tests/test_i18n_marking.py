@@ -288,3 +288,53 @@ def test_no_message_writes_its_plural_by_hand():
         for match in PLURAL_BY_HAND.finditer(path.read_text())
     ]
     assert found == []
+
+
+# gettext (not gettext_lazy) run when a module is imported translates once, into whatever
+# language is active then: a constant that never changes language again.
+EAGER = {"gettext", "ngettext", "pgettext", "npgettext"}
+
+
+def eager_translations(source):
+    tree = ast.parse(source)
+    names = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation"
+        for alias in node.names
+        if alias.name in EAGER
+    }
+    found = []
+
+    def visit(body):
+        for statement in body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if isinstance(statement, ast.ClassDef):
+                visit(statement.body)
+                continue
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in names:
+                    found.append(f"line {node.lineno}: {ast.unparse(node)[:60]}")
+
+    visit(tree.body)
+    return found
+
+
+@pytest.mark.parametrize("path", PYTHON_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_translates_when_it_is_imported(path):
+    assert eager_translations(path.read_text()) == []
+
+
+def test_the_import_time_check_finds_gettext_outside_functions():
+    source = (
+        "from django.utils.translation import gettext as _, gettext_lazy\n"
+        "TITLE = _('Studio')\n"
+        "LAZY = gettext_lazy('Fine')\n"
+        "class Form:\n"
+        "    label = _('Name')\n"
+        "    def clean(self):\n"
+        "        return _('Fine too')\n"
+    )
+
+    assert eager_translations(source) == ["line 2: _('Studio')", "line 5: _('Name')"]

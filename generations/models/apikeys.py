@@ -24,7 +24,9 @@ class ApiKey(models.Model):
     """A member's personal key. Only its SHA-256 is stored (the key is 256 random bits, so
     a slow hash would add nothing), and a short prefix to tell keys apart."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -135,7 +137,9 @@ class CallbackDelivery(models.Model):
         FAILED = "failed", _("Gave up")
         CANCELLED = "cancelled", _("Cancelled (key revoked)")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     generation = models.OneToOneField(
         "generations.Generation",
         on_delete=models.CASCADE,
@@ -182,15 +186,22 @@ class CallbackAttempt(models.Model):
     """One POST of a delivery: when, what the receiver answered (or why nothing came)."""
 
     delivery = models.ForeignKey(
-        CallbackDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+        CallbackDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
+        verbose_name=_("delivery"),
     )
-    number = models.PositiveSmallIntegerField()
-    at = models.DateTimeField(default=timezone.now)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
+    number = models.PositiveSmallIntegerField(verbose_name=_("number"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("status code")
+    )
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration (ms)"))
 
     class Meta:
+        verbose_name = _("callback attempt")
+        verbose_name_plural = _("callback attempts")
         ordering = ["delivery", "number"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="unique_callback_attempt"),

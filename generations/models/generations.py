@@ -131,7 +131,9 @@ class Generation(models.Model):
         Status.FAILED: 5,
     }
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -297,15 +299,22 @@ def result_upload_path(instance: ResultImage, filename: str) -> str:
 class ReferenceImage(models.Model):
     """An input image: an uploaded file we keep, or a URL the member gave us."""
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="references")
-    position = models.PositiveSmallIntegerField()
-    source_url = models.URLField(max_length=2000, blank=True)
-    file = models.FileField(upload_to=reference_upload_path, blank=True)
-    content_type = models.CharField(max_length=50, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
+    generation = models.ForeignKey(
+        Generation,
+        on_delete=models.CASCADE,
+        related_name="references",
+        verbose_name=_("generation"),
+    )
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
+    source_url = models.URLField(max_length=2000, blank=True, verbose_name=_("source URL"))
+    file = models.FileField(upload_to=reference_upload_path, blank=True, verbose_name=_("file"))
+    content_type = models.CharField(max_length=50, blank=True, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
 
     class Meta:
+        verbose_name = _("reference image")
+        verbose_name_plural = _("reference images")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(
@@ -326,34 +335,58 @@ class ResultImage(models.Model):
         STORED = "stored", _("Stored")
         FAILED = "failed", _("Could not be stored")
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="results")
-    position = models.PositiveSmallIntegerField()
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="results", verbose_name=_("generation")
+    )
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
     # The upstream's link (or data URI); cleared once stored, since links expire anyway.
-    source = models.TextField(blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
-    error_message = models.CharField(max_length=300, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    source = models.TextField(blank=True, verbose_name=_("source"))
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.WAITING, verbose_name=_("state")
+    )
+    error_message = models.CharField(max_length=300, blank=True, verbose_name=_("error message"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     # Names carry two ids and a content hash: longer than FileField's default 100.
-    file = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
-    content_type = models.CharField(max_length=50, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    byte_size = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
-    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(
+        upload_to=result_upload_path, blank=True, max_length=255, verbose_name=_("file")
+    )
+    content_type = models.CharField(max_length=50, blank=True, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    byte_size = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("byte size"))
+    thumbnail = models.FileField(
+        upload_to=result_upload_path, blank=True, max_length=255, verbose_name=_("thumbnail")
+    )
+    thumbnail_width = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("thumbnail width")
+    )
+    thumbnail_height = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("thumbnail height")
+    )
+    thumbnail_byte_size = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("thumbnail byte size")
+    )
     # The size pages show (WebP, long side at most BANANA_DISPLAY_SIZE). Empty on rows
     # stored before it existed: the original stands in.
-    display = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
-    display_width = models.PositiveIntegerField(null=True, blank=True)
-    display_height = models.PositiveIntegerField(null=True, blank=True)
-    display_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    display = models.FileField(
+        upload_to=result_upload_path, blank=True, max_length=255, verbose_name=_("display")
+    )
+    display_width = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("display width")
+    )
+    display_height = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("display height")
+    )
+    display_byte_size = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("display byte size")
+    )
     # Set when the retention policy removed the original (`file` is then empty); the
     # display variant and the thumbnail stay.
     original_removed_at = models.DateTimeField(_("original removed"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("result image")
+        verbose_name_plural = _("result images")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "position"], name="unique_result_slot"),
