@@ -40,11 +40,12 @@ NEAR_LIMIT_PERCENT = 80
 
 
 def format_credits(amount: Decimal | float | str) -> str:
-    """A credit amount for people, in the page's language, without trailing zeros: 0.5, 10,
-    1.25, 1,250."""
+    """A credit amount for people, without trailing zeros and with the page's language's
+    decimal mark: 0.5, 10, 1.25, 1250 (ungrouped in every language, as scripts and tests
+    read it)."""
     text = f"{Decimal(amount):f}"
     text = text.rstrip("0").rstrip(".") if "." in text else text
-    return number_format(Decimal(text), use_l10n=True, force_grouping=True)
+    return number_format(Decimal(text), use_l10n=True)
 
 
 class CreditError(Exception):

@@ -337,7 +337,7 @@ def test_price_for_prefers_admin_prices(db):
 def test_header_shows_available_and_held(member_client):
     response = member_client.get(reverse("home"))
     assert 'id="credit-balance"' in response.text
-    assert "1,000 available / 0 held" in response.text
+    assert "1000 available / 0 held" in response.text
 
 
 def test_form_shows_the_price_and_follows_model_and_size(member_client):

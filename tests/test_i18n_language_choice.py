@@ -123,11 +123,12 @@ def test_times_are_in_the_browsers_zone_unless_the_member_saved_one():
     assert "01/02/2026" in client.get(reverse("credit_ledger")).text
 
 
-def test_numbers_and_credits_are_grouped_in_both_languages():
+def test_credits_read_the_same_in_both_languages():
 
     for language in ("en", "ko"):
         with translation.override(language):
-            assert format_credits("12500.50") == "12,500.5"
+            assert format_credits("12500.50") == "12500.5"
+            assert format_credits("0.250") == "0.25"
 
 
 def test_the_javascript_catalogue_is_served_per_language_and_cached():
