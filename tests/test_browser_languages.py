@@ -199,7 +199,7 @@ def test_korean_pages_fit_without_overflow_or_cut_words(browser, live_server, wi
 # Controls and labels whose words must show whole: one cut by its box, or broken over two
 # lines (a Korean word split between its syllables), is a truncation.
 CUT_TEXT = """() => Array.from(document.querySelectorAll(
-    "button, a, label, th, dt, summary, h1, h2, h3, .badge, .meta span, nav a"))
+    "button, a, label, th, td, dt, summary, h1, h2, h3, .badge, .meta span, nav a"))
   .filter((el) => el.offsetParent !== null)
   .filter((el) => {
     const text = el.textContent.trim();
