@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@py=""; for p in python3.14 python3.13 python3.12 python3 python; do \
@@ -16,6 +16,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 run: $(STAMP)
+	@# The committed .mo files are used as they are; a .po changed since is compiled here
+	@# (or, without GNU gettext, refused with what to install).
+	DEBUG=true $(PY) manage.py translations compile
 	DEBUG=true $(PY) manage.py migrate --verbosity 0
 	DEBUG=true $(PY) manage.py ensure_demo_admin
 	DEBUG=true $(PY) manage.py rundev
@@ -35,6 +38,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# After changing marked strings: new messages join locale/*/LC_MESSAGES/*.po untranslated;
+# translate them, then `make messages` again compiles them (README "Languages").
+messages: $(STAMP)
+	DEBUG=true $(PY) manage.py translations update
+	DEBUG=true $(PY) manage.py translations compile
 
 bench: $(STAMP)
 	$(PY) -m bench; in_process=$$?; $(PY) -m bench.pages; exit $$(( in_process || $$? ))

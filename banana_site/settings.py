@@ -94,7 +94,9 @@ MIDDLEWARE = [
     # Django's, but htmx requests are sent to the login page whole (HX-Redirect), and the
     # member comes back to the page they were on.
     "generations.middleware.LoginRequiredMiddleware",
-    "generations.middleware.TimeZoneMiddleware",
+    # The member's saved language and time zone, over the browser's (after the session and
+    # the user are known; LocaleMiddleware above has applied the cookie or Accept-Language).
+    "generations.middleware.MemberPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -231,9 +233,15 @@ OTP_TOTP_ISSUER = "Banana Studio"
 # read its secret.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
+# --- Languages, formats and time zones (README "Languages") ------------------------------
+# English unless the member chose otherwise (saved in their profile), else the browser's
+# language cookie (the switcher) or Accept-Language. The Korean catalogue lives in locale/;
+# its compiled .mo files are committed and a test checks they match the .po files.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -388,6 +396,7 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)

@@ -11,7 +11,7 @@ class GenerationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import members
+        from . import languages, members
 
         post_migrate.connect(_ensure_search_index, sender=self)
         post_migrate.connect(members.ensure_role_groups, sender=self)
@@ -22,6 +22,7 @@ class GenerationsConfig(AppConfig):
         )
         user_logged_in.connect(members.record_session, dispatch_uid="members")
         user_logged_out.connect(members.forget_session, dispatch_uid="members")
+        user_logged_in.connect(languages.on_login, dispatch_uid="languages")
 
 
 def _ensure_search_index(sender, using="default", **kwargs):

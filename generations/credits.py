@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from . import catalogue
@@ -41,9 +42,12 @@ NEAR_LIMIT_PERCENT = 80
 
 
 def format_credits(amount: Decimal | float | str) -> str:
-    """A credit amount for people: 0.5, 10, 1.25."""
+    """A credit amount for people, without trailing zeros and with the page's language's
+    decimal mark: 0.5, 10, 1.25, 1250 (ungrouped in every language, as scripts and tests
+    read it)."""
     text = f"{Decimal(amount):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return number_format(Decimal(text), use_l10n=True)
 
 
 class CreditError(Exception):

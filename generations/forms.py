@@ -1,3 +1,4 @@
+from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
@@ -5,7 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.utils.translation import gettext, ngettext
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from . import catalogue, members, sharing, upstream
@@ -16,6 +18,23 @@ from .models import Collection, Generation, ReferenceImage
 from .services import ReferenceInput, reference_url_policy
 
 REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
+
+
+def rejection_text(exc: ImageRejected) -> str:
+    """Why an image was refused, in the page's language (generations.images marks the
+    messages; their figures and lists are written here)."""
+    params: dict[str, Any] = dict(exc.params)
+    if "formats" in params:
+        names = list(params["formats"])
+        params["formats"] = (
+            pgettext("a list of alternatives", "%(first)s or %(last)s")
+            % {"first": ", ".join(names[:-1]), "last": names[-1]}
+            if len(names) > 1
+            else names[0]
+        )
+    if "pixels" in params:
+        params["pixels"] = number_format(params["pixels"], force_grouping=True)
+    return gettext(exc.template) % params if params else gettext(exc.template)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -180,7 +199,8 @@ class GenerationForm(forms.Form):
                 )
             except ImageRejected as exc:
                 raise ValidationError(
-                    _("“%(name)s”: %(reason)s"), params={"name": upload.name, "reason": exc}
+                    _("“%(name)s”: %(reason)s"),
+                    params={"name": upload.name, "reason": rejection_text(exc)},
                 ) from None
             cleaned.append(processed)
         return cleaned

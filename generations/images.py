@@ -1,7 +1,8 @@
 """Validation, re-encoding, display variants and thumbnails for images (Pillow).
 
 No Django imports: messages on :class:`ImageRejected` are plain English, safe to show a user;
-the caller translates them if needed.
+the caller translates them if needed (its `template` is marked for makemessages, its
+`params` are filled in after).
 
 Every image is fully decoded and re-encoded, so what gets stored is pixels only: no EXIF, ICC,
 XMP or text chunks survive, and polyglot/trailing data is dropped.
@@ -11,6 +12,7 @@ import io
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps
 
@@ -39,12 +41,29 @@ THUMB_QUALITY = 80
 DISPLAY_QUALITY = 85
 
 
-class ImageRejected(Exception):
-    """The image is unacceptable; the message is safe to show a user."""
+def gettext_noop(message: str) -> str:
+    """Marks a message for makemessages (which knows this name) without importing Django."""
+    return message
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+
+class ImageRejected(Exception):
+    """The image is unacceptable; the message is safe to show a user. `template` and
+    `params` are for a caller that shows it in another language: `formats` is a list of
+    format names, `pixels` a number."""
+
+    def __init__(self, template: str, **params: Any):
+        shown = dict(params)
+        if "formats" in shown:
+            shown["formats"] = _alternatives(shown["formats"])
+        if "pixels" in shown:
+            shown["pixels"] = f"{shown['pixels']:,}"
+        self.template, self.params = template, params
+        self.message = template % shown if params else template
+        super().__init__(self.message)
+
+
+def _alternatives(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 @dataclass(frozen=True)
@@ -64,15 +83,13 @@ class ProcessedImage:
     display_height: int | None = None
 
 
-def _not_an_image_message(allowed_formats: Collection[str]) -> str:
+def _not_an_image(allowed_formats: Collection[str]) -> ImageRejected:
     order = list(_DISPLAY_NAMES)  # PNG, JPEG, WEBP first, in that order
     ranked = sorted(allowed_formats, key=lambda f: (order.index(f) if f in order else 99, f))
     names = [_DISPLAY_NAMES.get(f, f) for f in ranked]
-    if len(names) > 1:
-        listed = ", ".join(names[:-1]) + " or " + names[-1]
-    else:
-        listed = names[0] if names else "supported"
-    return f"The file is not a {listed} image."
+    if not names:
+        return ImageRejected(gettext_noop("The file is not a supported image."))
+    return ImageRejected(gettext_noop("The file is not a %(formats)s image."), formats=names)
 
 
 def _open(data: bytes, formats: list[str]) -> Image.Image:
@@ -83,13 +100,15 @@ def _decode(
     data: bytes, max_pixels: int, allowed_formats: Collection[str]
 ) -> tuple[Image.Image, str]:
     """Fully decode ``data``; return the loaded image and its canonical format name."""
-    not_image = _not_an_image_message(allowed_formats)
+    not_image = _not_an_image(allowed_formats)
     if not data:
-        raise ImageRejected("The file is empty.")
+        raise ImageRejected(gettext_noop("The file is empty."))
     formats = sorted(set(allowed_formats) & set(_EXTENSIONS))
     if not formats:
-        raise ImageRejected(not_image)
-    too_big = f"The image is too large (more than {max_pixels:,} pixels)."
+        raise not_image
+    too_big = ImageRejected(
+        gettext_noop("The image is too large (more than %(pixels)s pixels)."), pixels=max_pixels
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -97,26 +116,26 @@ def _decode(
             with _open(data, formats) as probe:
                 fmt = _FORMAT_ALIASES.get(probe.format or "", probe.format or "")
                 if fmt not in formats:
-                    raise ImageRejected(not_image)
+                    raise not_image
                 width, height = probe.size
                 if width <= 0 or height <= 0:
-                    raise ImageRejected(not_image)
+                    raise not_image
                 if width * height > max_pixels:
-                    raise ImageRejected(too_big)
+                    raise too_big
                 probe.verify()
             # Pass 2: the real decode.
             img = _open(data, formats)
             if img.size != (width, height):
-                raise ImageRejected(not_image)
+                raise not_image
             img.load()
         except ImageRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageRejected(too_big) from None
+            raise too_big from None
         except Image.UnidentifiedImageError:
-            raise ImageRejected(not_image) from None
+            raise not_image from None
         except Exception:  # truncated, corrupt, unsupported sub-format: all untrusted input
-            raise ImageRejected("The image file is damaged or incomplete.") from None
+            raise ImageRejected(gettext_noop("The image file is damaged or incomplete.")) from None
     return img, fmt
 
 
@@ -214,7 +233,7 @@ def process_image(
     except ImageRejected:
         raise
     except Exception:
-        raise ImageRejected("The image could not be processed.") from None
+        raise ImageRejected(gettext_noop("The image could not be processed.")) from None
     finally:
         img.close()
     return ProcessedImage(
@@ -244,7 +263,7 @@ def make_display(
     try:
         return _scaled_webp(_normalise(_orient(img), fmt), display_size, DISPLAY_QUALITY)
     except Exception:
-        raise ImageRejected("The image could not be processed.") from None
+        raise ImageRejected(gettext_noop("The image could not be processed.")) from None
     finally:
         img.close()
 
@@ -252,9 +271,11 @@ def make_display(
 def validate_upload(data: bytes, *, max_bytes: int, max_pixels: int = 40_000_000) -> ProcessedImage:
     """Check a user-uploaded reference image: size first, then full decode/re-encode."""
     if not data:
-        raise ImageRejected("The file is empty.")
+        raise ImageRejected(gettext_noop("The file is empty."))
     if len(data) > max_bytes:
         limit = max_bytes / (1024 * 1024)
         shown = f"{limit:.0f} MB" if limit >= 1 else f"{max_bytes // 1024} KB"
-        raise ImageRejected(f"The file is too large (the limit is {shown}).")
+        raise ImageRejected(
+            gettext_noop("The file is too large (the limit is %(limit)s)."), limit=shown
+        )
     return process_image(data, max_pixels=max_pixels)

@@ -25,21 +25,54 @@ class JoinForm(UserCreationForm):
         self.fields["username"].widget.attrs.update(autofocus=True, autocomplete="username")
 
 
-def language_choices():
-    default = dict(settings.LANGUAGES).get(settings.LANGUAGE_CODE, settings.LANGUAGE_CODE)
-    return [("", _("Team default (%(language)s)") % {"language": default}), *settings.LANGUAGES]
+def language_choices(browser_language=None):
+    """No choice follows the browser (generations.languages); it says what that gives."""
+    names = dict(settings.LANGUAGES)
+    shown = names.get(browser_language or settings.LANGUAGE_CODE, names[settings.LANGUAGE_CODE])
+    return [("", _("As your browser asks (%(language)s)") % {"language": shown}), *names.items()]
 
 
-def time_zone_choices():
+def time_zone_choices(browser_zone=None):
+    # The zones people live in (Area/City), not the database's aliases and fixed offsets
+    # ("Etc/GMT+9", "ROK", "localtime").
+    places = sorted(
+        zone
+        for zone in available_timezones()
+        if "/" in zone and zone.split("/")[0] in TIME_ZONE_AREAS
+    )
     return [
-        ("", _("Team default (%(zone)s)") % {"zone": settings.TIME_ZONE}),
-        *((zone, zone.replace("_", " ")) for zone in sorted(available_timezones())),
+        ("", _("As your browser says (%(zone)s)") % {"zone": browser_zone or settings.TIME_ZONE}),
+        *((zone, zone.replace("_", " ")) for zone in places),
     ]
+
+
+TIME_ZONE_AREAS = {
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+}
 
 
 class ProfileForm(forms.ModelForm):
     language = forms.ChoiceField(label=_("Language"), required=False, choices=language_choices)
-    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices)
+    # The zones' names are identifiers (Asia/Seoul), the same in every language.
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        choices=time_zone_choices,
+        widget=forms.Select(attrs={"translate": "no"}),
+    )
+
+    def __init__(self, *args, browser_language=None, browser_zone=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = language_choices(browser_language)
+        self.fields["time_zone"].choices = time_zone_choices(browser_zone)
 
     class Meta:
         model = MemberProfile

@@ -1,4 +1,3 @@
-import zoneinfo
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -7,10 +6,13 @@ from django.contrib.auth.middleware import (
 )
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
+
+from . import languages
 
 
 class VaryOnHtmxMiddleware:
@@ -80,7 +82,7 @@ class RequestSizeLimitMiddleware:
             if limit == settings.BANANA_ANONYMOUS_MAX_BODY and request.headers.get("HX-Request"):
                 # Most likely a member whose session ended mid-upload: to the login page.
                 return login_redirect(request)
-            return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+            return HttpResponse(_("Request body too large."), status=413, content_type="text/plain")
         return self.get_response(request)
 
 
@@ -128,23 +130,52 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         return login_redirect(request, self.get_login_url(view_func))
 
 
-class TimeZoneMiddleware:
-    """Times in the member's own time zone: studio.js keeps the browser's zone in a cookie."""
+class MemberPreferencesMiddleware:
+    """Pages in the member's own language and time zone.
 
-    COOKIE = "tz"
+    Every request gets the browser's time zone (the `tz` cookie studio.js keeps); a signed-in
+    member's page gets their saved language and time zone instead, when they saved one. Only
+    views that need a login look at the member (signed image URLs must cost no query), so the
+    saved language is also written into the language cookie, for the public pages."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        name = request.COOKIES.get(self.COOKIE, "")
-        try:
-            zone = zoneinfo.ZoneInfo(name) if 0 < len(name) < 64 else None
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = None
+        zone = languages.time_zone_named(request.COOKIES.get(languages.TIME_ZONE_COOKIE))
         if zone is not None:
             timezone.activate(zone)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
         finally:
             timezone.deactivate()
+        chosen = getattr(request, "member_language", None)
+        if chosen and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != chosen:
+            set_language_cookie(response, chosen)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not getattr(view_func, "login_required", True) or not request.user.is_authenticated:
+            return None
+        saved = languages.member_preferences(request, request.user)
+        language = languages.supported_language(saved["language"])
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = request.member_language = language
+        zone = languages.time_zone_named(saved["time_zone"])
+        if zone is not None:
+            timezone.activate(zone)
+        return None
+
+
+def set_language_cookie(response, language):
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )

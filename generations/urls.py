@@ -8,6 +8,7 @@ from .views import (
     collections,
     credits,
     gallery,
+    languages,
     media,
     members,
     openai_api,
@@ -117,6 +118,13 @@ urlpatterns = [
         public.share_image,
         {"variant": "thumbnail"},
         name="share_thumbnail",
+    ),
+    # The language switcher, and studio.js's strings in each language
+    path("language/", languages.set_language, name="set_language"),
+    path(
+        "jsi18n/<str:language>/<str:version>.js",
+        languages.javascript_catalog,
+        name="javascript_catalog",
     ),
     # Members: joining by invitation (open to visitors), one's own settings and sessions
     path("join/<token:token>/", members.invitation, name="invitation"),

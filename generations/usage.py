@@ -8,10 +8,16 @@ from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import pgettext_lazy
 
 from .models import Generation
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+PERIOD_LABELS = {
+    "day": pgettext_lazy("usage report: per", "day"),
+    "week": pgettext_lazy("usage report: per", "week"),
+    "month": pgettext_lazy("usage report: per", "month"),
+}
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=12, decimal_places=6))
 COST = Coalesce("credits_charged", "credits_consumed", ZERO)
 CHART_COLOURS = ["#d4a017", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
@@ -121,17 +127,19 @@ def spend_chart_svg(series, start, end, width=720, height=220):
     )
 
 
+# The column names in the page's language; in English they are the fields' own names, as
+# scripts reading the export expect.
 CSV_HEADER = [
-    "created_at",
-    "member",
-    "model",
-    "image_size",
-    "status",
-    "held",
-    "charged",
-    "upstream_consumed",
-    "over_hold",
-    "task_id",
+    pgettext_lazy("usage CSV column", "created_at"),
+    pgettext_lazy("usage CSV column", "member"),
+    pgettext_lazy("usage CSV column", "model"),
+    pgettext_lazy("usage CSV column", "image_size"),
+    pgettext_lazy("usage CSV column", "status"),
+    pgettext_lazy("usage CSV column", "held"),
+    pgettext_lazy("usage CSV column", "charged"),
+    pgettext_lazy("usage CSV column", "upstream_consumed"),
+    pgettext_lazy("usage CSV column", "over_hold"),
+    pgettext_lazy("usage CSV column", "task_id"),
 ]
 
 
@@ -141,9 +149,14 @@ class _Echo:
 
 
 def csv_lines(start, end):
-    """The export, one generation a line, streamed from a server-side cursor."""
+    """The export, one generation a line, streamed from a server-side cursor. The header is
+    named now, in the request's language, not when the stream is read."""
+    return _csv_lines([str(name) for name in CSV_HEADER], start, end)
+
+
+def _csv_lines(header, start, end):
     writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+    yield writer.writerow(header)
     rows = (
         generations_between(start, end)
         .order_by("created_at")

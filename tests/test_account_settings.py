@@ -2,10 +2,13 @@
 (local accounts), and the sessions they are signed in with, which they can end."""
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from generations.models import MemberProfile, MemberSession
 
@@ -51,7 +54,13 @@ def test_the_owner_sees_and_saves_their_display_name_language_and_time_zone(mina
         "ko",
         "Asia/Seoul",
     )
-    assert "Your settings are saved." in client.get(reverse("account_settings")).text
+    # From the next page on, in the language just chosen (and the message saying so too).
+    with translation.override("ko"):
+        saved = gettext("Your settings are saved.")
+    page = client.get(reverse("account_settings"))
+    assert '<html lang="ko">' in page.text
+    assert saved in page.text
+    assert page.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ko"
 
 
 def test_an_unknown_language_or_time_zone_is_refused(mina):

@@ -111,7 +111,7 @@ def test_revoked_link_answers_404_at_once(client, member):
     gone = page(client, link)
     assert gone.status_code == 404
     assert "Not found" in gone.text
-    assert gone["Referrer-Policy"] == "no-referrer"
+    assert gone["Referrer-Policy"] == "same-origin"
     image = client.get(reverse("share_image", args=[link.token, link.generation_id, 0]))
     assert image.status_code == 404
 
@@ -211,7 +211,7 @@ def test_public_page_sends_privacy_headers_and_preview_tags(client, member, sett
 
     response = page(client, link)
 
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "noindex" in response["X-Robots-Tag"]
     image_url = "https://banana.example.com" + reverse("share_image", args=[link.token, g.pk, 0])
     assert f'<meta property="og:image" content="{image_url}">' in response.text
@@ -236,7 +236,7 @@ def test_shared_images_are_served_through_the_token_only_for_shared_generations(
     original = client.get(reverse("share_image", args=[link.token, one.pk, 0]))
     assert original.status_code == 200
     assert original["Content-Type"] == "image/png"
-    assert original["Referrer-Policy"] == "no-referrer"
+    assert original["Referrer-Policy"] == "same-origin"
     assert "no-cache" in original["Cache-Control"]
     thumb = client.get(reverse("share_thumbnail", args=[link.token, one.pk, 0]))
     assert thumb.status_code == 200

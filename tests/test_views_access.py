@@ -35,6 +35,10 @@ PUBLIC = {
     # provider signed out (tests/test_provider_sign_in.py).
     "oidc_authentication_init",
     "oidc_authentication_callback",
+    # The language switcher and studio.js's words: the login and share pages have them too
+    # (tests/test_i18n_language_choice.py).
+    "set_language",
+    "javascript_catalog",
 }
 # The APIs authenticate by a personal key (Authorization: Bearer), never by a session: a
 # visitor without one gets the 401 of the API it called (the provider's shape, with code 1

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from .. import credits, quota, usage
 from ..models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
@@ -154,7 +154,13 @@ class CreditAccountAdmin(admin.ModelAdmin):
                     key=f"admin:{data['kind']}:{account.pk}:{data['key']}",
                 )
             messages.success(
-                request, _("Credits changed for %(n)d account(s).") % {"n": len(accounts)}
+                request,
+                ngettext(
+                    "Credits changed for %(n)d account.",
+                    "Credits changed for %(n)d accounts.",
+                    len(accounts),
+                )
+                % {"n": len(accounts)},
             )
             return redirect("admin:generations_creditaccount_changelist")
         context = {
@@ -196,7 +202,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
             "start": start,
             "end": end,
             "period": period,
-            "periods": list(usage.PERIODS),
+            "periods": list(usage.PERIOD_LABELS.items()),
             "by_member": usage.by_member(start, end, period),
             "by_model": usage.by_model(start, end),
             "chart": usage.spend_chart_svg(usage.daily_spend(start, end), start, end),
@@ -226,7 +232,7 @@ class CreditLedgerEntryAdmin(HistoryAdmin):
         "amount",
         "held_delta",
         "balance_after",
-        "generation_id",
+        "generation_ref",
         "actor",
         "reason",
     ]
@@ -234,6 +240,11 @@ class CreditLedgerEntryAdmin(HistoryAdmin):
     search_fields = ["account__user__username", "idempotency_key", "reason"]
     date_hierarchy = "created_at"
     list_select_related = ["account__user", "actor"]
+
+    # The id alone (no query per row), under a heading that can be translated.
+    @admin.display(description=gettext_lazy("generation"))
+    def generation_ref(self, obj):
+        return obj.generation_id
 
 
 @admin.register(ModelPrice)

@@ -221,7 +221,12 @@ class MemberAdmin(UserAdmin):
             members.set_role(user, role)
         messages.success(
             request,
-            _("%(count)d member(s) are now: %(role)s.") % {"count": len(users), "role": role.label},
+            ngettext(
+                "%(count)d member is now: %(role)s.",
+                "%(count)d members are now: %(role)s.",
+                len(users),
+            )
+            % {"count": len(users), "role": role.label},
         )
 
     @admin.action(description=gettext_lazy("Role: member"), permissions=["change"])
@@ -251,7 +256,11 @@ class MemberAdmin(UserAdmin):
         for user in users:
             user.is_active = False
             user.save(update_fields=["is_active"])  # the signal ends their sessions
-        messages.success(request, _("%(count)d member(s) deactivated.") % {"count": len(users)})
+        messages.success(
+            request,
+            ngettext("%(count)d member deactivated.", "%(count)d members deactivated.", len(users))
+            % {"count": len(users)},
+        )
 
 
 class ModelAccessForm(forms.ModelForm):

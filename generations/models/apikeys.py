@@ -24,7 +24,9 @@ class ApiKey(models.Model):
     """A member's personal key. Only its SHA-256 is stored (the key is 256 random bits, so
     a slow hash would add nothing), and a short prefix to tell keys apart."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -33,9 +35,13 @@ class ApiKey(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("key starts with"), max_length=16, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("key hash")
+    )
     # Signs the callbacks of this key's generations (Standard Webhooks: whsec_<base64>).
-    signing_secret = models.CharField(max_length=100, editable=False)
+    signing_secret = models.CharField(
+        max_length=100, editable=False, verbose_name=_("signing secret")
+    )
     monthly_budget = credit_field(
         _("monthly budget"),
         null=True,
@@ -131,19 +137,30 @@ class CallbackDelivery(models.Model):
         FAILED = "failed", _("Gave up")
         CANCELLED = "cancelled", _("Cancelled (key revoked)")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    generation = models.OneToOneField(
-        "generations.Generation", on_delete=models.CASCADE, related_name="callback_delivery"
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
     )
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="deliveries")
-    url = models.URLField(max_length=2000)
-    body = models.TextField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    generation = models.OneToOneField(
+        "generations.Generation",
+        on_delete=models.CASCADE,
+        related_name="callback_delivery",
+        verbose_name=_("generation"),
+    )
+    key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("key")
+    )
+    url = models.URLField(max_length=2000, verbose_name=_("url"))
+    body = models.TextField(verbose_name=_("body"))
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("last status code")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         ordering = ["-created_at"]
@@ -169,15 +186,22 @@ class CallbackAttempt(models.Model):
     """One POST of a delivery: when, what the receiver answered (or why nothing came)."""
 
     delivery = models.ForeignKey(
-        CallbackDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+        CallbackDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
+        verbose_name=_("delivery"),
     )
-    number = models.PositiveSmallIntegerField()
-    at = models.DateTimeField(default=timezone.now)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
+    number = models.PositiveSmallIntegerField(verbose_name=_("number"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("status code")
+    )
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration (ms)"))
 
     class Meta:
+        verbose_name = _("callback attempt")
+        verbose_name_plural = _("callback attempts")
         ordering = ["delivery", "number"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="unique_callback_attempt"),

@@ -33,7 +33,10 @@ def credit_field(verbose_name: StrOrPromise, **extra: Any) -> models.DecimalFiel
 
 class CreditAccount(models.Model):
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="credit_account",
+        verbose_name=_("user"),
     )
     balance = credit_field(_("available"), default=ZERO)
     held = credit_field(_("on hold"), default=ZERO)
@@ -94,7 +97,9 @@ class CreditLedgerEntry(models.Model):
         RELEASE = "release", _("Release")
         ADJUSTMENT = "adjustment", _("Adjustment")
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account")
+    )
     # No database constraint: the ledger outlives a deleted generation and keeps its id.
     generation = models.ForeignKey(
         "generations.Generation",
@@ -103,6 +108,7 @@ class CreditLedgerEntry(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="ledger_entries",
+        verbose_name=_("generation"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     amount = credit_field(_("available change"))
@@ -192,7 +198,7 @@ class TeamSettings(models.Model):
 class TeamMonth(models.Model):
     """The team's committed credits (held + spent) in one month: the cap's counter."""
 
-    month = models.DateField(unique=True)
+    month = models.DateField(unique=True, verbose_name=_("month"))
     committed = credit_field(_("committed"), default=ZERO)
 
     class Meta:

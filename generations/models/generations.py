@@ -182,9 +182,14 @@ class Generation(models.Model):
         Status.FAILED: 5,
     }
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="generations",
+        verbose_name=_("owner"),
     )
     model = models.CharField(_("model"), max_length=100)
     prompt = models.TextField(_("prompt"))
@@ -194,7 +199,12 @@ class Generation(models.Model):
     # shown together as one card in the studio. Set on every new row (older rows: its id).
     job_id = models.UUIDField(_("job"), null=True, blank=True, db_index=True, editable=False)
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        verbose_name=_("retry of"),
     )
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=Visibility.choices, default=default_visibility
@@ -215,8 +225,10 @@ class Generation(models.Model):
     )
     # Set when the row is sent upstream; empty until then (it matches no secret).
     # PostgreSQL only: kept from the prompt by a trigger, GIN-indexed (migration 0006).
-    prompt_search = SearchVectorField(null=True, editable=False)
-    webhook_secret_hash = models.CharField(max_length=64, editable=False, blank=True)
+    prompt_search = SearchVectorField(null=True, editable=False, verbose_name=_("prompt search"))
+    webhook_secret_hash = models.CharField(
+        max_length=64, editable=False, blank=True, verbose_name=_("webhook secret hash")
+    )
 
     class CreditState(models.TextChoices):
         NONE = "", _("No hold")
@@ -241,7 +253,7 @@ class Generation(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(_("sent upstream"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last checked at"))
 
     objects = GenerationQuerySet.as_manager()
     # Set on the rows a submit creates (credits.place_holds): the ledger row of the hold.
@@ -249,6 +261,8 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
@@ -338,15 +352,22 @@ def result_upload_path(instance: ResultImage, filename: str) -> str:
 class ReferenceImage(models.Model):
     """An input image: an uploaded file we keep, or a URL the member gave us."""
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="references")
-    position = models.PositiveSmallIntegerField()
-    source_url = models.URLField(max_length=2000, blank=True)
-    file = models.FileField(upload_to=reference_upload_path, blank=True)
-    content_type = models.CharField(max_length=50, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
+    generation = models.ForeignKey(
+        Generation,
+        on_delete=models.CASCADE,
+        related_name="references",
+        verbose_name=_("generation"),
+    )
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
+    source_url = models.URLField(max_length=2000, blank=True, verbose_name=_("source URL"))
+    file = models.FileField(upload_to=reference_upload_path, blank=True, verbose_name=_("file"))
+    content_type = models.CharField(max_length=50, blank=True, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
 
     class Meta:
+        verbose_name = _("reference image")
+        verbose_name_plural = _("reference images")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(
@@ -367,34 +388,58 @@ class ResultImage(models.Model):
         STORED = "stored", _("Stored")
         FAILED = "failed", _("Could not be stored")
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="results")
-    position = models.PositiveSmallIntegerField()
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="results", verbose_name=_("generation")
+    )
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
     # The upstream's link (or data URI); cleared once stored, since links expire anyway.
-    source = models.TextField(blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
-    error_message = models.CharField(max_length=300, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    source = models.TextField(blank=True, verbose_name=_("source"))
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.WAITING, verbose_name=_("state")
+    )
+    error_message = models.CharField(max_length=300, blank=True, verbose_name=_("error message"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     # Names carry two ids and a content hash: longer than FileField's default 100.
-    file = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
-    content_type = models.CharField(max_length=50, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    byte_size = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
-    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
-    thumbnail_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(
+        upload_to=result_upload_path, blank=True, max_length=255, verbose_name=_("file")
+    )
+    content_type = models.CharField(max_length=50, blank=True, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    byte_size = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("byte size"))
+    thumbnail = models.FileField(
+        upload_to=result_upload_path, blank=True, max_length=255, verbose_name=_("thumbnail")
+    )
+    thumbnail_width = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("thumbnail width")
+    )
+    thumbnail_height = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("thumbnail height")
+    )
+    thumbnail_byte_size = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("thumbnail byte size")
+    )
     # The size pages show (WebP, long side at most BANANA_DISPLAY_SIZE). Empty on rows
     # stored before it existed: the original stands in.
-    display = models.FileField(upload_to=result_upload_path, blank=True, max_length=255)
-    display_width = models.PositiveIntegerField(null=True, blank=True)
-    display_height = models.PositiveIntegerField(null=True, blank=True)
-    display_byte_size = models.PositiveIntegerField(null=True, blank=True)
+    display = models.FileField(
+        upload_to=result_upload_path, blank=True, max_length=255, verbose_name=_("display")
+    )
+    display_width = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("display width")
+    )
+    display_height = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("display height")
+    )
+    display_byte_size = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("display byte size")
+    )
     # Set when the retention policy removed the original (`file` is then empty); the
     # display variant and the thumbnail stay.
     original_removed_at = models.DateTimeField(_("original removed"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("result image")
+        verbose_name_plural = _("result images")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "position"], name="unique_result_slot"),
@@ -434,8 +479,12 @@ class ResultImage(models.Model):
 class UpstreamHealth(models.Model):
     """A single row: whether the upstream currently rejects the team key, and since when."""
 
-    key_rejected_since = models.DateTimeField(null=True, blank=True)
-    key_last_rejected_at = models.DateTimeField(null=True, blank=True)
+    key_rejected_since = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("key rejected since")
+    )
+    key_last_rejected_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("key last rejected at")
+    )
 
     class Meta:
         verbose_name = _("upstream health")

@@ -47,7 +47,9 @@ class Invitation(models.Model):
         choices=INVITABLE_ROLES,
         default=Role.MEMBER,
     )
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("token hash")
+    )
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RateCounter(models.Model):
@@ -6,7 +7,7 @@ class RateCounter(models.Model):
     window of time; counted with one atomic upsert, so concurrent hits never undercount."""
 
     key = models.CharField(max_length=200)
-    window_start = models.BigIntegerField(help_text="In seconds since the epoch.")
+    window_start = models.BigIntegerField(help_text=_("In seconds since the epoch."))
     hits = models.PositiveIntegerField(default=0)
 
     class Meta:

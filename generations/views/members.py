@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import members, oidc
+from .. import languages, members, oidc
 from ..member_forms import JoinForm, ProfileForm
 from ..models import Invitation, MemberSession
 
@@ -70,11 +71,22 @@ def invitation(request, token):
 @require_http_methods(["GET", "POST"])
 def account_settings(request):
     user = request.user
-    form = ProfileForm(request.POST or None, instance=members.profile_for(user))
+    form = ProfileForm(
+        request.POST or None,
+        instance=members.profile_for(user),
+        **languages.browser_choices(request),
+    )
     if request.method == "POST" and form.is_valid():
-        form.save()
+        profile = form.save()
+        languages.remember_preferences(request, profile.language, profile.time_zone)
+        if profile.language:
+            translation.activate(profile.language)
         messages.success(request, _("Your settings are saved."))
-        return redirect("account_settings")
+        response = redirect("account_settings")
+        if not profile.language:
+            # Back to the browser's own language, not the last one the switcher chose.
+            response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+        return response
     context = {
         "form": form,
         "role": members.role_of(user).label,

@@ -17,7 +17,10 @@ from .media import result_file, serve_file
 
 
 def _public(response):
-    response["Referrer-Policy"] = "no-referrer"
+    # The token in the URL never goes to another site; our own origin may see it, so the
+    # language switcher's POST carries its Origin (no-referrer makes it "null", which CSRF
+    # protection refuses).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     # A revoked link must stop working at once, also in the visitor's browser cache.
     response["Cache-Control"] = "private, no-cache"

@@ -1,9 +1,19 @@
 // Banana Studio's own behaviour: delegated listeners, no framework, no inline script and no
 // eval (the Content-Security-Policy allows scripts from this site only). Sections: helpers ·
 // poll · announcements and focus after swaps · compose form (choices, draft, Ctrl+Enter,
-// references) · menus · lightbox · bulk selection · small things (nav, copy, time zone).
+// references) · menus · lightbox · bulk selection · small things (nav, copy, time zone,
+// language). Its words come from Django's JavaScript catalogue (/jsi18n/<language>/…, loaded
+// before this file): gettext, ngettext and interpolate, with the catalogue's own plural rule.
 (function () {
   "use strict";
+
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (all, name) { return String(values[name]); });
+  };
+  // A message chosen by ngettext (so makemessages finds both forms), with its count filled in.
+  function counted(message, n) { return interpolate(message, { count: n }, true); }
 
   var $ = function (selector, root) { return (root || document).querySelector(selector); };
   var $$ = function (selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); };
@@ -45,8 +55,8 @@
   }
   on("banana:finished", function (event) {
     var done = event.detail.done || 0, failed = event.detail.failed || 0;
-    var text = (done ? done + (done === 1 ? " image is ready." : " images are ready.") : "") +
-      (failed ? " " + failed + (failed === 1 ? " failed." : " failed.") : "");
+    var text = (done ? counted(ngettext("%(count)s image is ready.", "%(count)s images are ready.", done), done) : "") +
+      (failed ? " " + counted(ngettext("%(count)s image failed.", "%(count)s images failed.", failed), failed) : "");
     announce(text.trim());
     if (document.hidden) {
       unseen += done + failed;
@@ -64,7 +74,7 @@
     var refresh = function () {
       var active = wantsNotifications();
       button.setAttribute("aria-pressed", active ? "true" : "false");
-      button.textContent = active ? "Notifications on" : "Notify me when done";
+      button.textContent = active ? gettext("Notifications on") : gettext("Notify me when done");
     };
     refresh();
     button.addEventListener("click", function () {
@@ -80,14 +90,16 @@
     var queue = $("#queue");
     if (!queue) { return; }
     var n = $$("[data-in-flight]").length;
-    queue.textContent = n === 0 ? "" : n === 1 ? queue.dataset.one : queue.dataset.many.replace("%(n)s", n);
+    queue.textContent = n === 0 ? "" : counted(ngettext("%(count)s image in progress", "%(count)s images in progress", n), n);
   }
 
   // Elapsed seconds of cards in flight tick without asking the server.
   window.setInterval(function () {
     $$("[data-in-flight] .elapsed[data-since]").forEach(function (el) {
       var since = Date.parse(el.dataset.since);
-      if (!isNaN(since)) { el.textContent = Math.max(0, Math.round((Date.now() - since) / 1000)) + " s"; }
+      if (!isNaN(since)) {
+        el.textContent = interpolate(gettext("%(seconds)s s"), { seconds: Math.max(0, Math.round((Date.now() - since) / 1000)) }, true);
+      }
     });
   }, 1000);
 
@@ -191,7 +203,7 @@
     var form = compose();
     if (form && form.dataset.draftKey) { localStorage.removeItem(form.dataset.draftKey); }
     var n = event.detail.count || 1;
-    announce(n === 1 ? "Generating one image." : "Generating " + n + " images.");
+    announce(counted(ngettext("Generating %(count)s image.", "Generating %(count)s images.", n), n));
   });
   // Keep focus where it was while the submit button is disabled during the request.
   var focusedBeforeSubmit = null;
@@ -240,13 +252,13 @@
       img.onload = function () { URL.revokeObjectURL(img.src); };
       var row = document.createElement("div");
       row.className = "row";
-      [["←", "Move earlier", -1], ["×", "Remove", 0], ["→", "Move later", 1]].forEach(function (spec) {
+      [["←", gettext("Move earlier: %(name)s"), -1], ["×", gettext("Remove: %(name)s"), 0], ["→", gettext("Move later: %(name)s"), 1]].forEach(function (spec) {
         if ((spec[2] === -1 && index === 0) || (spec[2] === 1 && index === references.length - 1)) { return; }
         var button = document.createElement("button");
         button.type = "button";
         button.className = "secondary small";
         button.textContent = spec[0];
-        button.setAttribute("aria-label", spec[1] + ": " + file.name);
+        button.setAttribute("aria-label", interpolate(spec[1], { name: file.name }, true));
         button.dataset.refIndex = index;
         button.dataset.refMove = spec[2];
         row.appendChild(button);
@@ -257,7 +269,7 @@
     });
     var count = $("#compose [data-ref-count]");
     var max = parseInt($("#compose [data-dropzone]").dataset.max, 10);
-    if (count) { count.textContent = references.length + " of " + max + " references"; }
+    if (count) { count.textContent = interpolate(ngettext("%(count)s of %(max)s reference", "%(count)s of %(max)s references", max), { count: references.length, max: max }, true); }
   }
   function addReferences(files) {
     var added = 0;
@@ -267,7 +279,10 @@
       references.push(file);
       added += 1;
     });
-    if (files.length > added) { announce("At most " + $("#compose [data-dropzone]").dataset.max + " references in all (PNG, JPEG or WebP)."); }
+    if (files.length > added) {
+      var most = parseInt($("#compose [data-dropzone]").dataset.max, 10);
+      announce(counted(ngettext("At most %(count)s reference in all (PNG, JPEG or WebP).", "At most %(count)s references in all (PNG, JPEG or WebP).", most), most));
+    }
     syncReferences();
   }
   function addReferenceFromUrl(url) {
@@ -277,10 +292,10 @@
     }).then(function (blob) {
       var extension = (blob.type.split("/")[1] || "png").replace("jpeg", "jpg");
       addReferences([new File([blob], "reference-" + Date.now() + "." + extension, { type: blob.type })]);
-      announce("Added as a reference.");
+      announce(gettext("Added as a reference."));
       var prompt = $("#id_prompt");
       if (prompt) { prompt.scrollIntoView({ block: "center" }); }
-    }).catch(function () { announce("That image could not be added."); });
+    }).catch(function () { announce(gettext("That image could not be added.")); });
   }
   on("change", function (event) {
     if (event.target === referenceInput() && !event.target.dataset.syncing) {
@@ -428,7 +443,7 @@
     $("[data-bulk-actions]", bar).hidden = ticked === 0;
     var all = $("[data-select-all]", bar);
     var boxes = $$("[data-select]");
-    all.textContent = boxes.length && ticked === boxes.length ? "Select none" : "Select all";
+    all.textContent = boxes.length && ticked === boxes.length ? gettext("Select none") : gettext("Select all");
   }
   on("click", function (event) {
     var box = event.target.closest("[data-select]");
@@ -459,7 +474,7 @@
   on("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button && navigator.clipboard) {
-      navigator.clipboard.writeText(button.dataset.copy).then(function () { announce("Prompt copied."); });
+      navigator.clipboard.writeText(button.dataset.copy).then(function () { announce(gettext("Prompt copied.")); });
     }
     var toggle = event.target.closest("[data-nav-toggle]");
     if (toggle) {
@@ -468,6 +483,12 @@
       bar.classList.toggle("open", open);
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
     }
+  });
+
+  // The language switcher reloads the page: the studio's draft is saved first (it comes back
+  // when the page is shown again, in the other language).
+  on("submit", function (event) {
+    if (event.target.matches("[data-language-switch]")) { saveDraft(); }
   });
 
   function start() {
