@@ -127,6 +127,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's widget templates, rendered by Jinja2 where it has them (generations/forms.py).
+FORM_RENDERER = "generations.forms.FormRenderer"
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }

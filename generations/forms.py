@@ -1,10 +1,16 @@
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import jinja2
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.forms import renderers
+from django.template import TemplateDoesNotExist
+from django.template.backends.jinja2 import Jinja2
+from django.utils.functional import cached_property
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +22,57 @@ from .models import Collection, Generation, ReferenceImage
 from .services import ReferenceInput, reference_url_policy
 
 REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
+
+
+FORM_TEMPLATES = Path(renderers.__file__).parent
+
+
+class _TwinLoader(jinja2.FileSystemLoader):
+    """Django's Jinja2 copies of its form templates, each ending as its template-language
+    twin does: Jinja2 drops a template's last newline, the template language keeps it, and
+    only some of the twins have one. With this, both make the same HTML to the character."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        twin = FORM_TEMPLATES / "templates" / template
+        if source.endswith("\n") and twin.exists() and not twin.read_text().endswith("\n"):
+            source = source[:-1]
+        return source, filename, uptodate
+
+
+class FormRenderer(renderers.BaseRenderer):
+    """Django's widget templates rendered by Jinja2 (the same HTML at a fraction of the
+    template language's cost: the studio's compose form went from some 19,600 Python calls
+    to about half), everything else as Django's default renderer does: the form and field layouts
+    (Django's Jinja2 `field.html` puts a newline before `</fieldset>` that the template
+    language's does not) and widgets Django has no Jinja2 copy of, such as the admin's
+    `auth/widgets/read_only_password_hash.html`."""
+
+    @cached_property
+    def jinja2(self):
+        return Jinja2(
+            {
+                "APP_DIRS": False,
+                "DIRS": [],
+                "NAME": "djangoforms-jinja2",
+                "OPTIONS": {
+                    "loader": _TwinLoader([FORM_TEMPLATES / "jinja2"]),
+                    "keep_trailing_newline": True,
+                },
+            }
+        )
+
+    @cached_property
+    def django(self):
+        return renderers.DjangoTemplates().engine
+
+    def get_template(self, template_name):
+        if template_name.startswith("django/forms/widgets/"):
+            try:
+                return self.jinja2.get_template(template_name)
+            except TemplateDoesNotExist:
+                pass
+        return self.django.get_template(template_name)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
