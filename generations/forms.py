@@ -41,11 +41,11 @@ class _TwinLoader(jinja2.FileSystemLoader):
 
 
 class FormRenderer(renderers.BaseRenderer):
-    """Django's widget templates rendered by Jinja2 (the same HTML at a fraction of the
-    template language's cost: the studio's compose form went from some 19,600 Python calls
-    to about half), everything else as Django's default renderer does: the form and field layouts
-    (Django's Jinja2 `field.html` puts a newline before `</fieldset>` that the template
-    language's does not) and widgets Django has no Jinja2 copy of, such as the admin's
+    """Django's widget templates rendered by Jinja2: the same HTML for half the work (the
+    studio's compose form, built and rendered, from some 19,900 Python calls to 9,200).
+    Everything else as Django's default renderer does: the form and field layouts (Django's
+    Jinja2 `field.html` puts a newline before `</fieldset>` that the template language's
+    does not) and widgets Django has no Jinja2 copy of, such as the admin's
     `auth/widgets/read_only_password_hash.html`."""
 
     @cached_property
