@@ -58,6 +58,9 @@ class FormRenderer(renderers.BaseRenderer):
                 "OPTIONS": {
                     "loader": _TwinLoader([FORM_TEMPLATES / "jinja2"]),
                     "keep_trailing_newline": True,
+                    # As the template language: a missing value renders as nothing, with
+                    # DEBUG too (Django's default for Jinja2 then prints its name).
+                    "undefined": jinja2.Undefined,
                 },
             }
         )
