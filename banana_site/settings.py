@@ -129,6 +129,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's widget templates, rendered by Jinja2 where it has them (generations/forms.py).
+FORM_RENDERER = "generations.form_rendering.FormRenderer"
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }

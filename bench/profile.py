@@ -1,7 +1,7 @@
 """Where a page's time goes, in process: CPU per request, Python calls per request (which,
 unlike times, do not move with the machine's load) and the queries, for L1 and each page.
 
-    python -m bench.profile [l1|studio|gallery|share ...] [--cprofile PAGE]
+    python -m bench.profile [l1|studio|gallery|share|thumbnail|poll|in-flight ...] [--cprofile PAGE]
 
 It migrates a throwaway SQLite database, makes the bench.pages data (10 finished
 generations, one in flight, a share link) and asks for each page with Django's test client
@@ -57,7 +57,7 @@ def pages():
     owner = bench_owner()
     account, _ = CreditAccount.objects.get_or_create(user=owner)
     link = sharing.create_share_link(owner, generation=rows[0])
-    in_flight(owner, 1)
+    running = in_flight(owner, 1)
     member = Client()
     member.force_login(owner)
     return {
@@ -65,6 +65,12 @@ def pages():
         "studio": (member, reverse("home")),
         "gallery": (member, reverse("gallery")),
         "share": (Client(), reverse("share_page", args=[link.token])),
+        "thumbnail": (member, reverse("result_thumbnail", args=[rows[0].pk, 0])),
+        "poll": (member, f"{reverse('generation_statuses')}?watch={rows[0].pk}:in_progress"),
+        "in-flight": (
+            member,
+            f"{reverse('generation_statuses')}?watch={running[0].pk}:{running[0].poll_token}",
+        ),
     }
 
 
@@ -93,7 +99,11 @@ def measure(client, url):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("pages", nargs="*", default=["l1", "studio", "gallery", "share"])
+    parser.add_argument(
+        "pages",
+        nargs="*",
+        default=["l1", "studio", "gallery", "share", "thumbnail", "poll", "in-flight"],
+    )
     parser.add_argument("--cprofile", metavar="PAGE", help="print the 40 costliest functions")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="banana-profile-") as workdir:
@@ -101,7 +111,7 @@ def main():
         known = pages()
         for name in args.pages:
             cpu, calls, queries = measure(*known[name])
-            print(f"{name:8} {cpu * 1000:6.2f} ms CPU  {calls:7,} calls  {queries:2} queries")
+            print(f"{name:9} {cpu * 1000:6.2f} ms CPU  {calls:7,} calls  {queries:2} queries")
         if args.cprofile:
             client, url = known[args.cprofile]
             profile = cProfile.Profile()

@@ -109,7 +109,9 @@ def visible_result(user, generation_id, position):
             generation__in=visible, state=ResultImage.State.STORED, position=position
         )
         .select_related("generation")
-        .defer("source", "generation__prompt_search"),
+        # What result_image reads, no more: compiling and loading every column of both
+        # rows cost more than the query takes to run.
+        .only("file", "display", "thumbnail", "content_type", "generation__prompt"),
         generation_id=generation_id,
     )
 

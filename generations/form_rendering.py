@@ -1,0 +1,63 @@
+"""How forms are drawn: Django's widget templates through Jinja2, everything else through
+the template language."""
+
+from pathlib import Path
+
+import jinja2
+from django.forms import renderers
+from django.template import TemplateDoesNotExist
+from django.template.backends.jinja2 import Jinja2
+from django.utils.functional import cached_property
+
+FORM_TEMPLATES = Path(renderers.__file__).parent
+
+
+class _TwinLoader(jinja2.FileSystemLoader):
+    """Django's Jinja2 copies of its form templates, each ending as its template-language
+    twin does: Jinja2 drops a template's last newline, the template language keeps it, and
+    only some of the twins have one. With this, both make the same HTML to the character."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        twin = FORM_TEMPLATES / "templates" / template
+        if source.endswith("\n") and twin.exists() and not twin.read_text().endswith("\n"):
+            source = source[:-1]
+        return source, filename, uptodate
+
+
+class FormRenderer(renderers.BaseRenderer):
+    """Django's widget templates rendered by Jinja2: the same HTML for half the work (the
+    studio's compose form, built and rendered, from some 19,900 Python calls to 9,200).
+    Everything else as Django's default renderer does: the form and field layouts (Django's
+    Jinja2 `field.html` puts a newline before `</fieldset>` that the template language's
+    does not) and widgets Django has no Jinja2 copy of, such as the admin's
+    `auth/widgets/read_only_password_hash.html`."""
+
+    @cached_property
+    def jinja2(self):
+        return Jinja2(
+            {
+                "APP_DIRS": False,
+                "DIRS": [],
+                "NAME": "djangoforms-jinja2",
+                "OPTIONS": {
+                    "loader": _TwinLoader([FORM_TEMPLATES / "jinja2"]),
+                    "keep_trailing_newline": True,
+                    # As the template language: a missing value renders as nothing, with
+                    # DEBUG too (Django's default for Jinja2 then prints its name).
+                    "undefined": jinja2.Undefined,
+                },
+            }
+        )
+
+    @cached_property
+    def django(self):
+        return renderers.DjangoTemplates().engine
+
+    def get_template(self, template_name):
+        if template_name.startswith("django/forms/widgets/"):
+            try:
+                return self.jinja2.get_template(template_name)
+            except TemplateDoesNotExist:
+                pass
+        return self.django.get_template(template_name)
