@@ -11,6 +11,7 @@ Lock order, everywhere: the member's CreditAccount row, then the team's TeamMont
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import catalogue
 from .models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 ZERO = Decimal("0")
+# Reasons we write are stored in English, the catalogue's source, so that every reader sees
+# them in their own language (reason_in_language); an admin's own words stay as written.
+ALLOWANCE_REASON = gettext_noop("Monthly allowance for %(month)s")
+_ALLOWANCE_MONTH = re.compile(r"Monthly allowance for (\d{4}-\d{2})")
 Kind = CreditLedgerEntry.Kind
 CreditState = Generation.CreditState
 NEAR_LIMIT_PERCENT = 80
@@ -193,7 +199,7 @@ def grant_starting_credits(user: User) -> CreditLedgerEntry | None:
     amount = starting_credits()
     if amount <= 0:
         return None
-    return grant(user, amount, reason=_("Starting credits"), key=f"starting:{user.pk}")
+    return grant(user, amount, reason=gettext_noop("Starting credits"), key=f"starting:{user.pk}")
 
 
 def renew_monthly_allowance(user: User, today: date | None = None) -> Decimal:
@@ -219,7 +225,7 @@ def renew_monthly_allowance(user: User, today: date | None = None) -> Decimal:
             Kind.ALLOWANCE,
             f"allowance:{user.pk}:{period:%Y-%m}",
             amount=amount,
-            reason=_("Monthly allowance for %(month)s") % {"month": f"{period:%Y-%m}"},
+            reason=ALLOWANCE_REASON % {"month": f"{period:%Y-%m}"},
         )
     return amount
 
@@ -473,7 +479,11 @@ def settle(
     def why(charge: Decimal, hold: Decimal) -> str:
         if reason:
             return reason
-        return str(_("Charged more than held") if charge > hold else _("Generation finished"))
+        return (
+            gettext_noop("Charged more than held")
+            if charge > hold
+            else gettext_noop("Generation finished")
+        )
 
     return _close_hold(generation, Kind.SETTLE, CreditState.SETTLED, consumed=consumed, reason=why)
 
@@ -490,6 +500,14 @@ def release(generation: Generation | GenerationId, reason: str = "") -> CreditLe
 
 
 # --- What members see ----------------------------------------------------------------------
+
+
+def reason_in_language(reason: str) -> str:
+    """A ledger reason in the active language (see ALLOWANCE_REASON)."""
+    month = _ALLOWANCE_MONTH.fullmatch(reason)
+    if month:
+        return _(ALLOWANCE_REASON) % {"month": month[1]}
+    return _(reason) if reason else ""
 
 
 @dataclass(frozen=True)

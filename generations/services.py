@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import apikeys, callbacks, credits, members, upstream
 from .fetch import FetchError, FetchPolicy, fetch
@@ -282,7 +283,7 @@ def cancel_generation(generation_id: GenerationId) -> bool:
     """Call off a generation not yet sent upstream, and give its hold back: one conditional
     UPDATE (queued -> failed), so it either wins against the sender's claim or does nothing.
     Returns True when it was cancelled."""
-    message = _("Cancelled before it was sent.")
+    message = gettext_noop("Cancelled before it was sent.")
     return bool(_finish_without_task(generation_id, message, allowed=[Status.QUEUED]))
 
 
@@ -348,7 +349,7 @@ def send_generation(generation_id: GenerationId) -> bool:
         logger.exception("Generation %s: a reference image could not be read", generation_id)
         _finish_without_task(
             generation_id,
-            _("A reference image could not be read. Please add it again and retry."),
+            gettext_noop("A reference image could not be read. Please add it again and retry."),
             allowed=[Status.SENDING],
         )
         return True
@@ -373,7 +374,7 @@ def send_generation(generation_id: GenerationId) -> bool:
         _note_upstream_error(exc)
         message = str(exc.user_message)
         if isinstance(exc, upstream.BadRequest) and exc.detail:
-            message = _("%(message)s (The service said: %(detail)s)") % {
+            message = gettext_noop("%(message)s (The service said: %(detail)s)") % {
                 "message": message,
                 "detail": exc.detail[:300],
             }
@@ -529,7 +530,7 @@ def refresh_claimed(generation_id: GenerationId) -> bool:
         if timezone.now() - since > timedelta(seconds=settings.BANANA_NOT_FOUND_GRACE):
             _finish_without_task(
                 generation_id,
-                _("The image service has no record of this generation."),
+                gettext_noop("The image service has no record of this generation."),
                 allowed=list(Generation.IN_FLIGHT),
                 task_bound=True,
             )
@@ -571,7 +572,9 @@ def apply_upstream_state(generation_id: GenerationId, state: upstream.TaskState)
                 error_message=state.error_message if new_status == Status.FAILED else "",
             )
             if new_status == Status.FAILED and not fields["error_message"]:
-                fields["error_message"] = _("The image service could not make this image.")
+                fields["error_message"] = gettext_noop(
+                    "The image service could not make this image."
+                )
         changed = (
             Generation.objects.filter(pk=generation_id)
             .exclude(status__in=Generation.FINAL)
@@ -666,7 +669,7 @@ def store_results(generation_id: GenerationId) -> bool:
             ResultImage.objects.filter(pk=result.pk).update(
                 attempts=attempts,
                 state=ResultImage.State.FAILED if permanent else ResultImage.State.WAITING,
-                error_message=_("The image could not be downloaded."),
+                error_message=gettext_noop("The image could not be downloaded."),
             )
             again = again or not permanent
             continue
@@ -804,7 +807,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     ).values_list("pk", flat=True):
         counts["given_up"] += _finish_without_task(
             pk,
-            _(
+            gettext_noop(
                 "The image service never confirmed this generation. "
                 "Its credits were released; please try again."
             ),

@@ -188,3 +188,20 @@ def test_the_usage_csv_is_headed_in_the_language_it_was_asked_in_even_when_read_
         header = next(iter(lines))
 
     assert header == ",".join(korean) + "\r\n"
+
+
+def test_ledger_reasons_we_write_read_in_each_readers_language(settings):
+    settings.BANANA_STARTING_CREDITS = 10
+    with translation.override("ko"):
+        member = make_user("jiwoo")
+        account = member.credit_account
+        account.monthly_allowance = 5
+        account.save()
+        credits.renew_monthly_allowance(member, date(2026, 11, 2))
+
+    korean = signed_in(member, HTTP_ACCEPT_LANGUAGE="ko").get(reverse("credit_ledger")).text
+    english = signed_in(member, HTTP_ACCEPT_LANGUAGE="en").get(reverse("credit_ledger")).text
+
+    assert "가입 크레딧" in korean and "월 지급량 (2026-11)" in korean
+    assert "Starting credits" in english and "Monthly allowance for 2026-11" in english
+    assert "Starting credits" not in korean and "가입" not in english

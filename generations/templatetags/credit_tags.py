@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from .. import catalogue
-from ..credits import format_credits
+from ..credits import format_credits, reason_in_language
 from ..models import Generation
 
 register = template.Library()
@@ -23,6 +23,11 @@ def credits(value):
     if value is None or value == "":
         return ""
     return format_credits(value)
+
+
+@register.filter
+def ledger_reason(value):
+    return reason_in_language(value)
 
 
 @register.filter
