@@ -137,8 +137,8 @@ def _note_use(key: ApiKey) -> None:
 
 
 def models_for(key: ApiKey) -> list[catalogue.ModelOption]:
-    """The models on offer that this key may use, in the catalogue's order."""
-    return [m for m in catalogue.model_options() if key.allows_model(m.id)]
+    """The models this key may use and its member may too, in the catalogue's order."""
+    return [m for m in members.allowed_models(key.user) if key.allows_model(m.id)]
 
 
 # --- The key's monthly budget ----------------------------------------------------------------

@@ -84,3 +84,17 @@ def test_openai_answers_a_model_the_member_may_not_use_with_model_not_found(clie
     assert response.json()["error"]["code"] == "model_not_found"
     assert response.json()["error"]["param"] == "model"
     assert not Generation.objects.exists()
+
+
+def test_the_models_list_leaves_out_a_model_the_member_may_not_use(client):
+    ModelAccess.objects.create(model=PRO, admins=True)
+    member, admin = person("mina"), person("ada", "admin")
+
+    def listed(user):
+        _key, secret = make_key(user)
+        response = client.get(reverse("openai_models"), headers=bearer(secret))
+        return {m["id"] for m in response.json()["data"]}
+
+    assert PRO not in listed(member)
+    assert PRO in listed(admin)
+    assert listed(member)
