@@ -78,7 +78,7 @@ def english_words(html, allowed):
     found = []
     for text in parser.texts:
         # Addresses, paths, numbers and hashes are data.
-        text = re.sub(r"\S+@\S+|\S+/\S+|\d\S*|\w{24,}", " ", text)
+        text = re.sub(r"\S+@\S+|\S+/\S+|\S*\d\S*|\w{24,}", " ", text)
         if [w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in allowed]:
             found.append(text[:100])
     return found
