@@ -98,3 +98,32 @@ def test_every_main_page_fits_a_phone_without_sideways_scrolling(browser, live_s
         )
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_korean_pages_have_no_serious_accessibility_violation(
+    browser, live_server, member, width
+):
+    urls = main_pages(member)
+    context = browser.new_context(
+        bypass_csp=True, locale="ko-KR", viewport={"width": width, "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(live_server.url + "/login/")
+        assert page.locator("html").get_attribute("lang") == "ko"
+        assert serious_accessibility_violations(page) == [], "login"
+        log_in(page, live_server, member.username)
+        found = {}
+        for name, url in urls.items():
+            page.goto(live_server.url + url)
+            assert page.locator("html").get_attribute("lang") == "ko", name
+            violations = serious_accessibility_violations(page)
+            if violations:
+                found[name] = violations
+            if SHOTS:
+                page.screenshot(path=os.path.join(SHOTS, f"ko-{name}-{width}.png"), full_page=True)
+        assert found == {}
+    finally:
+        context.close()
