@@ -279,3 +279,39 @@ def test_a_visitor_switches_the_language_of_a_share_page(browser, live_server):
         assert page.url == url
     finally:
         context.close()
+
+
+def test_after_switching_the_studio_keeps_every_choice_and_prices_them(browser, live_server):
+    from playwright.sync_api import expect
+
+    user = make_user("mina")
+    credits.grant(user, 100, reason="budget")
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, live_server, "mina")
+        # Choices first and the prompt last, then the other way round after the switch.
+        page.select_option("#id_image_size", "4k")
+        page.select_option("#id_count", "3")
+        page.fill("#id_prompt", "A lighthouse, three times, large")
+        expect(page.locator("#price")).to_have_text("Costs 3 credits")
+
+        page.get_by_role("button", name="한국어").click()
+        page.locator("html[lang=ko]").wait_for(state="attached")
+
+        expect(page.locator("#id_prompt")).to_have_value("A lighthouse, three times, large")
+        expect(page.locator("#id_image_size")).to_have_value("4k")
+        expect(page.locator("#id_count")).to_have_value("3")
+        expect(page.locator("#price")).to_have_text("비용 3 크레딧")
+
+        page.fill("#id_prompt", "One, small")
+        page.select_option("#id_count", "1")
+        page.select_option("#id_image_size", "1k")
+        expect(page.locator("#price")).to_have_text("비용 0.5 크레딧")
+        page.get_by_role("button", name="English").click()
+        page.locator("html[lang=en]").wait_for(state="attached")
+        expect(page.locator("#id_count")).to_have_value("1")
+        expect(page.locator("#price")).to_have_text("Costs 0.5 credits")
+    finally:
+        context.close()

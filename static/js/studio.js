@@ -178,15 +178,16 @@
   }
   function restoreDraft() {
     var form = compose();
-    if (!form || !form.dataset.draftKey || form.elements.prompt.value.trim()) { return; }
+    if (!form || !form.dataset.draftKey || form.elements.prompt.value.trim()) { return false; }
     var draft;
     try { draft = JSON.parse(localStorage.getItem(form.dataset.draftKey) || "null"); } catch (e) { draft = null; }
-    if (!draft) { return; }
+    if (!draft) { return false; }
     DRAFT_FIELDS.forEach(function (name) {
       var element = form.elements[name];
       if (element && typeof draft[name] === "string") { element.value = draft[name]; }
     });
     if (form.elements.model && !form.elements.model.value) { form.elements.model.selectedIndex = 0; }
+    return true;
   }
   on("input", function (event) { if (event.target.closest("#compose")) { saveDraft(); } });
   on("change", function (event) {
@@ -499,8 +500,12 @@
         document.cookie = "tz=" + zone + ";path=/;max-age=31536000;samesite=lax";
       }
     } catch (e) { /* no Intl: times stay in the server's zone */ }
-    restoreDraft();
+    var restored = restoreDraft();
     applyModelChoices();
+    if (restored) {
+      // The page priced its own defaults: price the restored choices (once htmx has set up).
+      window.setTimeout(function () { document.body.dispatchEvent(new CustomEvent("banana:choice")); }, 0);
+    }
     setUpNotifyButton();
     updateQueue();
     updateBulk();
