@@ -124,7 +124,11 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "generations.context_processors.credits",
             ],
-            "builtins": ["django.templatetags.i18n", "generations.templatetags.credit_tags"],
+            "builtins": [
+                "django.templatetags.i18n",
+                "generations.templatetags.credit_tags",
+                "generations.templatetags.card_tags",
+            ],
         },
     },
 ]

@@ -65,7 +65,15 @@ def extract_messages() -> None:
     messages join the catalogues untranslated, messages no longer used leave them."""
     languages = translated_languages()
     options = {"locale": languages, "no_obsolete": True, "add_location": "file", "verbosity": 0}
-    call_command("makemessages", domain="django", ignore_patterns=IGNORED, **options)
+    call_command(
+        "makemessages",
+        domain="django",
+        # .jinja: the card (generations/card_rendering.py), whose `_("…")` makemessages reads
+        # as it reads the template language's.
+        extensions=["html", "txt", "py", "jinja"],
+        ignore_patterns=IGNORED,
+        **options,
+    )
     call_command("makemessages", domain="djangojs", ignore_patterns=JS_IGNORED, **options)
 
 

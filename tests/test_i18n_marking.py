@@ -12,7 +12,9 @@ import pytest
 from django.template.base import Lexer, TokenType
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in (".html", ".txt"))
+TEMPLATES = sorted(
+    p for p in (ROOT / "templates").rglob("*") if p.suffix in (".html", ".jinja", ".txt")
+)
 
 # Words that are the same in every language: names, units, formats.
 ALLOWED = [

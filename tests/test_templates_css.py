@@ -48,7 +48,7 @@ def classes_in_template(text):
 def template_classes():
     """{class word: names of the templates that write it}."""
     found = {}
-    for path in sorted(TEMPLATES.rglob("*.html")):
+    for path in sorted(p for p in TEMPLATES.rglob("*") if p.suffix in (".html", ".jinja")):
         name = path.relative_to(TEMPLATES).as_posix()
         if name.startswith("admin/"):
             continue

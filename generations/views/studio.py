@@ -15,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from .. import catalogue, credits, galleries, members, services
 from ..forms import GenerationForm
-from ..models import Collection, Generation, ResultImage
+from ..models import Generation, ResultImage
 from .common import generations_for, get_generation_for
 
 RECENT_LIMIT = 24
@@ -39,7 +39,6 @@ def render_studio(request, form, status=200):
         "form": form,
         "jobs": recent_jobs(request.user),
         "in_flight": generations_for(request.user).filter(owner=request.user).in_flight(),
-        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
     }
     return render(request, "generations/home.html", context, status=status)
 
