@@ -39,7 +39,7 @@ import jinja2
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.template.defaultfilters import floatformat, truncatechars
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import formats, timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext, npgettext, pgettext
@@ -95,15 +95,6 @@ _SAMPLES = {
 def _route(name, kinds, prefix, urlconf):
     samples = [_SAMPLES[kind](n) for n, kind in enumerate(kinds)]
     return reverse(name, args=samples, urlconf=urlconf), [str(s) for s in samples]
-
-
-def url_or(preferred, fallback, *args):
-    """The URL of `preferred` when that route exists, else of `fallback` (a route another
-    part of the app may or may not provide yet)."""
-    try:
-        return path(preferred, *args)
-    except NoReverseMatch:
-        return path(fallback, *args)
 
 
 _STATUS_LABELS = dict(Generation.Status.choices)
@@ -196,7 +187,6 @@ def environment():
             "path": path,
             "thumbnail_url": thumbnail_url,
             "url": lambda name, *args: reverse(name, args=args),
-            "url_or": url_or,
         }
     )
     return env

@@ -3,8 +3,7 @@ typed is shown as text on every page that shows a card, and a card speaks the re
 language and time zone like the page around it."""
 
 import re
-from datetime import datetime
-from datetime import timezone as tz
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -48,9 +47,7 @@ def test_a_prompt_is_shown_as_text_on_every_page_with_cards(member, member_clien
 @pytest.mark.django_db
 def test_a_failed_card_reads_in_the_readers_language():
     mina = make_user("mina")
-    make_generation(
-        mina, status="failed", error_message="The provider could not make this image."
-    )
+    make_generation(mina, status="failed", error_message="The provider could not make this image.")
     held = make_generation(mina, status="in_progress", prompt="running")
     Generation.objects.filter(pk=held.pk).update(
         credit_state=Generation.CreditState.HELD, hold_amount=Decimal("0.5")
@@ -76,7 +73,7 @@ def test_a_cards_date_is_in_the_readers_time_zone(settings):
     mina = make_user("mina")
     generation = make_generation(mina, prompt="late")
     Generation.objects.filter(pk=generation.pk).update(
-        created_at=datetime(2026, 11, 27, 23, 30, tzinfo=tz.utc)
+        created_at=datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
     )
     client = Client(headers={"accept-language": "en"})
     client.force_login(mina)

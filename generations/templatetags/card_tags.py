@@ -9,7 +9,6 @@ from .. import card_rendering
 register = template.Library()
 
 register.simple_tag(card_rendering.path, name="path")
-register.simple_tag(card_rendering.url_or, name="url_or")
 register.filter("status_label", card_rendering.status_label)
 register.filter("clip", card_rendering.clip, is_safe=True)
 register.filter("made_with_key", card_rendering.made_with_key)

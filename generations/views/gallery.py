@@ -35,7 +35,8 @@ def _gallery(request, queryset, mode):
         "generations": rows,
         "has_more": has_more,
         "next_url": f"{request.path}?{query.urlencode()}",
-        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
+        # A queryset, read only by the pages that show the bulk bar (not "Load more").
+        "my_collections": Collection.objects.owned_by(request.user).only("pk", "name"),
     }
     # A history restore (htmx found no snapshot of the page) needs the whole page.
     if request.htmx and not request.htmx.history_restore_request:
