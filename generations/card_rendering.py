@@ -165,7 +165,7 @@ def environment():
         auto_reload=settings.DEBUG,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_callables(  # type: ignore[attr-defined]
+    env.install_gettext_callables(
         gettext, ngettext, pgettext=pgettext, npgettext=npgettext
     )
     env.filters.update(

@@ -645,7 +645,7 @@ def _account_with_month(user: User, start: datetime) -> _AccountMonth | None:
     return _AccountMonth(*map(_read_as, _ACCOUNT_MONTH_FIELDS, row, itertools.repeat(connection)))
 
 
-def _read_as(field, value, connection):
+def _read_as(field: Any, value: Any, connection: Any) -> Any:
     """A column's value as the ORM gives it for `field` (SQLite keeps decimals as floats and
     dates as text)."""
     if value is None:
