@@ -165,9 +165,7 @@ def environment():
         auto_reload=settings.DEBUG,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_callables(
-        gettext, ngettext, pgettext=pgettext, npgettext=npgettext
-    )
+    env.install_gettext_callables(gettext, ngettext, pgettext=pgettext, npgettext=npgettext)
     env.filters.update(
         {
             "clip": clip,
