@@ -10,23 +10,31 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, Value
 
+from . import prepared
 from .models import Favourite, Generation, ResultImage
+from .models.generations import card_columns, cards_from_rows
 
 
-def with_cards(queryset, user):
-    """Everything a card needs, in a fixed number of queries however many rows."""
+def _with_favourite(queryset, user):
     favourite = (
         Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk")))
         if user.is_authenticated
         else Value(False)
     )
-    return (
-        queryset.select_related("owner", "api_task")
-        .prefetch_related(Prefetch("results", queryset=ResultImage.objects.defer("source")))
-        .annotate(is_favourite=favourite)
+    return queryset.annotate(is_favourite=favourite)
+
+
+def with_cards(queryset, user):
+    """Everything a card needs, in a fixed number of queries however many rows."""
+    return _with_favourite(
+        queryset.select_related("owner", "api_task").prefetch_related(
+            Prefetch("results", queryset=ResultImage.objects.defer("source"))
+        ),
+        user,
     )
 
 
@@ -68,18 +76,43 @@ def _parse_cursor(text):
         return None
 
 
-def page_after(queryset, cursor=None, size=None):
-    """One page of rows, newest first, after `cursor` (the first page without one), and
-    whether another follows. Keyset paging: page 300 costs what page 1 does (no OFFSET),
-    and no COUNT query. A malformed cursor means the first page."""
+def card_page(user, mode, filters=None, cursor=None, size=None):
+    """One page of a gallery ("history", the member's own, or "team"), newest first, after
+    `cursor` (the first page without one), with everything its cards need, from one query;
+    and whether another page follows. Keyset paging: page 300 costs what page 1 does (no
+    OFFSET), and no COUNT query. A malformed cursor means the first page. Without filters,
+    as most pages are, the query is prepared once per process (prepared.py)."""
     size = size or settings.BANANA_GALLERY_PAGE_SIZE
-    queryset = queryset.order_by("-created_at", "-pk")
-    after = _parse_cursor(cursor)
-    if after is not None:
-        created, pk = after
+    created, pk = _parse_cursor(cursor) or (None, None)
+    filters = {name: value for name, value in (filters or {}).items() if value}
+    shape = (mode, user.is_staff, size + 1)
+    if filters:
+        rows = _page_query(shape, user.pk, created, pk, filters)
+    else:
+        rows = _PAGES.rows(shape, user_pk=user.pk, created=created, pk=pk)
+    owner = user if mode == "history" else None
+    generations = cards_from_rows(Generation.objects.db, ["is_favourite"], rows, owner=owner)
+    return generations[:size], len(generations) > size
+
+
+def _page_query(shape, user_pk, created=None, pk=None, filters=None):
+    mode, is_staff, limit = shape
+    user = get_user_model()(pk=user_pk, is_staff=is_staff)
+    queryset = history_for(user) if mode == "history" else team_gallery_for(user)
+    queryset = apply_filters(queryset, filters or {}, user).order_by("-created_at", "-pk")
+    if created is not None:
         queryset = queryset.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
-    rows = list(queryset[: size + 1])
-    return rows[:size], len(rows) > size
+    page = Generation.objects.filter(pk__in=queryset.values("pk")[:limit])
+    columns = card_columns(["is_favourite"], owner_name=mode != "history")
+    return _with_favourite(page, user).order_by("-created_at", "-pk").values_list(*columns)
+
+
+_PAGES = prepared.Read(
+    _page_query,
+    user_pk=Generation._meta.get_field("owner"),
+    created=Generation._meta.get_field("created_at"),
+    pk=Generation._meta.pk,
+)
 
 
 def toggle_favourite(user, generation):

@@ -19,13 +19,10 @@ from .common import (
 )
 
 
-def _gallery(request, queryset, mode):
+def _gallery(request, mode):
     form = GalleryFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    queryset = galleries.apply_filters(queryset, filters, request.user)
-    rows, has_more = galleries.page_after(
-        galleries.with_cards(queryset, request.user), request.GET.get("after")
-    )
+    rows, has_more = galleries.card_page(request.user, mode, filters, request.GET.get("after"))
     query = request.GET.copy()
     if rows:
         query["after"] = galleries.cursor_of(rows[-1])
@@ -48,12 +45,12 @@ def _gallery(request, queryset, mode):
 
 @require_GET
 def history(request):
-    return _gallery(request, galleries.history_for(request.user), "history")
+    return _gallery(request, "history")
 
 
 @require_GET
 def gallery(request):
-    return _gallery(request, galleries.team_gallery_for(request.user), "team")
+    return _gallery(request, "team")
 
 
 def detail_context(request, generation):

@@ -30,8 +30,7 @@ def jobs_of(generations):
 
 
 def recent_jobs(user):
-    recent = galleries.with_cards(Generation.objects.visible_to(user).filter(owner=user), user)
-    return jobs_of(recent.order_by("-created_at", "-pk")[:RECENT_LIMIT])
+    return jobs_of(galleries.card_page(user, "history", size=RECENT_LIMIT)[0])
 
 
 def render_studio(request, form, status=200):

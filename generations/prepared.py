@@ -1,0 +1,145 @@
+"""Reads whose SQL the ORM builds once per process and shape, not on every request.
+
+On the busiest pages the ORM spends longer building a query than the database spends
+running it: the studio's recent cards took 1.3 ms to build and 0.2 ms to run. A prepared
+read is an ordinary `values_list` queryset, built by the usual functions (so `visible_to`
+and the rest stay the one source of who sees what), from stand-ins for the values that
+change between requests. Its SQL is kept per thread (each has its own connection), shape
+and number of values in each list; a call puts the real values where the stand-ins were,
+runs it and reads the columns through the ORM's own converters.
+
+A read's shape is whatever changes the SQL besides the values: which filters apply,
+whether the member is staff, a page size.
+"""
+
+import datetime
+import threading
+import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, models
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    # For each parameter, the value to send as it is, or the name (and list index) of a value.
+    params: list[tuple[str, int | None] | Any]
+    converters: dict[int, tuple[list, Any]]
+    order: list[int]
+
+
+class ShapeError(Exception):
+    """The read's SQL does not carry one of its values as a parameter."""
+
+
+class Read:
+    def __init__(self, build: Callable[..., models.QuerySet], **values: models.Field):
+        """`build(shape, **values)` makes the queryset (a `values_list`); each value is
+        named with the model field it is compared with, which says how it is sent to the
+        database (a list of values: the field of its items)."""
+        self.build = build
+        self.fields = values
+        self._local = threading.local()
+
+    def rows(self, shape: Hashable, using: str = "default", **values: Any) -> list[tuple]:
+        """The rows of the read, in the columns its `values_list` names. A value left out
+        (or None) is passed to `build` as None."""
+        connection = connections[using]
+        lengths = tuple(
+            len(value) if isinstance(value, list | tuple) else () if value is None else None
+            for value in (values.get(name) for name in self.fields)
+        )
+        cache = vars(self._local).setdefault("compiled", {})
+        key = (using, shape, lengths)
+        compiled = cache.get(key)
+        if compiled is None:
+            compiled = cache[key] = self._compile(connection, shape, lengths, using)
+        params = [
+            self._prep(connection, part[0], values[part[0]], part[1])
+            if isinstance(part, _Value)
+            else part
+            for part in compiled.params
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+        rows = []
+        for row in fetched:
+            row = list(row)
+            for position, (converters, expression) in compiled.converters.items():
+                value = row[position]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                row[position] = value
+            rows.append(tuple(row[position] for position in compiled.order))
+        return rows
+
+    def _prep(self, connection, name, value, index):
+        if index is not None:
+            value = value[index]
+        return self.fields[name].get_db_prep_value(value, connection, prepared=False)
+
+    def _compile(self, connection, shape, lengths, using):
+        stand_ins: dict[str, Any] = {}
+        where: dict[Any, _Value] = {}
+        for n, (name, length) in enumerate(zip(self.fields, lengths, strict=True)):
+            field = self.fields[name]
+            if length == ():
+                stand_ins[name] = None
+            elif length is None:
+                stand_ins[name] = _stand_in(field, n * 100)
+                where[field.get_db_prep_value(stand_ins[name], connection, False)] = _Value(
+                    name, None
+                )
+            else:
+                stand_ins[name] = [_stand_in(field, n * 100 + i) for i in range(length)]
+                for i, item in enumerate(stand_ins[name]):
+                    where[field.get_db_prep_value(item, connection, False)] = _Value(name, i)
+        queryset = self.build(shape, **stand_ins)
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        found = [where.get(param, param) if _hashable(param) else param for param in params]
+        missing = set(where.values()) - {p for p in found if isinstance(p, _Value)}
+        if missing:
+            raise ShapeError(f"{sorted(v[0] for v in missing)} not found among the parameters")
+        columns = compiler.select[: compiler.col_count]
+        selected = [alias for _expression, _sql, alias in columns]
+        fields = [expression for expression, _sql, _alias in columns]
+        return _Compiled(
+            sql=sql,
+            params=found,
+            converters=compiler.get_converters(fields),
+            order=[selected.index(name) for name in queryset._fields],
+        )
+
+
+class _Value(tuple):
+    """Where a value goes: (name, index in its list or None)."""
+
+    def __new__(cls, name: str, index: int | None):
+        return super().__new__(cls, (name, index))
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _stand_in(field: models.Field, n: int) -> Any:
+    """A value of the field's kind that no real request sends."""
+    field = field.target_field if isinstance(field, models.ForeignKey) else field
+    if isinstance(field, models.UUIDField):
+        return uuid.UUID(int=0x5EED_0000_0000_0000_0000_0000_0000 + n)
+    if isinstance(field, models.DateTimeField):
+        return datetime.datetime(1901, 2, 3, 4, 5, 6, n + 1, tzinfo=datetime.UTC)
+    if isinstance(field, models.IntegerField | models.AutoField):
+        return 2_100_000_000 + n
+    if isinstance(field, models.CharField | models.TextField):
+        return f"\u2063stand-in {n}"
+    raise TypeError(f"no stand-in for {type(field).__name__}")
