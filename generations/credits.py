@@ -30,7 +30,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from . import catalogue
+from . import catalogue, prepared
 from .models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
 from .models import TeamSettings as TeamSettingsModel
 from .models.generations import GenerationId
@@ -101,12 +101,8 @@ def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decim
 
 def price_for(model: str, image_size: str | None = "") -> Decimal:
     image_size = image_size or ""
-    # The size's own price, else the model's: both rows in one query.
-    prices = dict(
-        ModelPrice.objects.filter(model=model, image_size__in=[image_size, ""]).values_list(
-            "image_size", "price"
-        )
-    )
+    # The size's own price, else the model's: the model's few rows in one query.
+    prices = dict(_PRICES.rows((), model=model))
     for size in dict.fromkeys([image_size, ""]):
         if size in prices:
             return prices[size]
@@ -115,6 +111,12 @@ def price_for(model: str, image_size: str | None = "") -> Decimal:
         if size in configured:
             return Decimal(str(configured[size]))
     return settings.BANANA_DEFAULT_CREDIT_PRICE
+
+
+_PRICES = prepared.Read(
+    lambda shape, model: ModelPrice.objects.filter(model=model).values_list("image_size", "price"),
+    model=ModelPrice._meta.get_field("model"),
+)
 
 
 # --- Accounts and the ledger ---------------------------------------------------------------

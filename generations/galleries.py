@@ -42,6 +42,20 @@ def history_for(user):
     return Generation.objects.visible_to(user).filter(owner=user)
 
 
+def count_in_flight(user):
+    """How many of the member's generations are still on their way."""
+    return len(_IN_FLIGHT.rows(user.is_staff, user_pk=user.pk))
+
+
+def _in_flight(is_staff, user_pk):
+    user = get_user_model()(pk=user_pk, is_staff=is_staff)
+    # Their ids, not COUNT(*): a handful of rows, and a read prepared.py can keep.
+    return history_for(user).in_flight().order_by().values_list("pk")
+
+
+_IN_FLIGHT = prepared.Read(_in_flight, user_pk=Generation._meta.get_field("owner"))
+
+
 def team_gallery_for(user):
     return Generation.objects.visible_to(user).filter(status=Generation.Status.SUCCESS)
 

@@ -37,7 +37,7 @@ def render_studio(request, form, status=200):
     context = {
         "form": form,
         "jobs": recent_jobs(request.user),
-        "in_flight": generations_for(request.user).filter(owner=request.user).in_flight(),
+        "in_flight": galleries.count_in_flight(request.user),
     }
     return render(request, "generations/home.html", context, status=status)
 
