@@ -102,7 +102,7 @@ def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decim
 def price_for(model: str, image_size: str | None = "") -> Decimal:
     image_size = image_size or ""
     # The size's own price, else the model's: the model's few rows in one query.
-    prices = dict(_PRICES.rows((), model=model))
+    prices: dict[str, Decimal] = dict(_PRICES.rows((), model=model))
     for size in dict.fromkeys([image_size, ""]):
         if size in prices:
             return prices[size]
