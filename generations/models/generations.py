@@ -94,14 +94,6 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
     def in_flight(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.IN_FLIGHT)
 
-    def with_results_joined(self) -> list[Generation]:
-        """The rows with their results and API task, as prefetch_related and select_related
-        would give them, from one query (a LEFT JOIN, one row per result) instead of two:
-        for the status poll, the hottest read. Annotations come along; the prompt's search
-        vector and the results' upstream links are left out."""
-        annotations = list(self.query.annotations)
-        return cards_from_rows(self.db, annotations, self.values_list(*card_columns(annotations)))
-
 
 def _card_fields() -> tuple[list[str], list[str]]:
     own = [f.attname for f in Generation._meta.concrete_fields if f.name != "prompt_search"]
@@ -110,7 +102,8 @@ def _card_fields() -> tuple[list[str], list[str]]:
 
 
 def card_columns(annotations: list[str], *, owner_name: bool = False) -> list[str]:
-    """The columns of `cards_from_rows`, for a `values_list` of generations: their own,
+    """The columns of `cards_from_rows`, for a `values_list` of generations (one query, a
+    LEFT JOIN, instead of select_related and prefetch_related's two): their own,
     their annotations, their results' (one row per result), their API task's and, with
     `owner_name`, their owner's username."""
     own, theirs = _card_fields()
@@ -129,7 +122,8 @@ def cards_from_rows(
 ) -> list[Generation]:
     """Generations from rows of `card_columns`, in the order they first appear, with their
     results, API task and annotations as prefetch_related and select_related would give
-    them; their owner is `owner` (one member's rows), or built from the row's username."""
+    them; their owner is `owner` (one member's rows), or built from the row's username.
+    The prompt's search vector and the results' upstream links are left out."""
     from django.contrib.auth import get_user_model
 
     from .apikeys import ApiTask

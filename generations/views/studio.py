@@ -126,8 +126,7 @@ def statuses(request):
             watched[uuid.UUID(pk)] = token
         except ValueError:
             continue
-    visible = Generation.objects.visible_to(request.user).filter(pk__in=watched)
-    rows = credits.with_balances_of(visible, request.user).with_results_joined()
+    rows = galleries.watched_cards(request.user, watched)
     for generation in rows:
         # A claimed refresh is the worker's: this answer shows the rows as they were read.
         services.refresh_soon(generation)
