@@ -90,12 +90,12 @@ class Read:
             if length == ():
                 stand_ins[name] = None
             elif length is None:
-                stand_ins[name] = _stand_in(field, n * 100)
+                stand_ins[name] = _stand_in(connection, field, n * 100)
                 where[field.get_db_prep_value(stand_ins[name], connection, False)] = _Value(
                     name, None
                 )
             else:
-                stand_ins[name] = [_stand_in(field, n * 100 + i) for i in range(length)]
+                stand_ins[name] = [_stand_in(connection, field, n * 100 + i) for i in range(length)]
                 for i, item in enumerate(stand_ins[name]):
                     where[field.get_db_prep_value(item, connection, False)] = _Value(name, i)
         queryset = self.build(shape, **stand_ins)
@@ -131,15 +131,16 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def _stand_in(field: models.Field, n: int) -> Any:
-    """A value of the field's kind that no real request sends."""
+def _stand_in(connection, field: models.Field, n: int) -> Any:
+    """A value of the field's kind that no real request sends (an integer within the
+    column's range: the ORM leaves a comparison with one beyond it out of the SQL)."""
     field = field.target_field if isinstance(field, models.ForeignKey) else field
     if isinstance(field, models.UUIDField):
         return uuid.UUID(int=0x5EED_0000_0000_0000_0000_0000_0000 + n)
     if isinstance(field, models.DateTimeField):
         return datetime.datetime(1901, 2, 3, 4, 5, 6, n + 1, tzinfo=datetime.UTC)
     if isinstance(field, models.IntegerField | models.AutoField):
-        return 2_100_000_000 + n
+        return connection.ops.integer_field_range(field.get_internal_type())[1] - 1000 - n
     if isinstance(field, models.CharField | models.TextField):
         return f"\u2063stand-in {n}"
     raise TypeError(f"no stand-in for {type(field).__name__}")
