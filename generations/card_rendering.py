@@ -42,7 +42,7 @@ from django.template.defaultfilters import floatformat, truncatechars
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import formats, timezone
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext, npgettext, pgettext
+from django.utils.translation import get_language, gettext, ngettext, npgettext, pgettext
 
 from . import storage
 from .models import Generation
@@ -67,7 +67,10 @@ DEFAULTS = {
 
 def render_card(request, variant, **values):
     card = environment().get_template(TEMPLATE)
-    return mark_safe(card.render({**DEFAULTS, **values, "request": request, "variant": variant}))  # noqa: S308 (Jinja2 escaped it)
+    # The request's script prefix and URL configuration, read once for the card's links.
+    links = functools.partial(_path, get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+    context = {**DEFAULTS, **values, "request": request, "variant": variant, "path": links}
+    return mark_safe(card.render(context))  # noqa: S308 (Jinja2 escaped it)
 
 
 # --- What cards show, also as template-language filters and tags (card_tags.py) ------------
@@ -76,10 +79,14 @@ def render_card(request, variant, **values):
 def path(name, *args):
     """`{% url %}` for the links every card repeats: each route is reversed once per process
     with sample arguments, then filled in, since a page of cards asks for dozens of them."""
+    return _path(get_script_prefix(), get_urlconf(settings.ROOT_URLCONF), name, *args)
+
+
+def _path(prefix, urlconf, name, *args):
     kinds = tuple(type(arg) for arg in args)
     if not all(kind in _SAMPLES for kind in kinds):
-        return reverse(name, args=args)
-    url, samples = _route(name, kinds, get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+        return reverse(name, args=args, urlconf=urlconf)
+    url, samples = _route(name, kinds, prefix, urlconf)
     for sample, arg in zip(samples, args, strict=True):
         url = url.replace(sample, str(arg))
     return url
@@ -126,7 +133,15 @@ def iso(moment):
 
 def local_date(moment, format_name):
     """The template language's `date` filter: in the current time zone and language."""
-    return formats.date_format(timezone.localtime(moment), format_name) if moment else ""
+    if not moment:
+        return ""
+    return _date_text(moment, timezone.get_current_timezone(), get_language(), format_name)
+
+
+# A card's date reads the same on every page load: formatted once per process.
+@functools.lru_cache(maxsize=4096)
+def _date_text(moment, zone, language, format_name):
+    return formats.date_format(timezone.localtime(moment, zone), format_name)
 
 
 def thumbnail_url(generation, result):

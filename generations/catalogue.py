@@ -1,8 +1,11 @@
 """The models members may pick (configuration: `BANANA_MODELS`), and what each takes."""
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from . import upstream
 
@@ -17,19 +20,35 @@ class ModelOption:
 
 
 def model_options() -> list[ModelOption]:
-    return [
-        ModelOption(
-            id=m["id"],
-            label=m.get("label", m["id"]),
-            sizes=tuple(m.get("sizes", ())),
-            aspect_ratios=tuple(m.get("aspect_ratios", upstream.ASPECT_RATIOS)),
+    return list(_options_by_id().values())
+
+
+# Read from settings once per process (every card asks for its model's label), and again
+# whenever a test changes them.
+@functools.cache
+def _options_by_id() -> dict[str, ModelOption]:
+    options: dict[str, ModelOption] = {}
+    for m in settings.BANANA_MODELS:
+        options.setdefault(
+            m["id"],
+            ModelOption(
+                id=m["id"],
+                label=m.get("label", m["id"]),
+                sizes=tuple(m.get("sizes", ())),
+                aspect_ratios=tuple(m.get("aspect_ratios", upstream.ASPECT_RATIOS)),
+            ),
         )
-        for m in settings.BANANA_MODELS
-    ]
+    return options
+
+
+@receiver(setting_changed)
+def _models_changed(setting, **kwargs):
+    if setting == "BANANA_MODELS":
+        _options_by_id.cache_clear()
 
 
 def get_model_option(model_id: str | None) -> ModelOption | None:
-    return next((m for m in model_options() if m.id == model_id), None)
+    return _options_by_id().get(model_id or "")
 
 
 def default_model() -> str:

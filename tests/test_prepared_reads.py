@@ -4,10 +4,12 @@ request's own values, gives what the ORM's own query gives."""
 from datetime import timedelta
 
 import pytest
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from generations import galleries, prepared
 from generations.models import Generation
+from generations.views import media
 
 from .conftest import make_user
 from .sharing_builders import bulk_generations, make_generation
@@ -73,11 +75,23 @@ def test_a_private_generation_stays_out_of_a_teammates_prepared_page(member, tea
 
 
 @pytest.mark.django_db
-def test_a_read_whose_sql_lacks_a_value_says_which():
+def test_a_read_whose_sql_holds_a_value_as_text_is_refused():
     read = prepared.Read(
-        lambda shape, owner: Generation.objects.values_list("pk"),
+        lambda shape, owner: Generation.objects.filter(
+            owner_id=RawSQL(str(owner), [])  # noqa: S611 (the mistake this refuses)
+        ).values_list("pk"),
         owner=Generation._meta.get_field("owner"),
     )
 
     with pytest.raises(prepared.ShapeError, match="owner"):
         read.rows("any", owner=1)
+
+
+@pytest.mark.django_db
+def test_a_value_the_sql_does_not_need_is_left_out(member):
+    generation = make_generation(member, visibility="private")
+    staff = make_user("boss", is_staff=True)
+
+    seen = media.visible_result(staff, generation.pk, 0)
+
+    assert seen.generation.prompt == generation.prompt
