@@ -3,13 +3,34 @@ or by their owner alone. A collection shows only the items its viewer may see.""
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Prefetch
+from django.utils.functional import SimpleLazyObject
 
+from . import prepared
 from .galleries import with_cards
 from .models import Collection, CollectionItem, Generation
 
 
 def create_collection(owner, name, visibility=Collection.Visibility.TEAM):
     return Collection.objects.create(owner=owner, name=name, visibility=visibility)
+
+
+def to_pick_from(user):
+    """The member's collections as the "add to collection" pickers list them (their id and
+    name, in the model's order), read only if the page shows a picker."""
+    return SimpleLazyObject(lambda: _collections_to_pick(user))
+
+
+def _collections_to_pick(user):
+    if not user.is_authenticated:
+        return []
+    db = Collection.objects.db
+    return [Collection.from_db(db, ["id", "name"], row) for row in _TO_PICK.rows((), owner=user.pk)]
+
+
+_TO_PICK = prepared.Read(
+    lambda shape, owner: Collection.objects.filter(owner=owner).values_list("id", "name"),
+    owner=Collection._meta.get_field("owner"),
+)
 
 
 def items_visible_to(collection, user):

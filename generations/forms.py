@@ -273,7 +273,13 @@ class GalleryFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = get_user_model().objects.filter(is_active=True)
+        # Who to pick, by name; their names are all the select shows.
+        self.fields["member"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True)
+            .only("pk", "username")
+            .order_by("username")
+        )
         self.fields["member"].label_from_instance = lambda u: u.get_username()
         self.fields["model"].choices = [("", _("Any"))] + [
             (m.id, m.label) for m in catalogue.model_options()

@@ -51,7 +51,7 @@ def _collection_context(request, collection, **extra):
         "rename_form": CollectionForm(instance=collection),
         "share_form": ShareForm(initial={"collection": collection.pk}),
         "left_out_of_share": sharing.left_out_of_share(collection, request.user),
-        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
+        "my_collections": collection_service.to_pick_from(request.user),
         **extra,
     }
 

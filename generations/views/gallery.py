@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .. import collections as collection_service
 from .. import galleries, services, sharing
 from ..forms import GalleryFilterForm, ShareForm
 from ..models import Collection, Generation, ResultImage
@@ -33,7 +34,7 @@ def _gallery(request, mode):
         "has_more": has_more,
         "next_url": f"{request.path}?{query.urlencode()}",
         # A queryset, read only by the pages that show the bulk bar (not "Load more").
-        "my_collections": Collection.objects.owned_by(request.user).only("pk", "name"),
+        "my_collections": collection_service.to_pick_from(request.user),
     }
     # A history restore (htmx found no snapshot of the page) needs the whole page.
     if request.htmx and not request.htmx.history_restore_request:
@@ -93,7 +94,7 @@ def menu(request, generation_id):
         "result": result,
         "in_studio": current == reverse("home"),
         "next_url": current or generation_url(generation),
-        "my_collections": list(Collection.objects.owned_by(request.user).only("pk", "name")),
+        "my_collections": collection_service.to_pick_from(request.user),
         "can_manage": generation.is_manageable_by(request.user),
         "can_share": generation.is_success and sharing.may_share(request.user, generation),
     }
