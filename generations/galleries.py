@@ -140,7 +140,11 @@ def _page_query(shape, user_pk, created=None, pk=None, filters=None):
     queryset = history_for(user) if mode == "history" else team_gallery_for(user)
     queryset = apply_filters(queryset, filters or {}, user).order_by("-created_at", "-pk")
     if created is not None:
-        queryset = queryset.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+        # The first condition alone lets the database seek in the created_at index; the
+        # second breaks ties between rows made in the same instant.
+        queryset = queryset.filter(created_at__lte=created).filter(
+            Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk)
+        )
     page = Generation.objects.filter(pk__in=queryset.values("pk")[:limit])
     columns = card_columns(["is_favourite"], owner_name=mode != "history")
     return _with_favourite(page, user).order_by("-created_at", "-pk").values_list(*columns)
