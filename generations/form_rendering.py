@@ -4,10 +4,14 @@ the template language."""
 from pathlib import Path
 
 import jinja2
+from django import forms
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.forms import renderers
 from django.template import TemplateDoesNotExist
 from django.template.backends.jinja2 import Jinja2
 from django.utils.functional import cached_property
+from django.utils.translation import get_language
 
 FORM_TEMPLATES = Path(renderers.__file__).parent
 
@@ -61,3 +65,42 @@ class FormRenderer(renderers.BaseRenderer):
             except TemplateDoesNotExist:
                 pass
         return self.django.get_template(template_name)
+
+
+class KeptSelect(forms.Select):
+    """A select drawn once per process for each name, value, list of choices, attributes,
+    language and renderer, then given again: the compose form's pickers are the same on nearly every
+    page load, and drawing their options was most of what drawing the form cost."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        choices = tuple((str(v), str(label)) for v, label in self.choices)
+        attributes = tuple(
+            sorted((k, str(v)) for k, v in self.build_attrs(self.attrs, attrs).items())
+        )
+        key = (
+            type(self),
+            type(renderer),
+            name,
+            tuple(self.format_value(value)),
+            choices,
+            attributes,
+            get_language(),
+        )
+        return _kept(key, lambda: super(KeptSelect, self).render(name, value, attrs, renderer))
+
+
+_drawn: dict = {}
+
+
+def _kept(key, draw):
+    html = _drawn.get(key)
+    if html is None:
+        if len(_drawn) >= 1024:
+            _drawn.clear()
+        html = _drawn[key] = draw()
+    return html
+
+
+@receiver(setting_changed)
+def _forget_drawn(**kwargs):
+    _drawn.clear()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from . import catalogue, members, sharing, upstream
 from .credits import price_of_job
 from .fetch import FetchError, check_url
+from .form_rendering import KeptSelect
 from .images import ImageRejected, validate_upload
 from .models import Collection, Generation, ReferenceImage
 from .services import ReferenceInput, reference_url_policy
@@ -49,7 +50,7 @@ class MultipleImageField(forms.FileField):
         return [super(MultipleImageField, self).clean(f, initial) for f in files]
 
 
-class ModelSelect(forms.Select):
+class ModelSelect(KeptSelect):
     """The model picker; each option says which sizes and aspect ratios that model takes, so
     the form offers only those (studio.js) without asking the server."""
 
@@ -68,10 +69,11 @@ class GenerationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("Describe the image you want")}),
     )
     model = forms.ChoiceField(label=_("Model"), widget=ModelSelect)
-    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), required=False)
+    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), required=False, widget=KeptSelect)
     image_size = forms.ChoiceField(
         label=_("Image size"),
         required=False,
+        widget=KeptSelect,
         choices=[("", _("Default")), *((size, size.upper()) for size in upstream.IMAGE_SIZES)],
     )
     count = forms.TypedChoiceField(
@@ -81,6 +83,7 @@ class GenerationForm(forms.Form):
         empty_value=None,
         initial=1,
         choices=[(n, str(n)) for n in range(1, 5)],
+        widget=KeptSelect,
         help_text=_("Each image is its own run, at its own price."),
     )
     reference_files = MultipleImageField(
@@ -94,7 +97,10 @@ class GenerationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://…"}),
     )
     visibility = forms.ChoiceField(
-        label=_("Visible to"), required=False, choices=Generation.Visibility.choices
+        label=_("Visible to"),
+        required=False,
+        choices=Generation.Visibility.choices,
+        widget=KeptSelect,
     )
     # Set by "remix" and "use as reference". Only ids travel: the server copies the images
     # after checking that this member may see them.
@@ -261,8 +267,8 @@ class GalleryFilterForm(forms.Form):
     member = forms.ModelChoiceField(
         label=_("Member"), required=False, queryset=get_user_model().objects.none()
     )
-    model = forms.ChoiceField(label=_("Model"), required=False)
-    status = forms.ChoiceField(label=_("Status"), required=False)
+    model = forms.ChoiceField(label=_("Model"), required=False, widget=KeptSelect)
+    status = forms.ChoiceField(label=_("Status"), required=False, widget=KeptSelect)
     date_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

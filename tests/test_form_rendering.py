@@ -65,6 +65,27 @@ def test_the_admins_user_form_with_its_password_widget_renders_the_same_html(mem
     assert rendered(ours) == rendered(django)
 
 
+def test_a_kept_select_draws_what_djangos_select_draws_for_each_value_and_language():
+    from django import forms
+    from django.utils import translation
+
+    from generations.form_rendering import KeptSelect
+    from generations.models import Generation
+
+    choices = Generation.Visibility.choices
+    kept = forms.ChoiceField(choices=choices, widget=KeptSelect)
+    plain = forms.ChoiceField(choices=choices)
+    for language in ("en", "ko", "en"):
+        with translation.override(language):
+            for value in ("team", "private", "team"):
+                drawn = kept.widget.render("visibility", value, {"id": "v"}, FormRenderer())
+                expected = plain.widget.render("visibility", value, {"id": "v"}, FormRenderer())
+                assert drawn == expected
+                assert f'value="{value}" selected' in drawn
+    with translation.override("ko"):
+        assert "팀 전체" in kept.widget.render("visibility", "team", {}, FormRenderer())
+
+
 def page(client, url, **data):
     html = client.get(url, data).content.decode()
     # What differs from one request to the next whatever renders the forms.
