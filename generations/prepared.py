@@ -4,16 +4,15 @@ On the busiest pages the ORM spends longer building a query than the database sp
 running it: the studio's recent cards took 1.3 ms to build and 0.2 ms to run. A prepared
 read is an ordinary `values_list` queryset, built by the usual functions (so `visible_to`
 and the rest stay the one source of who sees what), from stand-ins for the values that
-change between requests. Its SQL is kept per thread (each has its own connection), shape
-and number of values in each list; a call puts the real values where the stand-ins were,
-runs it and reads the columns through the ORM's own converters.
+change between requests. Its SQL is kept per process, database, shape and number of
+values in each list; a call puts the real values where the stand-ins were, runs it on the
+thread's own connection and reads the columns through the ORM's own converters.
 
 A read's shape is whatever changes the SQL besides the values: which filters apply,
 whether the member is staff, a page size.
 """
 
 import datetime
-import threading
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ class Read:
         database (a list of values: the field of its items)."""
         self.build = build
         self.fields = values
-        self._local = threading.local()
+        self._compiled: dict[Hashable, _Compiled] = {}
 
     def rows(self, shape: Hashable, using: str = "default", **values: Any) -> list[tuple]:
         """The rows of the read, in the columns its `values_list` names. A value left out
@@ -52,11 +51,11 @@ class Read:
             len(value) if isinstance(value, list | tuple) else () if value is None else None
             for value in (values.get(name) for name in self.fields)
         )
-        cache = vars(self._local).setdefault("compiled", {})
-        key = (using, shape, lengths)
-        compiled = cache.get(key)
+        key = (using, connection.vendor, shape, lengths)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = cache[key] = self._compile(connection, shape, lengths, using)
+            # Two threads may both compile it at first: the same SQL, kept once.
+            compiled = self._compiled[key] = self._compile(connection, shape, lengths, using)
         params = [
             self._prep(connection, part[0], values[part[0]], part[1])
             if isinstance(part, _Value)
