@@ -11,18 +11,17 @@ Lock order, everywhere: the member's CreditAccount row, then the team's TeamMont
 
 from __future__ import annotations
 
-import itertools
 import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -614,48 +613,36 @@ class _AccountMonth:
     team_allowance: Decimal | None
 
 
-# The header's query, written out: it runs on every page, and the ORM spent some 0.9 ms
-# building it each time for a 0.05 ms read. The columns are read as the ORM reads them.
-_ACCOUNT_MONTH_SQL = """
-SELECT a.balance, a.held, a.monthly_allowance, a.allowance_period,
-  (SELECT SUM(e.amount + e.held_delta) FROM {ledger} e
-    WHERE e.account_id = a.id AND e.kind = %s AND e.created_at >= %s),
-  (SELECT t.default_monthly_allowance FROM {team} t WHERE t.id = 1)
-FROM {account} a WHERE a.user_id = %s
-"""
-_ACCOUNT_MONTH_FIELDS = [
-    CreditAccount._meta.get_field(name)
-    for name in ("balance", "held", "monthly_allowance", "allowance_period", "balance")
-] + [TeamSettingsModel._meta.get_field("default_monthly_allowance")]
-
-
 def _account_with_month(user: User, start: datetime) -> _AccountMonth | None:
     """The member's account with this month's settlements (negative: what was charged) and
-    the team's default allowance, in one query."""
-    connection = connections[CreditAccount.objects.db]
-    sql = _ACCOUNT_MONTH_SQL.format(
-        ledger=connection.ops.quote_name(CreditLedgerEntry._meta.db_table),
-        team=connection.ops.quote_name(TeamSettingsModel._meta.db_table),
-        account=connection.ops.quote_name(CreditAccount._meta.db_table),
+    the team's default allowance, in one query, prepared: it runs on every page."""
+    rows = _ACCOUNT_MONTH.rows((), user=user.pk, start=start)
+    return _AccountMonth(*rows[0]) if rows else None
+
+
+def _account_month_query(shape: object, user: int, start: datetime) -> Any:
+    settled = (
+        CreditLedgerEntry.objects.filter(
+            account=OuterRef("pk"), kind=Kind.SETTLE, created_at__gte=start
+        )
+        .order_by()
+        .values("account")
+        .annotate(total=Sum(F("amount") + F("held_delta")))
+        .values("total")
     )
-    params = [Kind.SETTLE.value, connection.ops.adapt_datetimefield_value(start), user.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return _AccountMonth(*map(_read_as, _ACCOUNT_MONTH_FIELDS, row, itertools.repeat(connection)))
+    team = TeamSettingsModel.objects.filter(pk=1).values("default_monthly_allowance")
+    return (
+        CreditAccount.objects.filter(user=user)
+        .annotate(month_settled=Subquery(settled), team_allowance=Subquery(team))
+        .values_list(*(field.name for field in fields(_AccountMonth)))
+    )
 
 
-def _read_as(field: Any, value: Any, connection: Any) -> Any:
-    """A column's value as the ORM gives it for `field` (SQLite keeps decimals as floats and
-    dates as text)."""
-    if value is None:
-        return None
-    column = field.get_col(field.model._meta.db_table)
-    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-        value = convert(value, column, connection)
-    return value
+_ACCOUNT_MONTH = prepared.Read(
+    _account_month_query,
+    user=CreditAccount._meta.get_field("user"),
+    start=CreditLedgerEntry._meta.get_field("created_at"),
+)
 
 
 def limit_states(accounts: Iterable[CreditAccount]) -> dict[int, str]:
