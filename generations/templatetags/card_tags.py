@@ -13,6 +13,7 @@ register.filter("status_label", card_rendering.status_label)
 register.filter("clip", card_rendering.clip, is_safe=True)
 register.filter("made_with_key", card_rendering.made_with_key)
 register.filter("iso", card_rendering.iso)
+register.simple_tag(card_rendering.original_removed, name="original_removed")
 
 
 @register.simple_tag(takes_context=True)

@@ -5,7 +5,6 @@ permission (generations/storage.py).
 """
 
 from django import template
-from django.conf import settings
 
 from .. import quota, storage
 
@@ -17,11 +16,6 @@ def signed(field_file):
     """A signed, expiring URL of a stored file; empty for a file that is not set."""
     name = getattr(field_file, "name", "") or ""
     return storage.signed_url(name) if name else ""
-
-
-@register.simple_tag
-def retention_days():
-    return settings.BANANA_RETENTION_DAYS
 
 
 @register.simple_tag(takes_context=True)
