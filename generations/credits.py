@@ -15,7 +15,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -617,7 +617,16 @@ def _account_with_month(user: User, start: datetime) -> _AccountMonth | None:
     """The member's account with this month's settlements (negative: what was charged) and
     the team's default allowance, in one query, prepared: it runs on every page."""
     rows = _ACCOUNT_MONTH.rows((), user=user.pk, start=start)
-    return _AccountMonth(*rows[0]) if rows else None
+    if not rows:
+        return None
+    account = _AccountMonth(*rows[0])
+    if account.month_settled is None:
+        return account
+    # SQLite sums decimals in floating point: back to the ledger's own precision.
+    return replace(account, month_settled=account.month_settled.quantize(_LEDGER_PRECISION))
+
+
+_LEDGER_PRECISION = Decimal(1).scaleb(-CreditLedgerEntry._meta.get_field("amount").decimal_places)
 
 
 def _account_month_query(shape: object, user: int, start: datetime) -> Any:

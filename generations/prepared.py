@@ -13,11 +13,13 @@ whether the member is staff, a page size.
 """
 
 import datetime
+import itertools
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 
 
@@ -31,7 +33,8 @@ class _Compiled:
 
 
 class ShapeError(Exception):
-    """The read's SQL holds one of its values as text, not as a parameter."""
+    """The read's SQL holds one of its values as text, or sends it changed, not as a
+    parameter of its own."""
 
 
 class Read:
@@ -45,7 +48,8 @@ class Read:
 
     def rows(self, shape: Hashable, using: str = "default", **values: Any) -> list[tuple]:
         """The rows of the read, in the columns its `values_list` names. A value left out
-        (or None) is passed to `build` as None."""
+        (or None) is passed to `build` as None. Values are compared for equality, so an
+        integer beyond its column's range matches no row (the ORM would not even ask)."""
         connection = connections[using]
         lengths = tuple(
             len(value) if isinstance(value, list | tuple) else () if value is None else None
@@ -56,12 +60,17 @@ class Read:
         if compiled is None:
             # Two threads may both compile it at first: the same SQL, kept once.
             compiled = self._compiled[key] = self._compile(connection, shape, lengths, using)
-        params = [
-            self._prep(connection, part[0], values[part[0]], part[1])
-            if isinstance(part, _Value)
-            else part
-            for part in compiled.params
-        ]
+        if compiled is _NOTHING:
+            return []
+        try:
+            params = [
+                self._prep(connection, part[0], values[part[0]], part[1])
+                if isinstance(part, _Value)
+                else part
+                for part in compiled.params
+            ]
+        except _OutOfRange:
+            return []
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
@@ -79,34 +88,42 @@ class Read:
     def _prep(self, connection, name, value, index):
         if index is not None:
             value = value[index]
-        return self.fields[name].get_db_prep_value(value, connection, prepared=False)
+        field = self.fields[name]
+        if isinstance(value, int) and not isinstance(value, bool):
+            low, high = _integer_range(connection, field)
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise _OutOfRange
+        return field.get_db_prep_value(value, connection, prepared=False)
 
     def _compile(self, connection, shape, lengths, using):
         stand_ins: dict[str, Any] = {}
         where: dict[Any, _Value] = {}
-        for n, (name, length) in enumerate(zip(self.fields, lengths, strict=True)):
+        made = itertools.count()
+        for name, length in zip(self.fields, lengths, strict=True):
             field = self.fields[name]
             if length == ():
                 stand_ins[name] = None
-            elif length is None:
-                stand_ins[name] = _stand_in(connection, field, n * 100)
-                where[field.get_db_prep_value(stand_ins[name], connection, False)] = _Value(
-                    name, None
-                )
-            else:
-                stand_ins[name] = [_stand_in(connection, field, n * 100 + i) for i in range(length)]
-                for i, item in enumerate(stand_ins[name]):
-                    where[field.get_db_prep_value(item, connection, False)] = _Value(name, i)
+                continue
+            indexes = [None] if length is None else list(range(length))
+            items = [_stand_in(connection, field, next(made)) for _ in indexes]
+            stand_ins[name] = items[0] if length is None else items
+            for index, item in zip(indexes, items, strict=True):
+                where[field.get_db_prep_value(item, connection, False)] = _Value(name, index)
         queryset = self.build(shape, **stand_ins)
         compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # e.g. an empty list of ids: no row, as the ORM says
+            return _NOTHING
         found = [where.get(param, param) if _hashable(param) else param for param in params]
         # A value the SQL does not use (staff see every row, whoever they are) is fine; one
-        # written into the SQL text would make every call read the stand-in's rows.
+        # written into the SQL, or sent changed (`__icontains` sends "%value%"), would make
+        # every call read the stand-in's rows.
         unused = {value: where_to for value, where_to in where.items() if where_to not in found}
-        written = sorted({n for value, (n, _i) in unused.items() if str(value) in sql})
-        if written:
-            raise ShapeError(f"{written} written into the SQL, not passed as parameters")
+        texts = [sql, *(str(param) for param in params)]
+        misused = sorted({n for value, (n, _i) in unused.items() if _within(value, texts)})
+        if misused:
+            raise ShapeError(f"{misused} not sent as parameters of their own")
         columns = compiler.select[: compiler.col_count]
         selected = [alias for _expression, _sql, alias in columns]
         fields = [expression for expression, _sql, _alias in columns]
@@ -116,6 +133,26 @@ class Read:
             converters=compiler.get_converters(fields),
             order=[selected.index(name) for name in queryset._fields],
         )
+
+
+# A read whose SQL the ORM found could match nothing.
+_NOTHING = _Compiled(sql="", params=[], converters={}, order=[])
+
+
+class _OutOfRange(Exception):
+    pass
+
+
+def _integer_range(connection, field):
+    field = field.target_field if isinstance(field, models.ForeignKey) else field
+    if not isinstance(field, models.IntegerField | models.AutoField):
+        return None, None
+    return connection.ops.integer_field_range(field.get_internal_type())
+
+
+def _within(value: Any, texts: list[str]) -> bool:
+    text = str(value)
+    return any(text in other for other in texts)
 
 
 class _Value(tuple):
@@ -142,7 +179,7 @@ def _stand_in(connection, field: models.Field, n: int) -> Any:
     if isinstance(field, models.DateTimeField):
         return datetime.datetime(1901, 2, 3, 4, 5, 6, n + 1, tzinfo=datetime.UTC)
     if isinstance(field, models.IntegerField | models.AutoField):
-        return connection.ops.integer_field_range(field.get_internal_type())[1] - 1000 - n
+        return _integer_range(connection, field)[1] - 1000 - n
     if isinstance(field, models.CharField | models.TextField):
         return f"\u2063stand-in {n}"
     raise TypeError(f"no stand-in for {type(field).__name__}")

@@ -1,14 +1,17 @@
 """Prepared reads (generations/prepared.py): SQL the ORM builds once, run with each
 request's own values, gives what the ORM's own query gives."""
 
+import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 
-from generations import galleries, prepared
-from generations.models import Generation
+from generations import credits, galleries, prepared
+from generations.models import CreditAccount, CreditLedgerEntry, Generation
 from generations.views import media
 
 from .conftest import make_user
@@ -95,3 +98,69 @@ def test_a_value_the_sql_does_not_need_is_left_out(member):
     seen = media.visible_result(staff, generation.pk, 0)
 
     assert seen.generation.prompt == generation.prompt
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("position", [40_000, 2**63, 2**64])
+def test_an_image_position_beyond_any_column_is_not_found(member_client, member, position):
+    generation = make_generation(member)
+
+    response = member_client.get(reverse("result_thumbnail", args=[generation.pk, position]))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_read_that_sends_a_value_changed_is_refused():
+    read = prepared.Read(
+        lambda shape, words: Generation.objects.filter(prompt__icontains=words).values_list("pk"),
+        words=Generation._meta.get_field("prompt"),
+    )
+
+    with pytest.raises(prepared.ShapeError, match="words"):
+        read.rows("any", words="moon")
+
+
+@pytest.mark.django_db
+def test_an_empty_list_of_ids_reads_nothing(member):
+    make_generation(member)
+
+    assert galleries.watched_cards(member, []) == []
+    read = prepared.Read(
+        lambda shape, ids: Generation.objects.filter(pk__in=ids).values_list("pk"),
+        ids=Generation._meta.pk,
+    )
+    assert read.rows("any", ids=[]) == []
+
+
+@pytest.mark.django_db
+def test_a_hundred_ids_each_go_where_they_belong(member):
+    generation = make_generation(member)
+    ids = [uuid.uuid4() for _ in range(120)]
+    ids[117] = generation.pk
+
+    seen = galleries.watched_cards(member, ids)
+
+    assert [g.pk for g in seen] == [generation.pk]
+
+
+@pytest.mark.django_db
+def test_the_months_spending_is_exact_to_the_ledgers_precision(member):
+    account = CreditAccount.objects.get(user=member)
+    template = CreditLedgerEntry.objects.filter(account=account).first()
+    copied = [f for f in CreditLedgerEntry._meta.concrete_fields if f.name != "id"]
+    entries = []
+    for n in range(1000):
+        entry = CreditLedgerEntry(**{f.attname: getattr(template, f.attname) for f in copied})
+        entry.kind = credits.Kind.SETTLE
+        entry.amount, entry.held_delta = Decimal("-0.1"), Decimal("0")
+        entry.created_at = timezone.now()
+        if not CreditLedgerEntry._meta.get_field("idempotency_key").null:
+            entry.idempotency_key = f"settle-{n}"
+        entries.append(entry)
+    CreditLedgerEntry.objects.bulk_create(entries)
+
+    summary = credits.summary_for(member)
+
+    assert summary.spent_this_month == Decimal("100")
+    assert str(summary.spent_this_month).endswith(".000000")
