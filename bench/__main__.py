@@ -195,14 +195,15 @@ def bench_search_and_paging(results):
             cursor.execute(
                 """INSERT INTO generations_generation (id, owner_id, model, prompt, aspect_ratio,
                        image_size, visibility, status, upstream_status, error_message,
-                       webhook_secret_hash, credit_state, over_hold, created_at)
+                       webhook_secret_hash, credit_state, over_hold, outcome_unknown,
+                       created_at)
                    SELECT gen_random_uuid(), %s, 'google/gempix2',
                        (SELECT string_agg(
                                    substr(md5((floor(random() * 3000) + w * 0 + i * 0)::text),
                                           1, 5),
                                    ' ')
                           FROM generate_series(1, 100) AS w),
-                       '', '', 'team', 'success', 'success', '', '', '', false,
+                       '', '', 'team', 'success', 'success', '', '', '', false, false,
                        now() - make_interval(secs => i)
                    FROM generate_series(1, %s) AS i""",
                 [user.pk, count],
