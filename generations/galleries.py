@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, Value
 
@@ -61,7 +60,7 @@ _WATCHED_ANNOTATIONS = ["credits_available", "credits_held"]
 
 
 def _watched(is_staff, user_pk, ids):
-    user = get_user_model()(pk=user_pk, is_staff=is_staff)
+    user = prepared.member(user_pk, is_staff)
     visible = Generation.objects.visible_to(user).filter(pk__in=ids)
     columns = card_columns(_WATCHED_ANNOTATIONS)
     return credits.with_balances_of(visible, user).values_list(*columns)
@@ -73,7 +72,7 @@ _WATCHED = prepared.Read(
 
 
 def _in_flight(is_staff, user_pk):
-    user = get_user_model()(pk=user_pk, is_staff=is_staff)
+    user = prepared.member(user_pk, is_staff)
     # Their ids, not COUNT(*): a handful of rows, and a read prepared.py can keep.
     return history_for(user).in_flight().order_by().values_list("pk")
 
@@ -136,7 +135,7 @@ def card_page(user, mode, filters=None, cursor=None, size=None):
 
 def _page_query(shape, user_pk, created=None, pk=None, filters=None):
     mode, is_staff, limit = shape
-    user = get_user_model()(pk=user_pk, is_staff=is_staff)
+    user = prepared.member(user_pk, is_staff)
     queryset = history_for(user) if mode == "history" else team_gallery_for(user)
     queryset = apply_filters(queryset, filters or {}, user).order_by("-created_at", "-pk")
     if created is not None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 
@@ -30,6 +31,12 @@ class _Compiled:
     params: list[tuple[str, int | None] | Any]
     converters: dict[int, tuple[list, Any]]
     order: list[int]
+
+
+def member(pk: int | None, is_staff: bool) -> Any:
+    """A member as a read's shape (staff or not) and values (their id) describe them: all
+    that `visible_to` and the other rules ask of one."""
+    return get_user_model()(pk=pk, is_staff=is_staff)
 
 
 class ShapeError(Exception):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -95,9 +96,10 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(status__in=Generation.IN_FLIGHT)
 
 
-def _card_fields() -> tuple[list[str], list[str]]:
-    own = [f.attname for f in Generation._meta.concrete_fields if f.name != "prompt_search"]
-    theirs = [f.attname for f in ResultImage._meta.concrete_fields if f.name != "source"]
+@functools.cache
+def _card_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    own = tuple(f.attname for f in Generation._meta.concrete_fields if f.name != "prompt_search")
+    theirs = tuple(f.attname for f in ResultImage._meta.concrete_fields if f.name != "source")
     return own, theirs
 
 
@@ -129,10 +131,11 @@ def cards_from_rows(
     from .apikeys import ApiTask
 
     own, theirs = _card_fields()
-    with_owner_name = len(card_columns(annotations, owner_name=True))
     generations: dict[uuid.UUID, Generation] = {}
     results: dict[uuid.UUID, list[ResultImage]] = {}
     end_of_results = len(own) + len(annotations) + len(theirs)
+    # The API task's two columns, then the owner's name when card_columns asked for it.
+    with_owner_name = end_of_results + 3
     for row in rows:
         values = list(row)
         pk = values[0]

@@ -7,7 +7,6 @@ the browser is sent (302) to a presigned URL (generations/storage.py).
 """
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.http import (
@@ -126,7 +125,7 @@ _RESULT_COLUMNS = [
 
 
 def _visible_result(is_staff, user_pk, generation_id, position):
-    visible = Generation.objects.visible_to(get_user_model()(pk=user_pk, is_staff=is_staff))
+    visible = Generation.objects.visible_to(prepared.member(user_pk, is_staff))
     return ResultImage.objects.filter(
         generation__in=visible.filter(pk=generation_id),
         generation_id=generation_id,
