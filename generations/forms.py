@@ -265,7 +265,10 @@ class GenerationForm(forms.Form):
 class GalleryFilterForm(forms.Form):
     q = forms.CharField(label=_("Search prompts"), required=False, max_length=200)
     member = forms.ModelChoiceField(
-        label=_("Member"), required=False, queryset=get_user_model().objects.none()
+        label=_("Member"),
+        required=False,
+        queryset=get_user_model().objects.none(),
+        empty_label=_("Any"),
     )
     model = forms.ChoiceField(label=_("Model"), required=False, widget=KeptSelect)
     status = forms.ChoiceField(label=_("Status"), required=False, widget=KeptSelect)

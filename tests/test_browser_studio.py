@@ -413,3 +413,24 @@ def test_cancel_retry_and_favourite_act_from_the_cards_which_carry_no_form_of_th
         assert not Favourite.objects.filter(user=member, generation=done).exists()
     finally:
         context.close()
+
+
+def test_each_team_gallery_filter_starts_at_any_and_each_choice_shows_only_its_cards(
+    page, live_server, member, teammate
+):
+    make_generation(member, prompt="Mine, done")
+    make_generation(teammate, prompt="Theirs, done")
+    log_in(page, live_server, member.username)
+    page.goto(f"{live_server.url}/gallery/")
+    page.click("summary:has-text('Filter')")
+
+    for select in ("#id_member", "#id_model", "#id_status"):
+        first = page.locator(f"{select} option").first
+        assert (first.get_attribute("value"), first.inner_text()) == ("", "Any"), select
+    for name, prompt in ((member.username, "Mine, done"), (teammate.username, "Theirs, done")):
+        page.select_option("#id_member", label=name)
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url("**member=**")
+        page.locator(f"#cards .prompt:has-text('{prompt}')").wait_for()
+        assert page.locator("#cards .card").count() == 1, name
+        assert page.input_value("#id_member") != ""
