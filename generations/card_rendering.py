@@ -73,7 +73,7 @@ def render_card(request, variant, **values):
     return mark_safe(card.render(context))  # noqa: S308 (Jinja2 escaped it)
 
 
-# --- What cards show, also as template-language filters and tags (card_tags.py) ------------
+# --- What cards show (`path` and `original_removed` are template-language tags too) -------
 
 
 def path(name, *args):

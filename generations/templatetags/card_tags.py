@@ -9,10 +9,6 @@ from .. import card_rendering
 register = template.Library()
 
 register.simple_tag(card_rendering.path, name="path")
-register.filter("status_label", card_rendering.status_label)
-register.filter("clip", card_rendering.clip, is_safe=True)
-register.filter("made_with_key", card_rendering.made_with_key)
-register.filter("iso", card_rendering.iso)
 register.simple_tag(card_rendering.original_removed, name="original_removed")
 
 
