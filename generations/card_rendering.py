@@ -197,7 +197,6 @@ def environment():
         {
             "gettext": gettext,
             "original_removed": original_removed,
-            "path": path,
             "thumbnail_url": thumbnail_url,
             "url": lambda name, *args: reverse(name, args=args),
         }
