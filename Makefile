@@ -2,17 +2,24 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed-$(shell cat uv.lock | cksum | cut -d' ' -f1)
+# uv installs exactly what uv.lock says into $(VENV), with the Python found below (it never
+# downloads one).
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint format bench clean messages
+.PHONY: run test lint format bench clean messages upgrade
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): uv.lock pyproject.toml
 	@py=""; for p in python3.14 python3.13 python3.12 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py=$$p; break; fi; \
 	done; \
 	if [ -z "$$py" ]; then echo "Banana Studio needs Python 3.12 or newer (python3.12 or python3.13 on PATH); none was found." >&2; exit 1; fi; \
 	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$($$py --version)"; $$py -m venv $(VENV); fi
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# uv comes from PyPI into the environment; the lock then pins it like everything else.
+	@[ -x $(UV) ] || $(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.13'
+	$(UV) sync --frozen --quiet --python $(PY)
 	@rm -f $(VENV)/.installed-*; touch $@
 
 run: $(STAMP)
@@ -40,7 +47,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 # After changing marked strings: new messages join locale/*/LC_MESSAGES/*.po untranslated;
-# translate them, then `make messages` again compiles them (README "Languages").
+# translate them, then `make messages` again compiles them (docs/languages.md).
 messages: $(STAMP)
 	DEBUG=true $(PY) manage.py translations update
 	DEBUG=true $(PY) manage.py translations compile
@@ -50,3 +57,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
+
+# Newest releases within pyproject.toml's ranges, into uv.lock; then `make test`.
+upgrade: $(STAMP)
+	$(UV) lock --upgrade
+	$(UV) sync --frozen --python $(PY)

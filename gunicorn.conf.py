@@ -1,6 +1,6 @@
 """gunicorn settings for production (`gunicorn -c gunicorn.conf.py banana_site.wsgi`).
 
-The access log is written with secrets in URL paths redacted (generations/redaction.py).
+The access log is written with secrets in URL paths redacted (operations/redaction.py).
 Every worker writes its HTTP metrics to one directory, so /metrics counts all of them
 (operations/gunicorn.py); with LOG_FORMAT=json gunicorn's own lines are JSON too.
 """
@@ -9,14 +9,14 @@ import os
 
 from gunicorn.glogging import Logger
 
-from generations.redaction import redact_secrets
 from operations import gunicorn as hooks
 from operations.logs import gunicorn_logconfig
+from operations.redaction import redact_secrets
 
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
 # Threads, not one request per process: the OpenAI-compatible image calls wait for their
-# images while holding a thread, and pages must still find one free (README, "APIs").
+# images while holding a thread, and pages must still find one free (docs/api.md, "Serving waiting calls").
 # Keep BANANA_API_MAX_WAITING below the threads, and PostgreSQL's max_connections above
 # workers x threads.
 worker_class = "gthread"

@@ -57,8 +57,8 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    # django.contrib.admin, whose site asks staff for a second factor (generations/accounts.py)
-    "generations.admin_site.StaffAdminConfig",
+    # django.contrib.admin, whose site asks staff for a second factor (accounts/security.py)
+    "generations.accounts.admin_site.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -134,7 +134,7 @@ TEMPLATES = [
 ]
 
 # Django's widget templates, rendered by Jinja2 where it has them (generations/forms.py).
-FORM_RENDERER = "generations.form_rendering.FormRenderer"
+FORM_RENDERER = "generations.rendering.forms.FormRenderer"
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
@@ -170,11 +170,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     # First: refuses an account's sign-in from an address it is locked out at.
-    "generations.accounts.LoginThrottleBackend",
+    "generations.accounts.security.LoginThrottleBackend",
     # Django's ModelBackend, signing nobody in while BANANA_LOCAL_PASSWORDS is off.
-    "generations.accounts.LocalPasswordBackend",
+    "generations.accounts.security.LocalPasswordBackend",
     # The team's identity provider (OpenID Connect), when configured: see "Members" below.
-    "generations.oidc.ProviderBackend",
+    "generations.accounts.oidc.ProviderBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -224,7 +224,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # A member who gets in clears their own earlier typos (for that address only).
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "generations.accounts.lockout_response"
+AXES_LOCKOUT_CALLABLE = "generations.accounts.security.lockout_response"
 # The client's address by the project's one rule (BEHIND_TLS_PROXY below): REMOTE_ADDR when
 # reached directly, so a forged X-Forwarded-For counts for nothing; behind our proxy, the
 # hop it appended.
@@ -240,7 +240,7 @@ OTP_TOTP_ISSUER = "Banana Studio"
 # read its secret.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
-# --- Languages, formats and time zones (README "Languages") ------------------------------
+# --- Languages, formats and time zones (docs/languages.md) ----------------------------
 # English unless the member chose otherwise (saved in their profile), else the browser's
 # language cookie (the switcher) or Accept-Language. The Korean catalogue lives in locale/;
 # its compiled .mo files are committed and a test checks they match the .po files.
@@ -432,7 +432,7 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "generations.redaction.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "operations.redaction.RedactSecretsFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -463,7 +463,7 @@ BANANA_INVITATIONS_AT_ONCE: int = env.int("INVITATIONS_AT_ONCE", default=200)
 BANANA_LOCAL_PASSWORDS: bool = env.bool("LOCAL_PASSWORDS", default=True)
 
 # Sign-in with the team's identity provider: OpenID Connect, authorization code with PKCE
-# (mozilla-django-oidc, glued in generations/oidc.py). On when OIDC_ISSUER and
+# (mozilla-django-oidc, glued in generations/accounts/oidc.py). On when OIDC_ISSUER and
 # OIDC_CLIENT_ID are set; the provider must allow <PUBLIC_BASE_URL>/login/provider/callback/
 # as a redirect URI. Endpoints come from the issuer's /.well-known/openid-configuration
 # (read the first time they are needed) unless set explicitly below.
@@ -490,10 +490,11 @@ OIDC_TIMEOUT: float = env.float("OIDC_TIMEOUT", default=10.0)
 # a person deactivated there is signed out at their next page load after that.
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS: int = env.int("OIDC_RECHECK_SECONDS", default=900)
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1, "generations.oidc.SessionRefresh"
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+    "generations.accounts.oidc.SessionRefresh",
 )
-# The sign-in throttle counts password sign-ins only (generations.accounts).
-AXES_WHITELIST_CALLABLE = "generations.accounts.not_a_password_sign_in"
+# The sign-in throttle counts password sign-ins only (generations.accounts.security).
+AXES_WHITELIST_CALLABLE = "generations.accounts.security.not_a_password_sign_in"
 if OIDC_ISSUER and not OIDC_ISSUER.startswith(("https://", "http://")):
     raise ImproperlyConfigured("OIDC_ISSUER must be a URL, e.g. https://login.example.com.")
 if OIDC_ISSUER and not DEBUG and not OIDC_ISSUER.startswith("https://"):
@@ -602,7 +603,7 @@ BANANA_SHARE_MISSES_PER_MINUTE: int = env.int("BANANA_SHARE_MISSES_PER_MINUTE", 
 # A table in the database by default: shared by every process with no extra service.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}
 
-# --- Operations: probes, metrics, logs, error reports (operations/; README "Operations") --
+# --- Operations: probes, metrics, logs, error reports (operations/; docs/operations.md) 
 # The task worker records a heartbeat this often (seconds); /readyz fails when no worker
 # has been seen for BANANA_WORKER_STALE_AFTER seconds.
 BANANA_WORKER_HEARTBEAT_EVERY = env.float("BANANA_WORKER_HEARTBEAT_EVERY", default=10.0)
@@ -631,13 +632,13 @@ if SENTRY_DSN:
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
 
-# --- Personal API keys and the APIs they open (generations/apikeys.py, views/api.py) ------
+# --- Personal API keys and the APIs they open (generations/api/) ------
 # A request to an API route whose `Authorization: Bearer` names a usable personal key is its
 # member's: it runs before the body-size limit, so it may send what a member may (data:
 # URIs, uploads for edits); without a valid key a request keeps the anonymous limit.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("generations.middleware.RequestSizeLimitMiddleware"),
-    "generations.apikeys.BearerKeyMiddleware",
+    "generations.api.keys.BearerKeyMiddleware",
 )
 # How long the OpenAI-compatible image calls wait for their images before answering 504
 # (the generations go on and stay in the member's history), and how often they look.

@@ -134,14 +134,15 @@ def bench_waiting_api_calls(results):
     from django.test import Client
 
     from emulator import Emulator, EmulatorConfig
-    from generations import apikeys, credits
+    from generations import credits
+    from generations.api import keys
     from generations.models import CreditAccount, Generation
 
     user = get_user_model().objects.create_user("waiting-bench", password="pw")
     credits.grant(user, 1000, reason="bench")
     CreditAccount.objects.filter(user=user).update(max_in_flight=0, max_per_minute=0)
     _seed(user)
-    secret = apikeys.create_key(user, "bench").secret
+    secret = keys.create_key(user, "bench").secret
     browser = Client()
     browser.force_login(user)
     session_cookie = browser.cookies["sessionid"].value

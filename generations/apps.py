@@ -11,7 +11,12 @@ class GenerationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import languages, members
+        from generations import health, languages
+        from generations.accounts import members
+        from operations import registry
+
+        registry.register_readiness_check("upstream_key", health.check_upstream_key)
+        registry.register_metrics(health.metric_families)
 
         post_migrate.connect(_ensure_search_index, sender=self)
         post_migrate.connect(members.ensure_role_groups, sender=self)
@@ -26,6 +31,6 @@ class GenerationsConfig(AppConfig):
 
 
 def _ensure_search_index(sender, using="default", **kwargs):
-    from .search_index import ensure_sqlite_index
+    from generations.search_index import ensure_sqlite_index
 
     ensure_sqlite_index(using)

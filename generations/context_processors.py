@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
-from . import credits as credit_service
-from .models import UpstreamHealth
+from generations import credits as credit_service
+from generations.models import UpstreamHealth
 
 
 def credits(request):

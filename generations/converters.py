@@ -1,5 +1,8 @@
 """Path converters for the secrets public URLs carry: anything malformed matches no route,
-so it answers 404 before any view, database query or rate-limit counter sees it."""
+so it answers 404 before any view, database query or rate-limit counter sees it.
+Importing this module registers them as <token:> and <signed:>."""
+
+from django.urls import register_converter
 
 
 class UrlSafeTokenConverter:
@@ -18,3 +21,7 @@ class SignedTokenConverter(UrlSafeTokenConverter):
     """`django.core.signing` values: the signed text, a timestamp and a signature."""
 
     regex = "[A-Za-z0-9_:-]{1,200}"
+
+
+register_converter(UrlSafeTokenConverter, "token")
+register_converter(SignedTokenConverter, "signed")

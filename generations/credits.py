@@ -29,10 +29,11 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from . import catalogue, prepared
-from .models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
-from .models import TeamSettings as TeamSettingsModel
-from .models.generations import GenerationId
+from generations import catalogue, prepared, quota
+from generations.models import CreditAccount, CreditLedgerEntry, Generation, ModelPrice, TeamMonth
+from generations.models import TeamSettings as TeamSettingsModel
+from generations.models.generations import GenerationId
+from generations.refusals import CreditError, LimitReached, TeamCapReached
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -56,10 +57,6 @@ def format_credits(amount: Decimal | float | str) -> str:
     return number_format(Decimal(text), use_l10n=True)
 
 
-class CreditError(Exception):
-    """A submission refused for credits or limits; str() is a message for the member."""
-
-
 class NotEnoughCredits(CreditError):
     def __init__(self, available: Decimal, needed: Decimal) -> None:
         self.available, self.needed = available, needed
@@ -67,14 +64,6 @@ class NotEnoughCredits(CreditError):
             _("Not enough credits: %(available)s available, %(needed)s needed.")
             % {"available": format_credits(available), "needed": format_credits(needed)}
         )
-
-
-class LimitReached(CreditError):
-    pass
-
-
-class TeamCapReached(LimitReached):
-    pass
 
 
 # --- Prices --------------------------------------------------------------------------------
@@ -305,8 +294,6 @@ def _account_for_hold(user: User, now: datetime) -> Any:
     generations in flight and of the last minute, their storage, the team's cap) in one
     query. Read after the account row is locked: under READ COMMITTED each statement sees
     what the submits queued before this one committed."""
-    from . import quota  # quota builds on this module's errors
-
     mine = Generation.objects.filter(owner=OuterRef("user_id"))
     team = TeamSettingsModel.objects.filter(pk=1)
     return (
@@ -325,8 +312,6 @@ def _account_for_hold(user: User, now: datetime) -> Any:
 def _check_limits(account: Any, adding: int) -> None:
     """Refuse what would take the member past their storage, in-flight or per-minute
     limits, in that order."""
-    from . import quota
-
     usage = quota.Usage(
         used=account.storage_used,
         quota=quota.quota_of(account, quota.team_default_of(account.team_storage_mb)),

@@ -10,13 +10,14 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from . import catalogue, members, sharing, upstream
-from .credits import price_of_job
-from .fetch import FetchError, check_url
-from .form_rendering import KeptSelect
-from .images import ImageRejected, validate_upload
-from .models import Collection, Generation, ReferenceImage
-from .services import ReferenceInput, reference_url_policy
+from generations import catalogue, sharing, upstream
+from generations.accounts import members
+from generations.credits import price_of_job
+from generations.fetch import FetchError, check_url
+from generations.images import ImageRejected, validate_upload
+from generations.models import Collection, Generation, ReferenceImage
+from generations.rendering.forms import KeptSelect
+from generations.services import ReferenceInput, reference_url_policy
 
 REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
 

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, Value
 
-from . import credits, prepared
-from .models import Favourite, Generation, ResultImage
-from .models.generations import card_columns, cards_from_rows
+from generations import credits, prepared
+from generations.models import Favourite, Generation, ResultImage
+from generations.models.generations import card_columns, cards_from_rows
 
 
 def _with_favourite(queryset, user):

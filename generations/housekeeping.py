@@ -13,7 +13,7 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from . import ratelimit
+from generations import ratelimit
 
 # A task that ran longer than this lost its worker: none of ours takes a minute (the
 # upstream client gives up after its timeouts and retries well before).

@@ -1,4 +1,4 @@
-"""The language and time zone a page is shown in (README "Languages").
+"""The language and time zone a page is shown in (docs/languages.md).
 
 A member's saved choice (their profile) wins; otherwise the browser decides: the language
 cookie the switcher sets, else Accept-Language (Django's LocaleMiddleware), and the time
@@ -16,7 +16,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import autoreload, translation
 
-from . import members
+from generations.accounts import members
 
 TIME_ZONE_COOKIE = "tz"
 _SESSION_KEY = "member_preferences"

@@ -19,8 +19,8 @@ from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Sum, 
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from .credits import LimitReached
-from .models import CreditAccount, ResultImage, TeamSettings
+from generations.models import CreditAccount, ResultImage, TeamSettings
+from generations.refusals import LimitReached
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

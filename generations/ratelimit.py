@@ -12,7 +12,7 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from .models import RateCounter
+from generations.models import RateCounter
 
 SHARE_MISS_WINDOW = 60
 

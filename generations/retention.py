@@ -22,10 +22,10 @@ from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .images import ImageRejected, make_display
-from .models import CollectionItem, Favourite, Generation, ResultImage, ShareLink
-from .models.generations import result_upload_path
-from .storage import content_hash
+from generations.images import ImageRejected, make_display
+from generations.models import CollectionItem, Favourite, Generation, ResultImage, ShareLink
+from generations.models.generations import result_upload_path
+from generations.storage import content_hash
 
 logger = logging.getLogger(__name__)
 

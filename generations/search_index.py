@@ -10,7 +10,7 @@ migration 0006.)
 
 from django.db import connections
 
-from .models.generations import SQLITE_SEARCH_TABLE
+from generations.models.generations import SQLITE_SEARCH_TABLE
 
 TABLE = "generations_generation"
 TRIGGERS = {

@@ -26,10 +26,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from . import apikeys, callbacks, credits, members, upstream
-from .fetch import FetchError, FetchPolicy, fetch
-from .images import ImageRejected, ProcessedImage, process_image
-from .models import (
+from generations import credits, upstream
+from generations.accounts import members
+from generations.api import callbacks, keys
+from generations.fetch import FetchError, FetchPolicy, fetch
+from generations.images import ImageRejected, ProcessedImage, process_image
+from generations.models import (
     Generation,
     ReferenceImage,
     ResultImage,
@@ -37,15 +39,15 @@ from .models import (
     hash_secret,
     new_secret,
 )
-from .models.generations import GenerationId, result_upload_path
-from .queue import enqueue_after_commit
-from .storage import content_hash
+from generations.models.generations import GenerationId, result_upload_path
+from generations.background import enqueue_after_commit
+from generations.storage import content_hash
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models.fields.files import FieldFile
 
-    from .models import ApiKey
+    from generations.models import ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +148,7 @@ def create_job(
         credits.place_holds(owner, generations, price)
         Generation.objects.bulk_create(generations)
         if api_key is not None:
-            apikeys.record_generations(
+            keys.record_generations(
                 api_key, generations, price, callback_url=callback_url, base_url=base_url
             )
         _save_references(generations, references)
@@ -441,7 +443,7 @@ def _finish_without_task(
             outcome_unknown=outcome_unknown,
         )
         if finished:
-            apikeys.hold_closed(generation_id, credits.release(generation_id, message))
+            keys.hold_closed(generation_id, credits.release(generation_id, message))
             callbacks.generation_settled(generation_id)
         return finished
 
@@ -607,7 +609,7 @@ def _settle_credits(
         entry = credits.settle(generation_id, state.consumed)
     else:
         entry = credits.release(generation_id, message)
-    apikeys.hold_closed(generation_id, entry)
+    keys.hold_closed(generation_id, entry)
 
 
 def handle_callback(generation: Generation, payload: object) -> None:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from .models import CollectionItem, Generation, ResultImage, ShareLink
+from generations.models import CollectionItem, Generation, ResultImage, ShareLink
 
 # How long a new link lives: the form's choices and the lifetimes, in one place.
 LINK_LIFETIMES = {

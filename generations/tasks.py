@@ -5,8 +5,9 @@ from datetime import timedelta
 from django.tasks import task
 from django.utils import timezone
 
-from . import callbacks, retention, services
-from . import housekeeping as housekeeping_service
+from generations import housekeeping as housekeeping_service
+from generations import retention, services
+from generations.api import callbacks
 
 STORE_RETRY_DELAY = timedelta(seconds=20)
 

@@ -1,4 +1,4 @@
-"""The translation catalogues in locale/ (README "Languages"): extracting the messages we
+"""The translation catalogues in locale/ (docs/languages.md): extracting the messages we
 show, compiling them, and the checks the test command runs.
 
 Each language other than English has one catalogue per domain: `django` (templates and
@@ -68,7 +68,7 @@ def extract_messages() -> None:
     call_command(
         "makemessages",
         domain="django",
-        # .jinja: the card (generations/card_rendering.py), whose `_("…")` makemessages reads
+        # .jinja: the card (generations/rendering/cards.py), whose `_("…")` makemessages reads
         # as it reads the template language's.
         extensions=["html", "txt", "py", "jinja"],
         ignore_patterns=IGNORED,

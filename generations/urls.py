@@ -1,26 +1,18 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from .converters import SignedTokenConverter, UrlSafeTokenConverter
-from .views import (
-    api,
-    apikeys,
+from generations import converters  # noqa: F401  (registers <token:> and <signed:>)
+from generations.views import (
+    boards,
     bulk,
-    collections,
     credits,
     gallery,
     languages,
     media,
-    members,
-    openai_api,
-    ops,
     public,
     shares,
     studio,
     webhooks,
 )
-
-register_converter(UrlSafeTokenConverter, "token")
-register_converter(SignedTokenConverter, "signed")
 
 urlpatterns = [
     # The studio
@@ -71,11 +63,11 @@ urlpatterns = [
     ),
     path("r/<signed:token>/", media.reference_public, name="reference_public"),
     # Collections
-    path("collections/", collections.collections, name="collections"),
-    path("collections/add/", collections.collection_add, name="collection_add"),
+    path("collections/", boards.collections, name="collections"),
+    path("collections/add/", boards.collection_add, name="collection_add"),
     path(
         "collections/<uuid:collection_id>/",
-        collections.collection_detail,
+        boards.collection_detail,
         name="collection_detail",
     ),
     path(
@@ -85,22 +77,22 @@ urlpatterns = [
     ),
     path(
         "collections/<uuid:collection_id>/rename/",
-        collections.collection_rename,
+        boards.collection_rename,
         name="collection_rename",
     ),
     path(
         "collections/<uuid:collection_id>/delete/",
-        collections.collection_delete,
+        boards.collection_delete,
         name="collection_delete",
     ),
     path(
         "collections/<uuid:collection_id>/items/<uuid:generation_id>/remove/",
-        collections.collection_remove,
+        boards.collection_remove,
         name="collection_remove",
     ),
     path(
         "collections/<uuid:collection_id>/items/<uuid:generation_id>/move/",
-        collections.collection_move,
+        boards.collection_move,
         name="collection_move",
     ),
     # Share links: the member's side, then the public one
@@ -126,41 +118,13 @@ urlpatterns = [
         languages.javascript_catalog,
         name="javascript_catalog",
     ),
-    # Members: joining by invitation (open to visitors), one's own settings and sessions
-    path("join/<token:token>/", members.invitation, name="invitation"),
-    path("account/", members.account_settings, name="account_settings"),
-    path(
-        "account/sessions/sign-out/",
-        members.sign_out_everywhere,
-        name="account_sign_out_everywhere",
-    ),
-    path(
-        "account/sessions/<int:session_id>/sign-out/",
-        members.sign_out_session,
-        name="account_sign_out_session",
-    ),
     # Credits
     path("credits/", credits.ledger, name="credit_ledger"),
     path("credits/price", credits.price, name="credit_price"),
-    # Personal API keys, and the APIs they open (bearer key, no session)
-    path("keys/", apikeys.api_keys, name="api_keys"),
-    path("keys/<uuid:key_id>/revoke/", apikeys.api_key_revoke, name="api_key_revoke"),
-    path("api/docs/", api.docs, name="api_docs"),
-    path("api/openapi.json", api.openapi_document, name="api_openapi"),
-    path("api/image/gen", api.image_gen, name="api_image_gen"),
-    path("api/task/query", api.task_query, name="api_task_query"),
-    path("api/results/<signed:token>", api.result_image, name="api_result_image"),
-    path("v1/images/generations", openai_api.generations, name="openai_images_generations"),
-    path("v1/images/edits", openai_api.edits, name="openai_images_edits"),
-    path("v1/models", openai_api.models, name="openai_models"),
     # For machines
     path(
         "hooks/upstream/<uuid:generation_id>/<token:secret>/",
         webhooks.upstream_webhook,
         name="upstream_webhook",
     ),
-    # For operators' machines (views/ops.py; README "Operations")
-    path("healthz", ops.healthz, name="healthz"),
-    path("readyz", ops.readyz, name="readyz"),
-    path("metrics", ops.metrics, name="metrics"),
 ]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import pgettext_lazy
 
-from .models import Generation
+from generations.models import Generation
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 PERIOD_LABELS = {

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from .models import WorkerHeartbeat
+from operations.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from generations.redaction import redact_secrets
+from operations.redaction import redact_secrets
 
 # gunicorn's access log passes its "atoms" as the record's arguments: the useful ones.
 ACCESS_FIELDS = {
@@ -85,7 +85,7 @@ def gunicorn_logconfig(log_format):
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "operations.logs.JsonFormatter"}},
-        "filters": {"redact_secrets": {"()": "generations.redaction.RedactSecretsFilter"}},
+        "filters": {"redact_secrets": {"()": "operations.redaction.RedactSecretsFilter"}},
         "handlers": {
             "error_console": {**handler, "stream": "ext://sys.stderr"},
             "console": {**handler, "stream": "ext://sys.stdout"},

@@ -6,7 +6,8 @@ import logging
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from .heartbeat import last_seen, stale_before
+from operations import registry
+from operations.heartbeat import last_seen, stale_before
 
 logger = logging.getLogger(__name__)
 
@@ -35,21 +36,8 @@ def check_worker():
     return result
 
 
-def check_upstream_key():
-    from generations.models import UpstreamHealth
-
-    health = UpstreamHealth.objects.filter(pk=1).values("key_rejected_since").first()
-    since = health and health["key_rejected_since"]
-    if since:
-        return {
-            "ok": False,
-            "rejected_since": since.isoformat(),
-            "detail": "the upstream rejects the team's API key",
-        }
-    return {"ok": True}
-
-
-CHECKS = {"worker": check_worker, "upstream_key": check_upstream_key}
+def _checks():
+    return {"worker": check_worker, **registry.readiness_checks}
 
 
 def readiness():
@@ -61,10 +49,10 @@ def readiness():
     except DatabaseError as exc:
         logger.warning("Readiness: the database did not answer: %s", exc)
         checks["database"] = {"ok": False, "detail": type(exc).__name__}
-        for name in CHECKS:
+        for name in _checks():
             checks[name] = {"ok": None, "detail": "not checked: the database did not answer"}
         return False, checks
-    for name, check in CHECKS.items():
+    for name, check in _checks().items():
         try:
             checks[name] = check()
         except DatabaseError as exc:

@@ -15,7 +15,7 @@ import sentry_sdk
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
-from generations.redaction import REDACTED, redact_secrets
+from operations.redaction import REDACTED, redact_secrets
 
 # A "secret" shorter than this is no secret worth replacing everywhere it appears.
 MIN_SECRET_LENGTH = 8

@@ -8,12 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
 
-from generations import apikeys
+from generations.api import keys
 
 
 def make_key(user, name="script", **limits):
     """A new personal key of `user`; returns (the key row, its secret)."""
-    made = apikeys.create_key(user, name, **limits)
+    made = keys.create_key(user, name, **limits)
     return made.key, made.secret
 
 

@@ -14,7 +14,8 @@ from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from generations import apikeys, callbacks, openapi, services
+from generations import services
+from generations.api import callbacks, keys, schemas
 from generations.models import CallbackDelivery, Generation
 
 from .api_helpers import Receiver, bearer, make_key
@@ -62,7 +63,7 @@ def test_the_callback_is_the_providers_body_signed_per_standard_webhooks(
     (request,) = receiver.requests
     payload = Webhook(key.signing_secret).verify(request["body"], request["headers"])
     assert set(payload) == {"result", "status", "task_id", "consumed", "status_reason"}
-    schema = openapi.document("")["components"]["schemas"]["ProviderCallback"]
+    schema = schemas.document("")["components"]["schemas"]["ProviderCallback"]
     assert jsonschema_rs.validator_for(schema).is_valid(payload)
     assert payload["task_id"] == task_id
     assert payload["status"] == "success"
@@ -184,7 +185,7 @@ def test_a_revoked_keys_callbacks_are_cancelled(live_server, emulator, member, s
     key, secret = make_key(member)
     with Receiver() as receiver:
         task_id = submit_with_callback(live_server, secret, receiver.url)
-        apikeys.revoke(key, member)
+        keys.revoke(key, member)
         settings.BANANA_RECONCILE_AFTER = 0
         services.reconcile()
 

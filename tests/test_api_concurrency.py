@@ -15,7 +15,8 @@ import pytest
 import requests
 from django.db import connection
 
-from generations import apikeys, credits
+from generations import credits
+from generations.api import keys
 from generations.models import ApiKeyMonth, CreditAccount, Generation
 
 from .api_helpers import bearer, make_key
@@ -128,7 +129,7 @@ def test_a_revoked_key_is_refused_at_once(live_server, emulator, member):
     )
     assert first.status_code == 200
 
-    apikeys.revoke(key, member)
+    keys.revoke(key, member)
     after = requests.post(
         live_server.url + "/api/image/gen", json=BODY, headers=bearer(secret), timeout=30
     )

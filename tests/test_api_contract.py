@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from generations import openapi
+from generations.api import schemas
 
 from .api_helpers import bearer, make_key
 
@@ -45,7 +45,7 @@ def loopback_only(document):
     return document
 
 
-schema = schemathesis.openapi.from_dict(loopback_only(openapi.document("http://testserver")))
+schema = schemathesis.openapi.from_dict(loopback_only(schemas.document("http://testserver")))
 
 
 @pytest.fixture
@@ -68,4 +68,4 @@ def test_every_answer_conforms_to_the_openapi_document(case, live_server, emulat
 
 def test_the_served_document_is_the_one_under_test(client, db):
     served = client.get("/api/openapi.json").json()
-    assert served["paths"] == openapi.document("http://testserver")["paths"]
+    assert served["paths"] == schemas.document("http://testserver")["paths"]

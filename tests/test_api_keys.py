@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from generations import api, apikeys, callbacks
+from generations.api import callbacks, jobs, keys
 from generations.models import ApiKey
 
 from .api_helpers import make_key
@@ -31,14 +31,14 @@ def test_a_member_creates_a_key_that_is_shown_once_and_stored_hashed(member_clie
     key = ApiKey.objects.get(user=member)
     assert key.name == "n8n"
     assert key.prefix == secret[:12]
-    assert key.key_hash == apikeys.hash_key(secret)
+    assert key.key_hash == keys.hash_key(secret)
     assert secret not in {key.key_hash, key.prefix, key.signing_secret}
     assert key.signing_secret.startswith("whsec_")
     again = member_client.get(reverse("api_keys")).content.decode()
     assert secret not in again
     assert key.prefix in again
     assert key.signing_secret in again  # the member's own signing secret, to verify callbacks
-    assert apikeys.key_from_secret(secret) == key
+    assert keys.key_from_secret(secret) == key
 
 
 @pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_the_owner_revokes_a_key_and_it_stops_working_at_once(member_client, mem
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert key.revoked_by == member
-    assert apikeys.key_from_secret(secret) is None
+    assert keys.key_from_secret(secret) is None
     page = member_client.get(reverse("api_keys")).content.decode()
     assert "Revoked" in page
     assert key.signing_secret not in page
@@ -92,7 +92,7 @@ def test_a_teammate_can_neither_see_nor_revoke_my_keys(client, member, teammate)
     assert key.prefix not in page
     assert key.signing_secret not in page
     assert revoke.status_code == 404
-    assert apikeys.key_from_secret(secret) == key
+    assert keys.key_from_secret(secret) == key
 
 
 @pytest.mark.django_db
@@ -131,7 +131,7 @@ def test_the_keys_forms_need_a_csrf_token(member):
 
 @pytest.mark.django_db
 def test_a_member_has_at_most_twenty_active_keys(member_client, member):
-    for i in range(apikeys.MAX_ACTIVE_KEYS):
+    for i in range(keys.MAX_ACTIVE_KEYS):
         make_key(member, f"k{i}")
 
     refused = member_client.post(reverse("api_keys"), {"name": "one too many"})
@@ -159,7 +159,7 @@ def test_an_admin_sees_every_key_and_revokes_any(client, admin_user, member, tea
     theirs.refresh_from_db()
     assert mine.revoked_by == admin_user
     assert theirs.revoked_at is None
-    assert apikeys.key_from_secret(mine_secret) is None
+    assert keys.key_from_secret(mine_secret) is None
 
 
 @pytest.mark.django_db
@@ -195,13 +195,13 @@ def test_last_use_is_written_at_most_once_a_minute(member):
     key, secret = make_key(member)
     assert key.last_used_at is None
 
-    apikeys.key_from_secret(secret)
+    keys.key_from_secret(secret)
     first = ApiKey.objects.get(pk=key.pk).last_used_at
-    apikeys.key_from_secret(secret)
+    keys.key_from_secret(secret)
 
     assert first is not None
     assert ApiKey.objects.get(pk=key.pk).last_used_at == first
-    assert timezone.now() - first < apikeys.LAST_USED_EVERY
+    assert timezone.now() - first < keys.LAST_USED_EVERY
 
 
 @pytest.mark.django_db
@@ -210,9 +210,9 @@ def test_a_use_a_minute_after_the_last_is_written(member):
     an_hour_ago = timezone.now() - timedelta(hours=1)
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=an_hour_ago)
 
-    apikeys.key_from_secret(secret)
+    keys.key_from_secret(secret)
 
-    assert ApiKey.objects.get(pk=key.pk).last_used_at > an_hour_ago + apikeys.LAST_USED_EVERY
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > an_hour_ago + keys.LAST_USED_EVERY
 
 
 @pytest.mark.django_db
@@ -236,19 +236,19 @@ def test_a_keys_month_starts_at_its_first_submit_and_refuses_past_its_budget(
 
     assert answers == [200, 200, 400]
     # The refused first submit's month row went with its rollback.
-    assert apikeys.committed_this_month([key, under_one_image]) == {key.pk: Decimal("1")}
+    assert keys.committed_this_month([key, under_one_image]) == {key.pk: Decimal("1")}
     assert "has used its budget" in refused.json()["detail"]
 
 
 def test_malformed_keys_are_refused_without_a_lookup():
     # No database in this test: a query would raise.
-    assert apikeys.key_from_header("Bearer dk-1234567890abcdef") is None
-    assert apikeys.key_from_header("Basic Zm9vOmJhcg==") is None
-    assert apikeys.key_from_header("") is None
+    assert keys.key_from_header("Bearer dk-1234567890abcdef") is None
+    assert keys.key_from_header("Basic Zm9vOmJhcg==") is None
+    assert keys.key_from_header("") is None
 
 
 def test_our_callback_signature_is_the_reference_implementations():
-    secret = apikeys.new_signing_secret()
+    secret = keys.new_signing_secret()
     body = json.dumps({"status": "success"})
     now = timezone.now()
 
@@ -272,11 +272,11 @@ def test_our_callback_signature_is_the_reference_implementations():
     ],
 )
 def test_openai_sizes_map_to_the_nearest_ratio_and_size(size, expected):
-    assert api.size_choice("google/gempix2", size) == expected
+    assert jobs.size_choice("google/gempix2", size) == expected
 
 
 def test_models_without_sizes_get_only_the_ratio():
-    assert api.size_choice("google/nano-banana", "2048x1024") == ("16:9", "")
+    assert jobs.size_choice("google/nano-banana", "2048x1024") == ("16:9", "")
 
 
 def test_retries_last_about_a_day_then_give_up():

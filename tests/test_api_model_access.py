@@ -5,7 +5,8 @@ A refusal has the API's shape (the provider's 400, OpenAI's model_not_found)."""
 import pytest
 from django.urls import reverse
 
-from generations import credits, members
+from generations import credits
+from generations.accounts import members
 from generations.models import Generation, ModelAccess
 
 from .api_helpers import bearer, make_key

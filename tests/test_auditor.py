@@ -12,7 +12,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from generations import credits, members
+from generations import credits
+from generations.accounts import members
 from generations.models import (
     CreditAccount,
     Invitation,

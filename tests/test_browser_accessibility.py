@@ -6,7 +6,7 @@ import os
 import pytest
 from django.urls import reverse
 
-from generations import collections
+from generations import boards
 from generations.sharing import create_share_link
 
 from .browser import log_in, serious_accessibility_violations, sideways_overflow
@@ -21,8 +21,8 @@ def main_pages(member):
     done = make_generation(member, prompt="A banana lighthouse at night, long exposure")
     make_generation(member, prompt="A failed one", status="failed", error_message="No image.")
     running = make_generation(member, prompt="Still going", status="in_progress")
-    collection = collections.create_collection(member, "Moons")
-    collections.add_to_collection(collection, done)
+    collection = boards.create_collection(member, "Moons")
+    boards.add_to_collection(collection, done)
     link = create_share_link(member, generation=done)
     return {
         "studio": reverse("home"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from generations import collections
+from generations import boards
 from generations.models import Generation, ResultImage
 
 from .browser import log_in
@@ -59,11 +59,11 @@ def test_shared_collection_opens_logged_out_and_dies_when_revoked(
     settings,
 ):
     settings.PUBLIC_BASE_URL = live_server.url
-    collection = collections.create_collection(member, "Holiday")
+    collection = boards.create_collection(member, "Holiday")
     shared = [make_generation(member, prompt=f"Beach {i}") for i in range(2)]
     withheld = make_generation(member, prompt="Not in the collection")
     for generation in shared:
-        collections.add_to_collection(collection, generation)
+        boards.add_to_collection(collection, generation)
     log_in(page, live_server, member.username)
 
     page.goto(f"{live_server.url}/collections/{collection.pk}/")

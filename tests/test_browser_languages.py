@@ -11,8 +11,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from generations import catalogue, collections, credits
-from generations.members import profile_for
+from generations import boards, catalogue, credits
+from generations.accounts.members import profile_for
 from generations.sharing import create_share_link
 
 from .browser import sideways_overflow
@@ -95,8 +95,8 @@ def english_in(texts, allowed):
 def main_pages(owner, *, prompt, collection_name):
     done = make_generation(owner, prompt=prompt)
     make_generation(owner, prompt=prompt, status="in_progress")
-    collection = collections.create_collection(owner, collection_name)
-    collections.add_to_collection(collection, done)
+    collection = boards.create_collection(owner, collection_name)
+    boards.add_to_collection(collection, done)
     link = create_share_link(owner, generation=done)
     return {
         "studio": reverse("home"),

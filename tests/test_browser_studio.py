@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.sessions.models import Session
 
-from generations import catalogue, collections, credits, upstream
+from generations import boards, catalogue, credits, upstream
 from generations.credits import format_credits
 from generations.models import CreditAccount, Favourite, Generation, ResultImage
 
@@ -279,10 +279,10 @@ def test_lightbox_opens_on_a_card_moves_with_arrow_keys_and_closes_with_escape(
 
 
 def test_bulk_download_of_a_collection_is_a_zip_of_its_images(page, live_server, member):
-    collection = collections.create_collection(member, "Holiday")
+    collection = boards.create_collection(member, "Holiday")
     items = [make_generation(member, prompt=f"Beach {i}") for i in range(3)]
     for generation in items:
-        collections.add_to_collection(collection, generation)
+        boards.add_to_collection(collection, generation)
     log_in(page, live_server, member.username)
     page.goto(f"{live_server.url}/collections/{collection.pk}/")
 

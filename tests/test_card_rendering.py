@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from generations import collections, sharing
+from generations import boards, sharing
 from generations.models import Generation
 
 from .conftest import make_user
@@ -20,8 +20,8 @@ HOSTILE = """<img src=x onerror="alert(1)"> & 'quoted' </p>"""
 
 
 def pages_showing(generation, owner):
-    collection = collections.create_collection(owner, "Mine")
-    collections.add_to_collection(collection, generation)
+    collection = boards.create_collection(owner, "Mine")
+    boards.add_to_collection(collection, generation)
     link = sharing.create_share_link(owner, generation=generation, show_prompts=True)
     return [
         reverse("home"),

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generations import archive
-from generations.collections import add_to_collection, create_collection
+from generations.boards import add_to_collection, create_collection
 
 from .sharing_builders import make_generation
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from generations.collections import add_to_collection
+from generations.boards import add_to_collection
 from generations.models import Collection, CollectionItem
 
 from .sharing_builders import make_generation

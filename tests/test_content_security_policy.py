@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from generations.collections import create_collection
+from generations.boards import create_collection
 from generations.sharing import create_share_link
 
 from .browser import log_in

@@ -1,5 +1,5 @@
 """Forms are rendered by Jinja2 where Django ships its widget templates for it, and by the
-template language for the rest (generations/form_rendering.py): the HTML must be exactly
+template language for the rest (generations/rendering/forms.py): the HTML must be exactly
 what Django's own template renderer makes."""
 
 import re
@@ -9,10 +9,10 @@ from django.contrib.auth.forms import PasswordChangeForm, UserChangeForm
 from django.forms.renderers import DjangoTemplates
 from django.urls import reverse
 
-from generations.accounts import SecondFactorForm
+from generations.accounts.forms import InviteForm, ProfileForm
+from generations.accounts.security import SecondFactorForm
 from generations.admin.credits import CreditChangeForm
 from generations.admin.members import ModelAccessForm
-from generations.form_rendering import FormRenderer
 from generations.forms import (
     ApiKeyForm,
     CollectionForm,
@@ -20,7 +20,7 @@ from generations.forms import (
     GenerationForm,
     ShareForm,
 )
-from generations.member_forms import InviteForm, ProfileForm
+from generations.rendering.forms import FormRenderer
 
 from .sharing_builders import make_generation
 
@@ -69,8 +69,8 @@ def test_a_kept_select_draws_what_djangos_select_draws_for_each_value_and_langua
     from django import forms
     from django.utils import translation
 
-    from generations.form_rendering import KeptSelect
     from generations.models import Generation
+    from generations.rendering.forms import KeptSelect
 
     choices = Generation.Visibility.choices
     kept = forms.ChoiceField(choices=choices, widget=KeptSelect)

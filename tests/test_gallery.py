@@ -547,7 +547,7 @@ def test_rows_created_in_the_same_instant_are_each_shown_once(member_client, mem
 
 
 def test_card_links_are_what_reverse_gives_for_any_ids():
-    from generations.card_rendering import path
+    from generations.rendering.cards import path
 
     for _ in range(3):
         generation, collection = uuid.uuid4(), uuid.uuid4()
@@ -565,7 +565,7 @@ def test_card_links_are_what_reverse_gives_for_any_ids():
 def test_card_labels_match_what_django_would_write(member):
     from django.template.defaultfilters import truncatechars
 
-    from generations.card_rendering import clip, status_label
+    from generations.rendering.cards import clip, status_label
 
     for status in Generation.Status.values:
         assert status_label(status) == Generation(status=status).get_status_display()

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from generations import catalogue, credits
-from generations.members import invite
+from generations.accounts.members import invite
 
 from .conftest import make_user
 from .otp_helpers import verified_admin_client

@@ -12,10 +12,10 @@ from django.utils import translation
 from django.utils.translation import gettext, pgettext
 
 from generations import credits, languages, usage
+from generations.accounts.members import profile_for
 from generations.credits import format_credits
 from generations.forms import rejection_text
 from generations.images import ImageRejected, validate_upload
-from generations.members import profile_for
 
 from .conftest import make_user
 from .sharing_builders import make_generation

@@ -14,9 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from generations import credits, members
+from generations import credits
+from generations.accounts import members
 from generations.models import Invitation, TeamSettings
-from generations.redaction import redact_secrets
+from operations.redaction import redact_secrets
 
 from .conftest import make_user
 from .mail_helpers import free_port, link_in

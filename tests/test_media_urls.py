@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generations import storage
-from generations.collections import add_to_collection, create_collection
-from generations.redaction import redact_secrets
+from generations.boards import add_to_collection, create_collection
 from generations.sharing import create_share_link, revoke_share_link
+from operations.redaction import redact_secrets
 
 from .sharing_builders import make_generation
 

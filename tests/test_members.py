@@ -11,7 +11,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from generations import credits, members, services
+from generations import credits, services
+from generations.accounts import members
 from generations.forms import GenerationForm
 from generations.models import (
     CreditAccount,

@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from generations import retention, services, storage
-from generations.collections import add_to_collection, create_collection
+from generations.boards import add_to_collection, create_collection
 from generations.models import Generation, ResultImage
 
 from .polling import poll, settled

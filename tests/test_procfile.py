@@ -23,7 +23,7 @@ HONCHO = shutil.which("honcho", path=str(BIN)) or shutil.which("honcho")
 
 pytestmark = [
     pytest.mark.skipif(not Path("/proc").exists(), reason="walks /proc to find processes"),
-    pytest.mark.skipif(HONCHO is None, reason="honcho is in requirements-dev.txt"),
+    pytest.mark.skipif(HONCHO is None, reason="honcho is in the dev group of uv.lock"),
 ]
 
 

@@ -19,7 +19,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from generations import credits, members
+from generations import credits
+from generations.accounts import members
 from generations.models import CreditLedgerEntry, Invitation, ProviderIdentity, TeamSettings
 
 from .conftest import make_user

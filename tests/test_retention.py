@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generations import quota, retention, tasks
-from generations.collections import add_to_collection, create_collection
+from generations.boards import add_to_collection, create_collection
 from generations.models import Favourite, ResultImage
 from generations.sharing import create_share_link, revoke_share_link
 

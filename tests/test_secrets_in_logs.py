@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.db import connection
 
-from generations.redaction import RedactSecretsFilter, redact_secrets
+from operations.redaction import RedactSecretsFilter, redact_secrets
 
 from .conftest import wait_for
 

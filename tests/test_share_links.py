@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from generations.collections import add_to_collection
+from generations.boards import add_to_collection
 from generations.models import Collection, ShareLink
 from generations.sharing import create_share_link
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from generations import collections, credits, services
+from generations import boards, credits, services
 from generations.models import CreditAccount, Generation
 
 from .conftest import make_user, refresh_now
@@ -205,7 +205,7 @@ def test_retry_from_a_generations_own_page_sends_the_browser_to_the_new_run(
 
 def test_the_card_menu_offers_every_action_and_acts_in_place_in_the_studio(member, member_client):
     generation = make_generation(member, prompt="Menu me")
-    collections.create_collection(member, "Picks")
+    boards.create_collection(member, "Picks")
     url = reverse("generation_menu", args=[generation.pk])
 
     studio = member_client.get(url, headers={**HTMX, "HX-Current-URL": "http://testserver/"})
@@ -296,7 +296,7 @@ def test_bulk_zip_streams_every_selected_image_and_only_what_the_member_may_see(
 def test_bulk_actions_change_visibility_collect_and_delete(member, member_client):
     rows = [make_generation(member, prompt=f"Row {i}") for i in range(3)]
     ids = [str(g.pk) for g in rows[:2]]
-    collection = collections.create_collection(member, "Best")
+    collection = boards.create_collection(member, "Best")
 
     member_client.post(reverse("bulk"), {"ids": ids, "action": "visibility:private"})
     member_client.post(

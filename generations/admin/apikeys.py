@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import apikeys
-from ..models import ApiKey, CallbackAttempt, CallbackDelivery
-from .base import HistoryAdmin, ReadOnlyInline
+from generations.admin.base import HistoryAdmin, ReadOnlyInline
+from generations.api import keys
+from generations.models import ApiKey, CallbackAttempt, CallbackDelivery
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -71,7 +71,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke_keys(self, request, queryset):
-        revoked = sum(apikeys.revoke(key, request.user) for key in queryset)
+        revoked = sum(keys.revoke(key, request.user) for key in queryset)
         self.message_user(
             request,
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", revoked)

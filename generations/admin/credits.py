@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .. import credits, quota, usage
-from ..models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
-from .base import HistoryAdmin
+from generations import credits, quota, usage
+from generations.admin.base import HistoryAdmin
+from generations.models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
 
 
 class LimitFilter(admin.SimpleListFilter):

@@ -5,8 +5,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Generation, ReferenceImage, ResultImage, UpstreamHealth
-from .base import HistoryAdmin, ReadOnlyInline
+from generations.admin.base import HistoryAdmin, ReadOnlyInline
+from generations.models import Generation, ReferenceImage, ResultImage, UpstreamHealth
 
 
 class ResultImageInline(ReadOnlyInline):

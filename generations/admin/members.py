@@ -19,10 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .. import catalogue, members, upstream
-from ..member_forms import InviteForm
-from ..models import Invitation, MemberProfile, ModelAccess, ProviderIdentity, Role
-from .base import ReadOnlyInline
+from generations import catalogue, upstream
+from generations.accounts import members
+from generations.accounts.forms import InviteForm
+from generations.admin.base import ReadOnlyInline
+from generations.models import Invitation, MemberProfile, ModelAccess, ProviderIdentity, Role
 
 User = get_user_model()
 
@@ -185,7 +186,7 @@ if admin.site.is_registered(User):
 @admin.register(User)
 class MemberAdmin(UserAdmin):
     """Django's user admin with each member's role, profile and provider accounts. Saving
-    a user as inactive signs them out everywhere (generations.members)."""
+    a user as inactive signs them out everywhere (generations.accounts.members)."""
 
     list_display = [
         "username",

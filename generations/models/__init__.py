@@ -1,8 +1,20 @@
-from .apikeys import ApiKey, ApiKeyMonth, ApiTask, CallbackAttempt, CallbackDelivery
-from .collections import Collection, CollectionItem
-from .credits import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
-from .galleries import Favourite
-from .generations import (
+from generations.models.apikeys import (
+    ApiKey,
+    ApiKeyMonth,
+    ApiTask,
+    CallbackAttempt,
+    CallbackDelivery,
+)
+from generations.models.boards import Collection, CollectionItem
+from generations.models.credits import (
+    CreditAccount,
+    CreditLedgerEntry,
+    ModelPrice,
+    TeamMonth,
+    TeamSettings,
+)
+from generations.models.galleries import Favourite
+from generations.models.generations import (
     Generation,
     GenerationQuerySet,
     ReferenceImage,
@@ -11,7 +23,7 @@ from .generations import (
     hash_secret,
     new_secret,
 )
-from .members import (
+from generations.models.members import (
     Invitation,
     MemberProfile,
     MemberSession,
@@ -19,8 +31,8 @@ from .members import (
     ProviderIdentity,
     Role,
 )
-from .ratelimit import RateCounter
-from .sharing import ShareLink, new_share_token
+from generations.models.ratelimit import RateCounter
+from generations.models.sharing import ShareLink, new_share_token
 
 __all__ = [
     "ApiKey",

@@ -1,5 +1,5 @@
 """Personal API keys, what they spent this month, the generations they made, and the
-signed callbacks delivered to their owners' URLs (generations/apikeys.py, callbacks.py)."""
+signed callbacks delivered to their owners' URLs (generations/api/keys.py, api/callbacks.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .credits import ZERO, credit_field
+from generations.models.credits import ZERO, credit_field
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .generations import Generation
+from generations.models.generations import Generation
 
 
 class Favourite(models.Model):

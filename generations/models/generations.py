@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
-    from .credits import CreditLedgerEntry
+    from generations.models.credits import CreditLedgerEntry
 
 # The text-search configuration of the PostgreSQL index (the migration that builds the
 # index and trigger uses the same one), and SQLite's FTS5 table.
@@ -128,7 +128,7 @@ def cards_from_rows(
     The prompt's search vector and the results' upstream links are left out."""
     from django.contrib.auth import get_user_model
 
-    from .apikeys import ApiTask
+    from generations.models.apikeys import ApiTask
 
     own, theirs = _card_fields()
     generations: dict[uuid.UUID, Generation] = {}

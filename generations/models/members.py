@@ -1,7 +1,7 @@
 """Members: invitations, each member's profile, their signed-in sessions, the identity
 provider's accounts linked to them, and which models are reserved for some members.
 
-The rules live in generations/members.py (and generations/oidc.py for the provider).
+The rules live in generations/accounts/members.py (and accounts/oidc.py for the provider).
 """
 
 from django.conf import settings
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 class Role(models.TextChoices):
     """What a member may do. Stored on the user as Django's own flags and groups
-    (generations.members.set_role); an invitation carries the role its member gets."""
+    (generations.accounts.members.set_role); an invitation carries the role its member gets."""
 
     MEMBER = "member", _("Member")
     AUDITOR = "auditor", _("Auditor (reads the admin, changes nothing)")

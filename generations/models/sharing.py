@@ -7,8 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .collections import Collection
-from .generations import Generation
+from generations.models.boards import Collection
+from generations.models.generations import Generation
 
 
 def new_share_token():

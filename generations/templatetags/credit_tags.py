@@ -3,8 +3,8 @@ from decimal import Decimal
 from django import template
 from django.utils.translation import ngettext
 
-from .. import catalogue
-from ..credits import format_credits, reason_in_language
+from generations import catalogue
+from generations.credits import format_credits, reason_in_language
 
 register = template.Library()
 

@@ -2,7 +2,7 @@ from django import template
 from django.urls import reverse
 from django.utils.translation import get_language
 
-from .. import languages
+from generations import languages
 
 register = template.Library()
 

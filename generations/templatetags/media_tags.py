@@ -6,7 +6,7 @@ permission (generations/storage.py).
 
 from django import template
 
-from .. import quota, storage
+from generations import quota, storage
 
 register = template.Library()
 

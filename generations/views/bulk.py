@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .. import collections as collection_service
-from .. import galleries, services
-from ..models import ResultImage
-from .common import generations_for, get_own_collection, safe_next_url
-from .media import download_name
+from generations import boards as collection_service
+from generations import galleries, services
+from generations.models import ResultImage
+from generations.views.common import generations_for, get_own_collection, safe_next_url
+from generations.views.media import download_name
 
 MAX_SELECTED = 500
 CHUNK = 64 * 1024

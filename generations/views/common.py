@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from ..models import Collection, Generation, ResultImage, ShareLink
+from generations.models import Collection, Generation, ResultImage, ShareLink
 
 
 def generations_for(user):

@@ -3,8 +3,8 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .. import credits
-from ..models import CreditLedgerEntry
+from generations import credits
+from generations.models import CreditLedgerEntry
 
 LEDGER_PAGE_SIZE = 50
 

@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import collections as collection_service
-from .. import galleries, services, sharing
-from ..forms import GalleryFilterForm, ShareForm
-from ..models import Collection, Generation, ResultImage
-from .common import (
+from generations import boards as collection_service
+from generations import galleries, services, sharing
+from generations.forms import GalleryFilterForm, ShareForm
+from generations.models import Collection, Generation, ResultImage
+from generations.views.common import (
     generation_url,
     get_generation_for,
     get_manageable_generation,

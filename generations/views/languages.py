@@ -7,7 +7,7 @@ from django.utils.cache import patch_cache_control
 from django.views import i18n
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import languages
+from generations import languages
 
 
 @login_not_required

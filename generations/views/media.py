@@ -21,10 +21,10 @@ from django.utils.http import parse_etags
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
-from .. import archive, prepared, services, storage
-from .. import collections as collection_service
-from ..models import Generation, ResultImage
-from .common import get_collection_for, get_generation_for
+from generations import archive, prepared, services, storage
+from generations import boards as collection_service
+from generations.models import Generation, ResultImage
+from generations.views.common import get_collection_for, get_generation_for
 
 # Pages behind a permission check: a browser may keep an image for an hour, then asks again
 # (a 304 when it has not changed).

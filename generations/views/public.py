@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from .. import ratelimit, sharing
-from ..models import Generation, ResultImage
-from .media import result_file, serve_file
+from generations import ratelimit, sharing
+from generations.models import Generation, ResultImage
+from generations.views.media import result_file, serve_file
 
 
 def _public(response):

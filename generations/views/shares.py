@@ -6,9 +6,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import sharing
-from ..forms import ShareForm
-from .common import get_generation_for, get_own_collection, get_share_link_for
+from generations import sharing
+from generations.forms import ShareForm
+from generations.views.common import get_generation_for, get_own_collection, get_share_link_for
 
 
 @require_POST

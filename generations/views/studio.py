@@ -13,10 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from .. import catalogue, credits, galleries, members, services
-from ..forms import GenerationForm
-from ..models import Generation, ResultImage
-from .common import generations_for, get_generation_for
+from generations import catalogue, credits, galleries, services
+from generations.accounts import members
+from generations.forms import GenerationForm
+from generations.models import Generation, ResultImage
+from generations.views.common import generations_for, get_generation_for
 
 RECENT_LIMIT = 24
 

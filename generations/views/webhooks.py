@@ -1,4 +1,4 @@
-"""The upstream's webhook. (The probes for operators are in views/ops.py.)"""
+"""The upstream's webhook. (The probes for operators are in operations/views.py.)"""
 
 import json
 import logging
@@ -8,8 +8,8 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .. import services
-from ..models import Generation
+from generations import services
+from generations.models import Generation
 
 logger = logging.getLogger(__name__)
 

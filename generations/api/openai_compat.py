@@ -39,9 +39,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import api, apikeys, apitasks, credits
-from ..models import ApiKey, Generation
-from .api import base_url, bearer_key_view, read_json, request_key
+from generations import credits
+from generations.api import jobs, keys, task_bodies
+from generations.api.views import base_url, bearer_key_view, read_json, request_key
+from generations.models import ApiKey, Generation
+from generations.services import ReferenceInput
 
 GENERATION_BODY_LIMIT = 1024 * 1024  # JSON without images: a prompt and a few options
 RESPONSE_FORMATS = ("b64_json", "url")
@@ -75,7 +77,7 @@ def invalid_key() -> JsonResponse:
     )
 
 
-def invalid(exc: api.InvalidRequest) -> JsonResponse:
+def invalid(exc: jobs.InvalidRequest) -> JsonResponse:
     return openai_error(400, str(exc), code=exc.code, param=exc.param)
 
 
@@ -90,7 +92,7 @@ def refused(exc: credits.CreditError) -> JsonResponse:
             code="rate_limit_exceeded",
             headers={"Retry-After": "30"},
         )
-    code = "key_budget_exceeded" if isinstance(exc, apikeys.KeyBudgetReached) else None
+    code = "key_budget_exceeded" if isinstance(exc, keys.KeyBudgetReached) else None
     return openai_error(
         402, str(exc), kind="insufficient_quota", code=code or "insufficient_credits"
     )
@@ -104,13 +106,13 @@ def models(request: HttpRequest) -> HttpResponse:
         return invalid_key()
     data = [
         {"id": m.id, "object": "model", "created": MODEL_CREATED, "owned_by": "banana-studio"}
-        for m in apikeys.models_for(key)
+        for m in keys.models_for(key)
     ]
     return JsonResponse({"object": "list", "data": data})
 
 
 def _default_model(key: ApiKey) -> str:
-    options = apikeys.models_for(key)
+    options = keys.models_for(key)
     return options[0].id if options else ""
 
 
@@ -118,15 +120,15 @@ def _common_options(key: ApiKey, fields: dict[str, Any]) -> dict[str, Any]:
     """prompt, model, n, size and response_format, checked; the rest (quality, style,
     user, output_format…) is accepted and ignored."""
     if fields.get("stream") in (True, "true"):
-        raise api.InvalidRequest("stream is not supported", "stream")
-    prompt = api.check_prompt(fields.get("prompt"))
+        raise jobs.InvalidRequest("stream is not supported", "stream")
+    prompt = jobs.check_prompt(fields.get("prompt"))
     model_field = fields.get("model")
-    model = api.check_model(key, model_field if model_field else _default_model(key))
-    count = api.check_count(fields.get("n"))
-    aspect_ratio, image_size = api.size_choice(model, fields.get("size"))
+    model = jobs.check_model(key, model_field if model_field else _default_model(key))
+    count = jobs.check_count(fields.get("n"))
+    aspect_ratio, image_size = jobs.size_choice(model, fields.get("size"))
     response_format = fields.get("response_format") or "b64_json"
     if response_format not in RESPONSE_FORMATS:
-        raise api.InvalidRequest("response_format must be 'b64_json' or 'url'", "response_format")
+        raise jobs.InvalidRequest("response_format must be 'b64_json' or 'url'", "response_format")
     return {
         "prompt": prompt,
         "model": model,
@@ -153,7 +155,7 @@ def generations(request: HttpRequest) -> HttpResponse:
         return openai_error(400, "The body must be a JSON object.", code="invalid_json")
     try:
         options = _common_options(key, body)
-    except api.InvalidRequest as exc:
+    except jobs.InvalidRequest as exc:
         return invalid(exc)
     return _make_and_wait(request, key, options, references=[])
 
@@ -172,8 +174,8 @@ def edits(request: HttpRequest) -> HttpResponse:
         masks = request.FILES.getlist("mask")
     except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
         return invalid(
-            api.InvalidRequest(
-                f"The multipart body could not be read (at most {api.MAX_IMAGES_PER_REQUEST} "
+            jobs.InvalidRequest(
+                f"The multipart body could not be read (at most {jobs.MAX_IMAGES_PER_REQUEST} "
                 "images, and a few fields).",
                 "image",
             )
@@ -182,27 +184,27 @@ def edits(request: HttpRequest) -> HttpResponse:
         try:
             fields["n"] = int(fields["n"])
         except ValueError:
-            return invalid(api.InvalidRequest("n must be an integer from 1 to 4", "n"))
+            return invalid(jobs.InvalidRequest("n must be an integer from 1 to 4", "n"))
     try:
         if masks:
-            raise api.InvalidRequest("masks are not supported", "mask")
+            raise jobs.InvalidRequest("masks are not supported", "mask")
         if not uploads:
-            raise api.InvalidRequest("image is required: one to four image files", "image")
-        if len(uploads) > api.MAX_IMAGES_PER_REQUEST:
-            raise api.InvalidRequest(
-                f"at most {api.MAX_IMAGES_PER_REQUEST} images are allowed", "image"
+            raise jobs.InvalidRequest("image is required: one to four image files", "image")
+        if len(uploads) > jobs.MAX_IMAGES_PER_REQUEST:
+            raise jobs.InvalidRequest(
+                f"at most {jobs.MAX_IMAGES_PER_REQUEST} images are allowed", "image"
             )
         options = _common_options(key, fields)
-        references = [api.reference_from_upload(u, i) for i, u in enumerate(uploads)]
-    except api.InvalidRequest as exc:
+        references = [jobs.reference_from_upload(u, i) for i, u in enumerate(uploads)]
+    except jobs.InvalidRequest as exc:
         return invalid(exc)
     return _make_and_wait(request, key, options, references=references)
 
 
 def _make_and_wait(
-    request: HttpRequest, key: ApiKey, options: dict[str, Any], *, references: list
+    request: HttpRequest, key: ApiKey, options: dict[str, Any], *, references: list[ReferenceInput]
 ) -> HttpResponse:
-    if not api.WAIT_SLOTS.take():
+    if not jobs.WAIT_SLOTS.take():
         return openai_error(
             429,
             "This server is waiting on too many images right now; retry shortly.",
@@ -212,7 +214,7 @@ def _make_and_wait(
         )
     try:
         try:
-            made = api.submit(
+            made = jobs.submit(
                 key,
                 model=options["model"],
                 prompt=options["prompt"],
@@ -222,15 +224,15 @@ def _make_and_wait(
                 base_url=base_url(request),
                 count=options["count"],
             )
-        except api.InvalidRequest as exc:
+        except jobs.InvalidRequest as exc:
             return invalid(exc)
         except credits.CreditError as exc:
             return refused(exc)
-        rows, settled = api.wait_until_settled(
+        rows, settled = jobs.wait_until_settled(
             [g.pk for g in made], timeout=settings.BANANA_API_WAIT_SECONDS
         )
     finally:
-        api.WAIT_SLOTS.give_back()
+        jobs.WAIT_SLOTS.give_back()
     if not settled:
         ids = ", ".join(str(g.pk) for g in made)
         return openai_error(
@@ -248,14 +250,14 @@ def _make_and_wait(
 def _images_response(rows: list[Generation], response_format: str, base: str) -> HttpResponse:
     data: list[dict[str, str]] = []
     for generation in rows:
-        for result in apitasks.stored_results(generation):
+        for result in task_bodies.stored_results(generation):
             if response_format == "url":
-                data.append({"url": apitasks.result_url(result, base)})
+                data.append({"url": task_bodies.result_url(result, base)})
             else:
                 with result.file.open("rb") as fh:
                     data.append({"b64_json": base64.b64encode(fh.read()).decode("ascii")})
     if not data:
-        reasons = sorted({g.error_message or apitasks.NO_IMAGE_KEPT for g in rows})
+        reasons = sorted({g.error_message or task_bodies.NO_IMAGE_KEPT for g in rows})
         return openai_error(
             502,
             "The image service made no image: " + " / ".join(reasons),

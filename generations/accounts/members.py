@@ -40,8 +40,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import catalogue, credits, prepared
-from .models import (
+from generations import catalogue, credits, prepared
+from generations.models import (
     CreditAccount,
     Invitation,
     MemberProfile,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 AUDITOR_GROUP = "Auditors"
-PROVIDER_BACKEND = "generations.oidc.ProviderBackend"
+PROVIDER_BACKEND = "generations.accounts.oidc.ProviderBackend"
 
 # --- Every user, from the moment they exist ---------------------------------------------------
 

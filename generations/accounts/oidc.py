@@ -47,8 +47,8 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
-from . import members
-from .models import ProviderIdentity
+from generations.accounts import members
+from generations.models import ProviderIdentity
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -27,9 +27,10 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import catalogue, credits, members
-from .models import ApiKey, ApiKeyMonth, ApiTask, CreditLedgerEntry, Generation
-from .models.generations import GenerationId
+from generations import catalogue, credits
+from generations.accounts import members
+from generations.models import ApiKey, ApiKeyMonth, ApiTask, CreditLedgerEntry, Generation
+from generations.models.generations import GenerationId
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

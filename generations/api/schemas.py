@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of the APIs a personal key opens (served at /api/openapi.json,
 checked against the running server by schemathesis in tests/test_api_contract.py).
 
-Written by hand, next to the views it describes: generations/views/api.py (the provider's
-drop-in API) and generations/views/openai_api.py (the OpenAI-compatible images API).
+Written by hand, next to the views it describes: generations/api/views.py (the provider's
+drop-in API) and generations/api/openai_compat.py (the OpenAI-compatible images API).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import catalogue, upstream
+from generations import catalogue, upstream
 
 JSON = "application/json"
 

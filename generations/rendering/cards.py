@@ -44,9 +44,9 @@ from django.utils import formats, timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext, ngettext, npgettext, pgettext
 
-from . import storage
-from .models import Generation
-from .templatetags.credit_tags import credits_label, model_label
+from generations import storage
+from generations.models import Generation
+from generations.templatetags.credit_tags import credits_label, model_label
 
 TEMPLATE = "components/card.jinja"
 # What a variant does not need is None (or False), never missing: the environment's

@@ -34,11 +34,11 @@ from django.utils import timezone
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from . import apitasks
-from .fetch import FetchError, FetchPolicy, check_url
-from .models import ApiTask, CallbackAttempt, CallbackDelivery, Generation
-from .models.generations import GenerationId
-from .queue import enqueue_after_commit
+from generations.api import task_bodies
+from generations.fetch import FetchError, FetchPolicy, check_url
+from generations.models import ApiTask, CallbackAttempt, CallbackDelivery, Generation
+from generations.models.generations import GenerationId
+from generations.background import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +105,9 @@ def generation_settled(generation_id: GenerationId) -> None:
     if task is None or task.key is None:
         return
     generation = Generation.objects.prefetch_related("results").get(pk=generation_id)
-    if not apitasks.is_settled(generation):
+    if not task_bodies.is_settled(generation):
         return
-    body = apitasks.callback_body(generation, apitasks.base_url_of(generation, task.base_url))
+    body = task_bodies.callback_body(generation, task_bodies.base_url_of(generation, task.base_url))
     try:
         with transaction.atomic():
             delivery = CallbackDelivery.objects.create(

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .generations import Generation
+from generations.models.generations import Generation
 
 
 class CollectionQuerySet(models.QuerySet):

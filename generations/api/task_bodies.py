@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from . import upstream
-from .models import ApiTask, Generation, ResultImage
+from generations import upstream
+from generations.models import ApiTask, Generation, ResultImage
 
 Status = Generation.Status
 RESULT_SIGNING_SALT = "generations.api-result"

@@ -5,11 +5,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import collections as collection_service
-from .. import sharing
-from ..forms import CollectionForm, ShareForm
-from ..models import Collection
-from .common import (
+from generations import boards as collection_service
+from generations import sharing
+from generations.forms import CollectionForm, ShareForm
+from generations.models import Collection
+from generations.views.common import (
     generation_url,
     get_collection_for,
     get_generation_for,
@@ -17,7 +17,7 @@ from .common import (
     posted_uuid,
     safe_next_url,
 )
-from .gallery import detail_context
+from generations.views.gallery import detail_context
 
 
 @require_http_methods(["GET", "POST"])

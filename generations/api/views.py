@@ -1,4 +1,4 @@
-"""The provider's API served by us, as a drop-in (docs/upstream-api.md sections 1 and 2):
+"""The provider's API served by us, as a drop-in (docs/upstream-jobs.md sections 1 and 2):
 `POST /api/image/gen` and `GET /api/task/query`, with the provider's bodies, envelopes,
 status codes and error codes, authenticated with a member's personal key. Also the signed
 result images those answers link to, the OpenAPI document and the API docs page.
@@ -19,14 +19,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import api, apikeys, apitasks, catalogue, credits, openapi
-from ..models import ApiKey
-from .media import serve_file
+from generations import catalogue, credits
+from generations.api import callbacks, jobs, keys, schemas, task_bodies
+from generations.forms import ApiKeyForm
+from generations.models import ApiKey
+from generations.views.media import serve_file
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,10 @@ def bearer_key_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not hasattr(request, "api_key"):
             header = request.META.get("HTTP_AUTHORIZATION", "")
-            request.api_key = apikeys.key_from_header(header)  # type: ignore[attr-defined]
+            request.api_key = keys.key_from_header(header)  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
-    setattr(wrapped, apikeys.TAKES_API_KEY, True)
+    setattr(wrapped, keys.TAKES_API_KEY, True)
     return login_not_required(csrf_exempt(wrapped))
 
 
@@ -116,13 +118,13 @@ def image_gen(request: HttpRequest) -> HttpResponse:
     if not isinstance(body, dict):
         return provider_error(400, "the body must be a JSON object")
     try:
-        prompt = api.check_prompt(body.get("prompt"))
-        model = api.check_model(key, body.get("model"))
-        aspect_ratio = api.check_aspect_ratio(body.get("aspect_ratio"))
-        image_size = api.check_image_size(model, body.get("image_size"))
-        callback_url = api.check_callback_url(body.get("callback_url"))
-        references = api.references_from_strings(body.get("images"))
-        (generation,) = api.submit(
+        prompt = jobs.check_prompt(body.get("prompt"))
+        model = jobs.check_model(key, body.get("model"))
+        aspect_ratio = jobs.check_aspect_ratio(body.get("aspect_ratio"))
+        image_size = jobs.check_image_size(model, body.get("image_size"))
+        callback_url = jobs.check_callback_url(body.get("callback_url"))
+        references = jobs.references_from_strings(body.get("images"))
+        (generation,) = jobs.submit(
             key,
             model=model,
             prompt=prompt,
@@ -132,7 +134,7 @@ def image_gen(request: HttpRequest) -> HttpResponse:
             callback_url=callback_url,
             base_url=base_url(request),
         )
-    except api.InvalidRequest as exc:
+    except jobs.InvalidRequest as exc:
         return provider_error(400, str(exc))
     except credits.CreditError as exc:
         return credit_refusal(exc)
@@ -150,11 +152,11 @@ def task_query(request: HttpRequest) -> HttpResponse:
     task_id = request.GET.get("task_id", "").strip()
     if not task_id:
         return provider_error(400, "task_id is required")
-    generation = api.own_generation(key, task_id)
+    generation = jobs.own_generation(key, task_id)
     if generation is None:
         return JsonResponse({"code": 1, "message": "task not found"}, status=404)
-    generation = api.refreshed(key, generation)
-    data = apitasks.task_body(generation, apitasks.base_url_of(generation, base_url(request)))
+    generation = jobs.refreshed(key, generation)
+    data = task_bodies.task_body(generation, task_bodies.base_url_of(generation, base_url(request)))
     return JsonResponse({"code": 0, "message": "ok", "data": data})
 
 
@@ -163,7 +165,7 @@ def task_query(request: HttpRequest) -> HttpResponse:
 def result_image(request: HttpRequest, token: str) -> HttpResponse:
     """A result image an API answer or callback linked to: signed and expiring, so it
     needs no session (scripts and chat front-ends fetch it as it is)."""
-    result = apitasks.result_from_token(token)
+    result = task_bodies.result_from_token(token)
     if result is None:
         raise Http404
     response = serve_file(request, result.file.name, result.content_type)
@@ -179,7 +181,7 @@ def result_image(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def openapi_document(request: HttpRequest) -> HttpResponse:
     """The OpenAPI 3.1 description of the APIs, public like any API description."""
-    response = JsonResponse(openapi.document(base_url(request)), json_dumps_params={"indent": 1})
+    response = JsonResponse(schemas.document(base_url(request)), json_dumps_params={"indent": 1})
     response["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -197,3 +199,58 @@ def docs(request: HttpRequest) -> HttpResponse:
             "result_ttl_days": settings.BANANA_API_RESULT_URL_TTL // 86400,
         },
     )
+
+
+# --- The member's keys page ----------------------------------------------------------------
+
+
+def _page(request, form, *, new_key=None, status=200):
+    member_keys = keys.keys_of(request.user)
+    committed = keys.committed_this_month(member_keys)
+    labels = {m.id: m.label for m in catalogue.model_options()}
+    rows = [
+        {
+            "key": key,
+            "committed": committed.get(key.pk, 0),
+            "models": [labels.get(m, m) for m in key.allowed_models],
+        }
+        for key in member_keys
+    ]
+    context = {
+        "form": form,
+        "rows": rows,
+        "new_key": new_key,
+        "deliveries": callbacks.deliveries_of(request.user),
+        "base_url": base_url(request),
+    }
+    return render(request, "generations/api_keys.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_keys(request):
+    if request.method != "POST":
+        return _page(request, ApiKeyForm())
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    data = form.cleaned_data
+    try:
+        new_key = keys.create_key(
+            request.user,
+            data["name"],
+            monthly_budget=data["monthly_budget"],
+            allowed_models=data["allowed_models"],
+        )
+    except ValueError as exc:
+        form.add_error(None, str(exc))
+        return _page(request, form, status=400)
+    # Shown in this answer only (never_cache: not kept by the browser or a proxy).
+    return _page(request, ApiKeyForm(), new_key=new_key)
+
+
+@require_POST
+def api_key_revoke(request, key_id):
+    key = get_object_or_404(ApiKey.objects.filter(user=request.user), pk=key_id)
+    keys.revoke(key, request.user)
+    return redirect("api_keys")

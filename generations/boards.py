@@ -5,9 +5,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Prefetch
 from django.utils.functional import SimpleLazyObject
 
-from . import prepared
-from .galleries import with_cards
-from .models import Collection, CollectionItem, Generation
+from generations import prepared
+from generations.galleries import with_cards
+from generations.models import Collection, CollectionItem, Generation
 
 
 def create_collection(owner, name, visibility=Collection.Visibility.TEAM):

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
-from . import members
-from .models import MemberProfile
-from .models.members import INVITABLE_ROLES
+from generations.accounts import members
+from generations.models import MemberProfile
+from generations.models.members import INVITABLE_ROLES
 
 
 class JoinForm(UserCreationForm):

@@ -22,13 +22,15 @@ from django.core.validators import URLValidator
 from django.db import connection
 from django.db.models import Prefetch
 
-from . import apitasks, catalogue, members, services, upstream
-from .callbacks import address_policy
-from .fetch import FetchError, FetchPolicy, check_url, fetch
-from .images import ImageRejected, validate_upload
-from .models import ApiKey, Generation, ReferenceImage, ResultImage
-from .models.generations import GenerationId
-from .services import ReferenceInput
+from generations import catalogue, services, upstream
+from generations.accounts import members
+from generations.api import task_bodies
+from generations.api.callbacks import address_policy
+from generations.fetch import FetchError, FetchPolicy, check_url, fetch
+from generations.images import ImageRejected, validate_upload
+from generations.models import ApiKey, Generation, ReferenceImage, ResultImage
+from generations.models.generations import GenerationId
+from generations.services import ReferenceInput
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -313,7 +315,7 @@ def look(generation_ids: Sequence[str]) -> set[str]:
     if refreshed:
         rows = load(generation_ids)
     gone = set(generation_ids) - {str(g.pk) for g in rows}
-    return gone | {str(g.pk) for g in rows if apitasks.is_settled(g)}
+    return gone | {str(g.pk) for g in rows if task_bodies.is_settled(g)}
 
 
 class Watcher:

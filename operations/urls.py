@@ -1,0 +1,11 @@
+"""Endpoints for operators' machines (docs/operations.md)."""
+
+from django.urls import path
+
+from operations import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
+]
