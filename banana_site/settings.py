@@ -603,7 +603,7 @@ BANANA_SHARE_MISSES_PER_MINUTE: int = env.int("BANANA_SHARE_MISSES_PER_MINUTE", 
 # A table in the database by default: shared by every process with no extra service.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://banana_cache")}
 
-# --- Operations: probes, metrics, logs, error reports (operations/; docs/operations.md) 
+# --- Operations: probes, metrics, logs, error reports (operations/; docs/operations.md)
 # The task worker records a heartbeat this often (seconds); /readyz fails when no worker
 # has been seen for BANANA_WORKER_STALE_AFTER seconds.
 BANANA_WORKER_HEARTBEAT_EVERY = env.float("BANANA_WORKER_HEARTBEAT_EVERY", default=10.0)

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_noop
 from generations import credits, upstream
 from generations.accounts import members
 from generations.api import callbacks, keys
+from generations.background import enqueue_after_commit
 from generations.fetch import FetchError, FetchPolicy, fetch
 from generations.images import ImageRejected, ProcessedImage, process_image
 from generations.models import (
@@ -40,7 +41,6 @@ from generations.models import (
     new_secret,
 )
 from generations.models.generations import GenerationId, result_upload_path
-from generations.background import enqueue_after_commit
 from generations.storage import content_hash
 
 if TYPE_CHECKING:

@@ -35,10 +35,10 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from generations.api import task_bodies
+from generations.background import enqueue_after_commit
 from generations.fetch import FetchError, FetchPolicy, check_url
 from generations.models import ApiTask, CallbackAttempt, CallbackDelivery, Generation
 from generations.models.generations import GenerationId
-from generations.background import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
