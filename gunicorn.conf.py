@@ -16,7 +16,7 @@ from operations.redaction import redact_secrets
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
 # Threads, not one request per process: the OpenAI-compatible image calls wait for their
-# images while holding a thread, and pages must still find one free (docs/api.md, "Serving waiting calls").
+# images while holding a thread, and pages must still find one free (docs/api.md).
 # Keep BANANA_API_MAX_WAITING below the threads, and PostgreSQL's max_connections above
 # workers x threads.
 worker_class = "gthread"
