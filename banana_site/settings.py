@@ -218,6 +218,10 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
 # factor for staff cover that case.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+# Password sign-ins per client network (IPv6: per /64) and minute, whatever the username,
+# counted before any password is hashed: a guesser cycling through usernames gets 429s, not
+# a slower login page for everyone. 0: no such limit.
+LOGIN_ATTEMPTS_PER_MINUTE: int = env.int("LOGIN_ATTEMPTS_PER_MINUTE", default=20)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

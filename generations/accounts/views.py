@@ -53,6 +53,8 @@ class LoginView(auth_views.LoginView):
             response = self.get(request, *args, **kwargs)
             response.status_code = 403
             return response
+        if paused := security.sign_ins_paused(request):
+            return paused
         return super().post(request, *args, **kwargs)
 
 
