@@ -146,7 +146,8 @@ def sign_in(claims: dict[str, Any]) -> User:
 
 def check_rules(email: str, claims: dict[str, Any]) -> None:
     domains = settings.OIDC_ALLOWED_DOMAINS
-    if domains and email.rpartition("@")[2].lower() not in domains:
+    allowed = {members.normalise_email(domain) for domain in domains}
+    if domains and members.normalise_email(email).rpartition("@")[2] not in allowed:
         raise Refused(
             _(
                 "Banana Studio is open to addresses at %(domains)s. You signed in to "
@@ -177,7 +178,7 @@ def open_to_rules() -> bool:
 def _member_for_new_identity(email: str, claims: dict[str, Any]) -> User:
     """The member a provider account not linked yet belongs to: the one with its verified
     e-mail address, else a new member (invited, or admitted by the rules)."""
-    same_address = list(get_user_model().objects.filter(email__iexact=email)[:2])
+    same_address = members.users_with_address(email)
     if len(same_address) > 1:
         raise Refused(
             _("Several accounts here use %(email)s, so none is chosen. Ask an admin.")
