@@ -418,7 +418,8 @@ def free_username(hint: str) -> str:
 # --- Sessions -------------------------------------------------------------------------------
 
 
-def _session_store() -> Any:
+def session_store() -> Any:
+    """The session engine's store class (SESSION_ENGINE)."""
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
@@ -460,7 +461,7 @@ def end_sessions(user: User, *, keep: str | None = None) -> int:
     if keep:
         rows = rows.exclude(session_key=keep)
     keys = list(rows.values_list("session_key", flat=True))
-    store = _session_store()()
+    store = session_store()()
     for key in keys:
         store.delete(key)
     MemberSession.objects.filter(session_key__in=keys).delete()
@@ -471,14 +472,14 @@ def end_session(user: User, session_id: int) -> bool:
     row = MemberSession.objects.filter(user=user, pk=session_id).first()
     if row is None:
         return False
-    _session_store()().delete(row.session_key)
+    session_store()().delete(row.session_key)
     row.delete()
     return True
 
 
 def live_sessions(user: User) -> list[MemberSession]:
     """The member's sessions that still sign them in; records of ended ones are dropped."""
-    store = _session_store()
+    store = session_store()
     live, gone = [], []
     for row in MemberSession.objects.filter(user=user):
         if store(row.session_key).load().get(SESSION_KEY) == str(user.pk):
