@@ -204,6 +204,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Banana Studio <studi
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # How long a password-reset link works, in seconds.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+# Reset requests per hour from one client network, and for one address (whether or not it
+# has an account); more are answered 429. 0: no such limit.
+PASSWORD_RESETS_PER_CLIENT: int = env.int("PASSWORD_RESETS_PER_CLIENT", default=10)
+PASSWORD_RESETS_PER_ADDRESS: int = env.int("PASSWORD_RESETS_PER_ADDRESS", default=3)
 
 # --- Sign-in throttle (django-axes) -------------------------------------------------------
 # Failed sign-ins are counted per account *and* client address, on /login/ and the admin's
