@@ -116,8 +116,8 @@ class RevokeKeysMixin(forms.Form):
             count,
         ) % {"count": count}
         field.help_text = _(
-            "Scripts using them stop at once; make new keys afterwards. Leave this ticked "
-            "if anyone else may have seen your password or a key."
+            "Scripts that use your keys stop at once; make new keys afterwards. Leave this "
+            "ticked if anyone else may have seen your password or a key."
         )
 
     def revoke_keys_if_asked(self, user: User) -> int:
