@@ -40,6 +40,7 @@ def delete_in_batches(rows: QuerySet, batch: int = DELETE_BATCH) -> dict[str, in
             counts[label] = counts.get(label, 0) + count
     return counts
 
+
 # A task that ran longer than this lost its worker: none of ours takes a minute (the
 # upstream client gives up after its timeouts and retries well before).
 ABANDONED_AFTER = timedelta(minutes=15)

@@ -63,9 +63,7 @@ def _keys_revoked(request, count):
     if count:
         messages.success(
             request,
-            ngettext(
-                "Your API key is revoked.", "Your %(count)d API keys are revoked.", count
-            )
+            ngettext("Your API key is revoked.", "Your %(count)d API keys are revoked.", count)
             % {"count": count},
         )
 
