@@ -431,9 +431,9 @@ class SessionRefresh(MozillaSessionRefresh):
         return bool(getattr(request, "oidc_check_now", False))
 
     def process_view(self, request: Any, view_func: Any, args: Any, kwargs: Any) -> Any:
-        if not getattr(view_func, "login_required", True) or request.path in self.exempt_urls:
+        if not getattr(view_func, "login_required", True) or not provider_session(request):
             return None
-        if not provider_session(request):
+        if request.path in self.exempt_urls:
             return None
         overdue = time.time() - request.session.get("oidc_id_token_expiration", 0)
         if overdue < 0:
