@@ -192,6 +192,7 @@ def settings_in_a_fresh_process(**variables):
     return json.loads(out)
 
 
+@pytest.mark.subprocess
 def test_mail_settings_come_from_the_environment():
     mailers, sender = settings_in_a_fresh_process(
         EMAIL_URL="smtp+tls://robot:s%40cret@mail.example.com:587",
@@ -214,6 +215,7 @@ def test_mail_settings_come_from_the_environment():
     assert sender == "Studio <studio@example.com>"
 
 
+@pytest.mark.subprocess
 def test_mail_goes_to_the_console_in_development_and_the_local_relay_in_production():
     development, _ = settings_in_a_fresh_process(DEBUG="true")
     assert development["default"]["BACKEND"] == "django.core.mail.backends.console.EmailBackend"

@@ -366,6 +366,7 @@ def settings_of_a_fresh_process(**variables):
     return done.returncode, (json.loads(done.stdout) if done.returncode == 0 else done.stderr)
 
 
+@pytest.mark.subprocess
 def test_provider_settings_come_from_the_environment():
     code, values = settings_of_a_fresh_process(
         OIDC_ISSUER="https://sso.example.com/",
@@ -388,6 +389,7 @@ def test_provider_settings_come_from_the_environment():
     ]
 
 
+@pytest.mark.subprocess
 def test_settings_that_would_lock_everyone_out_or_leak_stop_the_start():
     no_provider = settings_of_a_fresh_process(LOCAL_PASSWORDS="false")
     plain_http = settings_of_a_fresh_process(

@@ -51,6 +51,7 @@ def database_url():
     return f"sqlite:///{db['NAME']}"
 
 
+@pytest.mark.subprocess
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_access_and_error_logs_never_show_a_webhook_secret_or_share_token(tmp_path):
     port = free_port()
