@@ -204,6 +204,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Banana Studio <studi
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # How long a password-reset link works, in seconds.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+# Reset requests per hour from one client network, and for one address (whether or not it
+# has an account); more are answered 429. 0: no such limit.
+PASSWORD_RESETS_PER_CLIENT: int = env.int("PASSWORD_RESETS_PER_CLIENT", default=10)
+PASSWORD_RESETS_PER_ADDRESS: int = env.int("PASSWORD_RESETS_PER_ADDRESS", default=3)
 
 # --- Sign-in throttle (django-axes) -------------------------------------------------------
 # Failed sign-ins are counted per account *and* client address, on /login/ and the admin's
@@ -218,6 +222,13 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
 # factor for staff cover that case.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+# How long the log of sign-ins (who, when, from which address: django-axes' access log)
+# is kept; failed sign-ins themselves are dropped once their cool-off is over.
+LOGIN_LOG_KEEP_DAYS: int = env.int("LOGIN_LOG_KEEP_DAYS", default=90)
+# Password sign-ins per client network (IPv6: per /64) and minute, whatever the username,
+# counted before any password is hashed: a guesser cycling through usernames gets 429s, not
+# a slower login page for everyone. 0: no such limit.
+LOGIN_ATTEMPTS_PER_MINUTE: int = env.int("LOGIN_ATTEMPTS_PER_MINUTE", default=20)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -552,6 +563,9 @@ BANANA_RECONCILE_EVERY: float = env.float("BANANA_RECONCILE_EVERY", default=30.0
 # worker died to another, this often (seconds); successful results are kept this long.
 BANANA_HOUSEKEEPING_EVERY: float = env.float("BANANA_HOUSEKEEPING_EVERY", default=300.0)
 BANANA_TASK_RESULTS_KEEP: int = env.int("BANANA_TASK_RESULTS_KEEP", default=24 * 3600)
+# Finished callback deliveries (delivered, given up, cancelled) and their attempts are
+# kept this many days for members and admins to look into, then pruned.
+BANANA_CALLBACKS_KEEP_DAYS: int = env.int("BANANA_CALLBACKS_KEEP_DAYS", default=30)
 # A submit whose outcome is unknown and that no callback has bound is given up after this.
 BANANA_UNKNOWN_TIMEOUT: float = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
 BANANA_PROMPT_MAX_LENGTH: int = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)

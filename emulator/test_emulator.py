@@ -459,6 +459,7 @@ def test_key_never_logged(http, emu, caplog):
     assert KEY not in caplog.text and "dk-wrong-secret" not in caplog.text
 
 
+@pytest.mark.subprocess
 def test_cli_starts_and_stops_on_sigterm(http):
     proc = subprocess.Popen(
         [sys.executable, "-m", "emulator", "--port", "0", "--pending-seconds", "0", "-q"],

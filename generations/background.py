@@ -15,3 +15,9 @@ def enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
     once outside one): a task must never find a row that is not there yet."""
     task = import_string(f"generations.tasks.{task_name}")
     transaction.on_commit(lambda: task.enqueue(**kwargs))
+
+
+def enqueue(task_name: str, **kwargs: Any) -> None:
+    """Enqueue `generations.tasks.<task_name>` at once, for work that needs no row the
+    caller is writing (a password-reset mail: an address is all it takes)."""
+    import_string(f"generations.tasks.{task_name}").enqueue(**kwargs)

@@ -1,4 +1,5 @@
-"""Rate limits keyed by the client's network: guessing share tokens.
+"""Rate limits keyed by the client's network (guessing share tokens, password sign-ins and
+resets across usernames), or by another key (reset mails per address).
 
 Hits are counted in the database with one atomic upsert per hit, so every process and
 machine shares the count and concurrent guesses never slip through. IPv6 clients are
@@ -74,6 +75,12 @@ def hit(key, window_seconds, now=None):
             [key, window],
         )
         return cursor.fetchone()[0]
+
+
+def seconds_left(window_seconds, now=None):
+    """How long until the current window of `window_seconds` ends (at least 1)."""
+    now = now or time.time()
+    return max(1, int(window_seconds - now % window_seconds))
 
 
 def prune(older_than_seconds=3600, now=None):

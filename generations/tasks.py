@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from generations import housekeeping as housekeeping_service
 from generations import retention, services
+from generations.accounts import passwords
 from generations.api import callbacks
 
 STORE_RETRY_DELAY = timedelta(seconds=20)
@@ -73,3 +74,9 @@ def deliver_callback(*, delivery_id, attempt):
 @task
 def apply_retention():
     return retention.apply()
+
+
+@task
+def send_password_reset(*, address, base_url):
+    # An address, not an id: whether it names an account is what the web must not tell.
+    passwords.send_reset_mail(address, base_url)

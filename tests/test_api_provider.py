@@ -287,6 +287,7 @@ def test_a_valid_key_may_send_a_members_body_and_an_invalid_one_only_an_anonymou
     assert without.status_code == 413
 
 
+@pytest.mark.subprocess
 def test_our_own_upstream_client_completes_a_generation_against_our_server(
     live_server, emulator, member
 ):

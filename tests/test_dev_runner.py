@@ -58,6 +58,7 @@ def wait_until_up(url, process, timeout=60):
     raise AssertionError(f"{url} never answered")
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not Path("/proc").exists(), reason="walks /proc to find child processes")
 def test_rundev_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
     web, api = free_port(), free_port()

@@ -33,6 +33,7 @@ print(client.cookies["sessionid"].value)
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not os.path.exists("/proc"), reason="walks /proc to find child processes")
 def test_rundev_answers_a_burst_of_fifty_submits_without_dropping_one(tmp_path):
     web, api = free_port(), free_port()

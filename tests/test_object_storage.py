@@ -273,6 +273,7 @@ def test_retention_removes_the_original_object_and_keeps_the_display_and_thumbna
     assert not default_storage.exists(original)
 
 
+@pytest.mark.subprocess
 def test_environment_alone_puts_media_in_the_bucket(bucket, s3_endpoint):
     """The settings build the S3 backend from S3_* variables: a fresh process configured
     by its environment only stores a file in the bucket, presigns it, and lets browsers

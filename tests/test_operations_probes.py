@@ -111,6 +111,7 @@ def test_probes_need_no_login_and_are_exempt_from_the_https_redirect(client, set
     assert client.get("/history/").status_code == 301  # everything else goes to https
 
 
+@pytest.mark.subprocess
 def test_without_its_database_the_process_is_alive_but_not_ready():
     port, closed = free_port(), free_port()
     server = subprocess.Popen(

@@ -5,12 +5,22 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from generations.accounts import passwords
 
 from .conftest import make_user
+from .mail_helpers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +192,7 @@ def settings_in_a_fresh_process(**variables):
     return json.loads(out)
 
 
+@pytest.mark.subprocess
 def test_mail_settings_come_from_the_environment():
     mailers, sender = settings_in_a_fresh_process(
         EMAIL_URL="smtp+tls://robot:s%40cret@mail.example.com:587",
@@ -204,6 +215,7 @@ def test_mail_settings_come_from_the_environment():
     assert sender == "Studio <studio@example.com>"
 
 
+@pytest.mark.subprocess
 def test_mail_goes_to_the_console_in_development_and_the_local_relay_in_production():
     development, _ = settings_in_a_fresh_process(DEBUG="true")
     assert development["default"]["BACKEND"] == "django.core.mail.backends.console.EmailBackend"
@@ -218,3 +230,119 @@ def test_mail_goes_to_the_console_in_development_and_the_local_relay_in_producti
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPTIONS": {"host": "localhost", "port": 25, "timeout": 10},
     }
+
+
+# --- Issue 21, finding 9: the reset told which addresses exist, and was not limited --------
+# Before: 264 ms with a mail, 6 ms without (the SMTP conversation was in the request), and
+# any number of requests per address or client.
+
+DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+def run_worker():
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, interval=0)
+
+
+@pytest.fixture
+def queued_mail(settings):
+    """Tasks wait for a worker, as in production."""
+    settings.TASKS = DB_TASKS
+
+
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection when done
+def test_the_request_does_the_same_work_whether_or_not_the_address_has_an_account(
+    client, mina, smtp_inbox, queued_mail
+):
+    answers, statements = [], []
+    for address in ("mina@example.com", "nobody@example.com"):
+        with CaptureQueriesContext(connection) as queries:
+            answers.append(client.post(reverse("password_reset"), {"email": address}))
+        statements.append([re.sub(r"'[^']*'|\d+", "?", q["sql"]) for q in queries])
+
+    assert answers[0]["Location"] == answers[1]["Location"] == reverse("password_reset_done")
+    assert statements[0] == statements[1]  # no lookup of the address, no mail: the same
+    assert smtp_inbox.messages == []
+    assert sorted(r.args_kwargs["kwargs"]["address"] for r in DBTaskResult.objects.all()) == [
+        "mina@example.com",
+        "nobody@example.com",
+    ]
+
+    run_worker()
+
+    assert [recipients for _s, recipients, _m in smtp_inbox.messages] == [["mina@example.com"]]
+    assert reset_link(smtp_inbox).startswith("http://testserver/password/reset/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_is_down_does_not_hold_up_or_fail_the_request(
+    client, mina, settings, queued_mail
+):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": free_port(), "timeout": 1},
+        }
+    }
+
+    assert request_reset(client).status_code == 302
+    run_worker()  # the worker's attempt fails and is logged; nothing reaches the visitor
+
+
+def test_requests_for_one_address_are_limited_whatever_its_spelling(
+    client, mina, smtp_inbox, settings
+):
+    settings.PASSWORD_RESETS_PER_ADDRESS = 2
+    for address in ("mina@example.com", "MINA@example.com"):
+        request_reset(client, address)
+
+    refused = client.post(reverse("password_reset"), {"email": "Mina@Example.com"})
+
+    assert refused.status_code == 429
+    assert "Too many reset requests" in refused.text
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert len(smtp_inbox.messages) == 2
+    assert request_reset(client, "tae@example.com").status_code == 302  # another address
+
+
+def test_an_unknown_address_is_limited_the_same_way(client, settings):
+    settings.PASSWORD_RESETS_PER_ADDRESS = 2
+    statuses = [
+        client.post(reverse("password_reset"), {"email": "nobody@example.com"}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+
+
+def test_requests_from_one_client_network_are_limited_across_addresses(client, mina, settings):
+    settings.PASSWORD_RESETS_PER_CLIENT = 3
+    for n in range(3):
+        request_reset(client, f"someone-{n}@example.com")
+
+    refused = client.post(reverse("password_reset"), {"email": "mina@example.com"})
+    elsewhere = client.post(
+        reverse("password_reset"), {"email": "mina@example.com"}, REMOTE_ADDR="198.51.100.4"
+    )
+
+    assert refused.status_code == 429
+    assert elsewhere.status_code == 302
+
+
+def test_the_limits_last_an_hour(client, mina, smtp_inbox, settings):
+    settings.PASSWORD_RESETS_PER_ADDRESS = 1
+    start = timezone.now().replace(minute=0, second=1)
+    with time_machine.travel(start, tick=False):
+        request_reset(client)
+        assert (
+            client.post(reverse("password_reset"), {"email": "mina@example.com"}).status_code == 429
+        )
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        request_reset(client)
+    assert len(smtp_inbox.messages) == 2
+
+
+def test_accounts_are_found_by_the_exact_address_not_a_look_alike():
+    alice = make_user("alice")  # alice@example.com
+
+    # (The form refuses addresses like these; the task looks them up all the same.)
+    assert passwords.ResetRequestForm().get_users("al\u0131ce@example.com") == []  # dotless i
+    assert passwords.ResetRequestForm().get_users("ALICE@example.com") == [alice]

@@ -51,6 +51,7 @@ def requests_answered(base, method="GET", status="2xx"):
     return 0
 
 
+@pytest.mark.subprocess
 def test_release_web_and_worker_run_under_honcho_and_stop_together(tmp_path):
     port = free_port()
     env = {

@@ -108,6 +108,7 @@ except RuntimeError:
 """
 
 
+@pytest.mark.subprocess
 def test_an_error_event_arrives_without_the_api_key_or_the_webhook_secret(sentry):
     subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", LOG_AN_UPSTREAM_ERROR],
@@ -140,6 +141,7 @@ def test_an_error_event_arrives_without_the_api_key_or_the_webhook_secret(sentry
     assert "user" not in event  # no personal data
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not Path("/proc").exists(), reason="Linux process model")
 def test_a_server_error_in_a_web_request_arrives_with_its_url_redacted(sentry, tmp_path):
     """A real 500: the web process's database is down when the upstream's webhook comes."""

@@ -9,6 +9,8 @@
   nothing else (the admin then shows everything read-only, and its custom views check the
   permission they need); an admin is a superuser.
 - Invitations: a single-use link, mailed, that expires. Only its token's hash is stored.
+- E-mail addresses are compared in one form, `normalise_email`, in Python: the database only
+  narrows the candidates (its case-insensitive match folds more than ours).
 - Sessions: recorded at sign-in (MemberSession), so "sign out everywhere" and deactivation
   find a member's sessions directly. Deactivating a user ends every session they have.
 - Model access: `allowed_models(user)` is the one rule for which models (and image sizes)
@@ -22,6 +24,8 @@ import hashlib
 import json
 import re
 import secrets
+import string
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import import_module
@@ -233,9 +237,34 @@ def find_invitation(token: str) -> Invitation | None:
     return Invitation.objects.filter(token_hash=hash_token(token)).first()
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def normalise_email(address: str) -> str:
-    local, _at, domain = address.strip().rpartition("@")
-    return f"{local}@{domain.lower()}"
+    """The one form in which addresses are compared, and invitations stored: Unicode NFC
+    (one encoding of each letter, as RFC 6532 asks of addresses), no surrounding space,
+    ASCII letters in lower case. Nothing else is folded: a dotless i (U+0131), an ß or an
+    "ff" ligature stays itself, so "al\u0131ce@example.com" is never alice@example.com.
+    PostgreSQL's UPPER(), Python's casefold() and NFKC would make some of them one, and a
+    person at the identity provider could then take over a member's account. Letters
+    outside ASCII keep their case: two such spellings are two addresses (an admin links
+    them by hand if they are one person's)."""
+    return unicodedata.normalize("NFC", address.strip()).translate(_ASCII_LOWER)
+
+
+def with_address(rows: QuerySet[Any], address: str, field: str = "email") -> list[Any]:
+    """The rows whose `field` is `address`, both normalised. The database's
+    case-insensitive match finds every candidate (it folds at least ASCII case); the
+    comparison that decides is ours."""
+    wanted = normalise_email(address)
+    if not wanted:
+        return []
+    candidates = rows.filter(**{f"{field}__iexact": wanted})
+    return [row for row in candidates if normalise_email(getattr(row, field)) == wanted]
+
+
+def users_with_address(address: str) -> list[User]:
+    return with_address(get_user_model().objects.order_by("pk"), address)
 
 
 EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
@@ -247,17 +276,17 @@ def split_addresses(text: str) -> list[str]:
     for word in EMAIL_SEPARATORS.split(text):
         word = word.strip().strip("<>")
         if word:
-            seen.setdefault(word.lower(), word)
+            seen.setdefault(normalise_email(word), word)
     return list(seen.values())
 
 
 def existing_account(address: str) -> str | None:
     """Why this address is not invited: it belongs to a member already (a deactivated one is
     reactivated in the admin, not invited into a second account); else None."""
-    users = get_user_model().objects.filter(email__iexact=address)
-    if users.filter(is_active=True).exists():
+    users = users_with_address(address)
+    if any(user.is_active for user in users):
         return _("already a member")
-    if users.exists():
+    if users:
         return _("a deactivated member: reactivate them in the admin instead")
     return None
 
@@ -289,7 +318,8 @@ def invite(
         token = secrets.token_urlsafe(32)
         now = timezone.now()
         with transaction.atomic():
-            Invitation.objects.pending(now).filter(email__iexact=address).update(revoked_at=now)
+            earlier = with_address(Invitation.objects.pending(now), address)
+            Invitation.objects.filter(pk__in=[i.pk for i in earlier]).update(revoked_at=now)
             invitation = Invitation.objects.create(
                 email=address,
                 role=role,
@@ -351,7 +381,8 @@ def accept_with_password(invitation: Invitation, username: str, password: str) -
 
 
 def pending_invitation_for(address: str) -> Invitation | None:
-    return Invitation.objects.pending().filter(email__iexact=address).order_by("-pk").first()
+    invitations = with_address(Invitation.objects.pending().order_by("-pk"), address)
+    return invitations[0] if invitations else None
 
 
 def create_member(
@@ -387,7 +418,8 @@ def free_username(hint: str) -> str:
 # --- Sessions -------------------------------------------------------------------------------
 
 
-def _session_store() -> Any:
+def session_store() -> Any:
+    """The session engine's store class (SESSION_ENGINE)."""
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
@@ -429,7 +461,7 @@ def end_sessions(user: User, *, keep: str | None = None) -> int:
     if keep:
         rows = rows.exclude(session_key=keep)
     keys = list(rows.values_list("session_key", flat=True))
-    store = _session_store()()
+    store = session_store()()
     for key in keys:
         store.delete(key)
     MemberSession.objects.filter(session_key__in=keys).delete()
@@ -440,14 +472,14 @@ def end_session(user: User, session_id: int) -> bool:
     row = MemberSession.objects.filter(user=user, pk=session_id).first()
     if row is None:
         return False
-    _session_store()().delete(row.session_key)
+    session_store()().delete(row.session_key)
     row.delete()
     return True
 
 
 def live_sessions(user: User) -> list[MemberSession]:
     """The member's sessions that still sign them in; records of ended ones are dropped."""
-    store = _session_store()
+    store = session_store()
     live, gone = [], []
     for row in MemberSession.objects.filter(user=user):
         if store(row.session_key).load().get(SESSION_KEY) == str(user.pk):

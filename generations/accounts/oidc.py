@@ -18,12 +18,21 @@ is a pending invitation for that address (with no rules set, only invited people
 
 Sessions that signed in here are checked with the provider again every
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS (`SessionRefresh`, prompt=none): a person deactivated or
-removed at the provider is signed out at their next page load after that.
+removed at the provider is signed out at their next request after that, whatever kind of
+request it is (headers a client sends decide how it is sent to the provider, never whether).
+
+When the provider refuses a person at such a check (or our rules refuse what it now says
+about them), their member's API keys stop at once, until they sign in with the provider
+again: a key must not outlive the access it was made with (`ProviderIdentity.refused_at`,
+read by `ApiKey.objects.usable()`). The studio hears from the provider only at sign-ins
+and these checks; to cut someone off who no longer opens the studio, deactivate them here
+too (that stops their keys and sessions at once).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -32,13 +41,14 @@ from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 from django.views.generic import View
+from django_htmx.http import HttpResponseClientRedirect
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.middleware import SessionRefresh as MozillaSessionRefresh
 from mozilla_django_oidc.utils import import_from_settings
@@ -48,6 +58,7 @@ from mozilla_django_oidc.views import (
 )
 
 from generations.accounts import members
+from generations.middleware import back_after_login
 from generations.models import ProviderIdentity
 
 if TYPE_CHECKING:
@@ -139,14 +150,39 @@ def sign_in(claims: dict[str, Any]) -> User:
     ProviderIdentity.objects.update_or_create(
         issuer=issuer,
         subject=subject,
-        defaults={"user": user, "email": email, "last_sign_in": timezone.now()},
+        defaults={
+            "user": user,
+            "email": email,
+            "last_sign_in": timezone.now(),
+            "refused_at": None,
+        },
     )
     return user
 
 
+# The answers with which a provider says it no longer signs the person in (OpenID Connect
+# Core 3.1.2.6). "temporarily_unavailable" or "server_error" say nothing about the person.
+REFUSALS = frozenset(
+    {
+        "login_required",
+        "interaction_required",
+        "access_denied",
+        "consent_required",
+        "account_selection_required",
+    }
+)
+
+
+def refused(identities: Any) -> int:
+    """The provider (or our rules about what it says) refused these provider accounts: the
+    API keys of their members stop until they sign in with it again."""
+    return int(identities.filter(refused_at__isnull=True).update(refused_at=timezone.now()))
+
+
 def check_rules(email: str, claims: dict[str, Any]) -> None:
     domains = settings.OIDC_ALLOWED_DOMAINS
-    if domains and email.rpartition("@")[2].lower() not in domains:
+    allowed = {members.normalise_email(domain) for domain in domains}
+    if domains and members.normalise_email(email).rpartition("@")[2] not in allowed:
         raise Refused(
             _(
                 "Banana Studio is open to addresses at %(domains)s. You signed in to "
@@ -177,7 +213,7 @@ def open_to_rules() -> bool:
 def _member_for_new_identity(email: str, claims: dict[str, Any]) -> User:
     """The member a provider account not linked yet belongs to: the one with its verified
     e-mail address, else a new member (invited, or admitted by the rules)."""
-    same_address = list(get_user_model().objects.filter(email__iexact=email)[:2])
+    same_address = members.users_with_address(email)
     if len(same_address) > 1:
         raise Refused(
             _("Several accounts here use %(email)s, so none is chosen. Ask an admin.")
@@ -243,6 +279,13 @@ class ProviderBackend(OIDCAuthenticationBackend):
         except Refused as refusal:
             log.info("identity provider sign-in refused: %s", refusal)
             self.request.oidc_refusal = str(refusal)
+            # After the rolled-back sign-in: a member this account is linked to no longer
+            # gets in with it, so neither do their keys.
+            refused(
+                ProviderIdentity.objects.filter(
+                    issuer=settings.OIDC_ISSUER, subject=str(claims.get("sub"))
+                )
+            )
             return None
 
     def get_user(self, user_id: Any) -> Any:
@@ -297,6 +340,8 @@ class CallbackView(OIDCAuthenticationCallbackView):
     def get(self, request: Any) -> Any:
         if not enabled():
             raise Http404
+        # Who this session signed in as, before a failed check signs them out.
+        self.checked_member = request.user if provider_session(request) else None
         try:
             return super().get(request)
         except ProviderUnavailable as exc:
@@ -307,6 +352,9 @@ class CallbackView(OIDCAuthenticationCallbackView):
         request = self.request
         reason = getattr(request, "oidc_refusal", None)
         error = request.GET.get("error")
+        member = getattr(self, "checked_member", None)
+        if member is not None and error in REFUSALS:
+            refused(ProviderIdentity.objects.filter(user=member, issuer=settings.OIDC_ISSUER))
         if reason is None and error in ("login_required", "interaction_required"):
             reason = _(
                 "Your sign-in at %(provider)s has ended or no longer lets you in, so you were "
@@ -323,10 +371,30 @@ class CallbackView(OIDCAuthenticationCallbackView):
         return refused_page(request, reason)
 
 
+def provider_session(request: Any) -> bool:
+    """Whether this request's session signed in with the identity provider."""
+    return (
+        enabled()
+        and request.user.is_authenticated
+        and request.session.get(BACKEND_SESSION_KEY) == members.PROVIDER_BACKEND
+    )
+
+
 class SessionRefresh(MozillaSessionRefresh):
     """Checks a provider sign-in with the provider again once its time is up (prompt=none,
-    so a person still signed in there notices nothing). Only full page loads are sent there:
-    htmx fragments, images and other sub-resources are left alone until the next page."""
+    so a person still signed in there notices nothing), before any view that needs the
+    member. How depends on the request, never whether (its headers are the client's word):
+
+    - a page load is sent to the provider and comes back to the page;
+    - an htmx request sends the whole tab there (HX-Redirect), back to the page it is on;
+    - a form posted without htmx goes there too, back to the page it was posted from;
+    - a script's request (fetch, XHR) cannot follow the provider's pages: 401 until the
+      page is loaded again;
+    - an image or other sub-resource of a page already shown is served for one more
+      interval, then refused the same way.
+
+    Views open to visitors (share pages, signed images, the key-authenticated APIs) never
+    look at the session's member and are left alone."""
 
     get_settings = staticmethod(setting)
 
@@ -355,19 +423,43 @@ class SessionRefresh(MozillaSessionRefresh):
     def exempt_urls(self) -> set[str]:
         return {reverse(name) for name in ("oidc_authentication_callback", "logout")}
 
-    def is_refreshable_url(self, request: Any) -> bool:
-        return (
-            enabled()
-            and request.session.get(BACKEND_SESSION_KEY) == members.PROVIDER_BACKEND
-            and "HX-Request" not in request.headers
-            and request.headers.get("Sec-Fetch-Dest", "document") == "document"
-            and super().is_refreshable_url(request)
-        )
-
     def process_request(self, request: Any) -> Any:
+        return None  # whether a view needs the member is known in process_view
+
+    def is_refreshable_url(self, request: Any) -> bool:
+        # mozilla-django-oidc's redirect is built only once process_view has decided.
+        return bool(getattr(request, "oidc_check_now", False))
+
+    def process_view(self, request: Any, view_func: Any, args: Any, kwargs: Any) -> Any:
+        if not getattr(view_func, "login_required", True) or not provider_session(request):
+            return None
+        if request.path in self.exempt_urls:
+            return None
+        overdue = time.time() - request.session.get("oidc_id_token_expiration", 0)
+        if overdue < 0:
+            return None
+        htmx = "HX-Request" in request.headers
+        destination = request.headers.get("Sec-Fetch-Dest", "document")
+        if not htmx and destination not in ("document", "iframe", "frame"):
+            if destination != "empty" and overdue < settings.OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS:
+                return None
+            return HttpResponse(
+                _("Your sign-in needs checking again: reload the page."),
+                status=401,
+                content_type="text/plain",
+            )
+        request.oidc_check_now = True
         try:
-            return super().process_request(request)
+            response = super().process_request(request)
         except ProviderUnavailable as exc:
-            # Checked again at the next page; the provider being down signs nobody out.
+            # Checked again at the next request; the provider being down signs nobody out.
             log.warning("identity provider unavailable for a session check: %s", exc)
             return None
+        if response is None or response.status_code != 302:
+            return response
+        if htmx or request.method != "GET":
+            # Not back to a fragment's or a form action's own URL: to the page it was on.
+            request.session["oidc_login_next"] = back_after_login(request)
+        if htmx:
+            return HttpResponseClientRedirect(response["Location"])
+        return response

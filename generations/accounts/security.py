@@ -4,6 +4,9 @@ plus single-use recovery codes).
 
 The throttle's policy and numbers live in settings (LOGIN_FAILURE_LIMIT,
 LOGIN_COOLOFF_MINUTES); failures are rows in the database, so every process counts them.
+Before any of that, password sign-ins are counted per client network whatever the username
+(LOGIN_ATTEMPTS_PER_MINUTE): one upsert, before a password is hashed or axes writes a row, so
+a guesser cycling through usernames cannot make every sign-in slow or the table grow.
 Members never meet the second factor; staff set one up the first time they open the admin
 and confirm it once per session after that.
 """
@@ -34,6 +37,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from generations import ratelimit
 
 RECOVERY_CODE_COUNT = 10
 AUTHENTICATOR_NAME = "Authenticator app"
@@ -89,6 +94,27 @@ def lockout_response(request, original_response=None, credentials=None):
     )
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
+
+
+SIGN_IN_WINDOW = 60
+
+
+def sign_ins_paused(request):
+    """Count one password sign-in from the client's network (IPv6: its /64), whatever the
+    username. While the network is over LOGIN_ATTEMPTS_PER_MINUTE this minute: the page
+    saying how long to wait (429); else None. Call it before the password is checked."""
+    limit = settings.LOGIN_ATTEMPTS_PER_MINUTE
+    if not limit:
+        return None
+    network = ratelimit.network_of(ratelimit.client_address(request))
+    if ratelimit.hit(f"sign-in:{network}", SIGN_IN_WINDOW) <= limit:
+        return None
+    seconds = ratelimit.seconds_left(SIGN_IN_WINDOW)
+    response = render(
+        request, "registration/sign_ins_paused.html", {"seconds": seconds}, status=429
+    )
+    response["Retry-After"] = str(seconds)
     return response
 
 
@@ -254,4 +280,6 @@ class StaffAdminSite(admin.AdminSite):
         if not settings.BANANA_LOCAL_PASSWORDS and not request.user.is_authenticated:
             # No password form here: staff sign in with the identity provider, then come back.
             return redirect(with_next(settings.LOGIN_URL, safe_next(request)))
+        if request.method == "POST" and (paused := sign_ins_paused(request)):
+            return paused
         return super().login(request, extra_context)

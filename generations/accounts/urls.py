@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from generations import converters  # noqa: F401  (registers <token:>)
+from generations import converters  # noqa: F401  (registers <token:> and <secret:>)
 from generations.accounts import oidc, views
 from generations.accounts.views import local_passwords_only
 
@@ -46,7 +46,7 @@ urlpatterns = [
         name="password_reset_done",
     ),
     path(
-        "password/reset/<uidb64>/<token>/",
+        "password/reset/<uidb64>/<secret:token>/",
         local_passwords_only(views.PasswordResetConfirmView.as_view()),
         name="password_reset_confirm",
     ),

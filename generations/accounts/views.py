@@ -14,12 +14,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from generations import languages
-from generations.accounts import members, oidc, security
+from generations.accounts import members, oidc, passwords, security
 from generations.accounts.forms import JoinForm, ProfileForm
 from generations.models import Invitation, MemberSession
 
@@ -53,37 +54,59 @@ class LoginView(auth_views.LoginView):
             response = self.get(request, *args, **kwargs)
             response.status_code = 403
             return response
+        if paused := security.sign_ins_paused(request):
+            return paused
         return super().post(request, *args, **kwargs)
 
 
+def _keys_revoked(request, count):
+    if count:
+        messages.success(
+            request,
+            ngettext("Your API key is revoked.", "Your %(count)d API keys are revoked.", count)
+            % {"count": count},
+        )
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """Django's; the member stays signed in under a new session key, and the record of their
-    sessions follows it."""
+    """Django's, offering to revoke the member's API keys too; the member stays signed in
+    under a new session key, and the record of their sessions follows it."""
+
+    form_class = passwords.ChangePasswordForm
 
     def form_valid(self, form):
         old_key = self.request.session.session_key
         response = super().form_valid(form)
         members.session_rotated(self.request, old_key)
+        _keys_revoked(self.request, form.revoke_keys_if_asked(form.user))
         return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's, with the mailed link built on PUBLIC_BASE_URL when it is set: the Host
-    header a visitor sends never decides where a reset link points."""
+    """Django's page, but the mail is sent by a task and each request counts against the
+    client's and the address's limits (generations.accounts.passwords). The link is built
+    on PUBLIC_BASE_URL when it is set: the Host header a visitor sends never decides where
+    a reset link points."""
 
-    @property
-    def extra_email_context(self):
-        hours = max(1, round(settings.PASSWORD_RESET_TIMEOUT / 3600))
-        return {"base_url": settings.PUBLIC_BASE_URL, "valid_hours": hours}
+    def form_valid(self, form):
+        address = form.cleaned_data["email"]
+        if paused := passwords.reset_paused(self.request, address):
+            return paused
+        passwords.request_reset(address, passwords.base_url(self.request))
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Django's; a new password set through the mailed link also lifts the account's sign-in
-    lockouts, since the password they guarded no longer exists."""
+    """Django's, offering to revoke the member's API keys too; a new password set through
+    the mailed link also lifts the account's sign-in lockouts, since the password they
+    guarded no longer exists."""
+
+    form_class = passwords.NewPasswordForm
 
     def form_valid(self, form):
         response = super().form_valid(form)
         reset_login_failures(username=form.user.get_username())
+        _keys_revoked(self.request, form.revoke_keys_if_asked(form.user))
         return response
 
 
@@ -254,6 +277,7 @@ def account_settings(request):
         return response
     context = {
         "form": form,
+        "sign_out_form": passwords.SignOutEverywhereForm(user),
         "role": members.role_of(user).label,
         "sessions": members.live_sessions(user),
         "current_session": request.session.session_key,
@@ -266,10 +290,14 @@ def account_settings(request):
 
 @require_POST
 def sign_out_everywhere(request):
-    """Every session of this member ends, this one included."""
+    """Every session of this member ends, this one included, and their API keys are
+    revoked too when the box (ticked by default) stayed ticked."""
+    form = passwords.SignOutEverywhereForm(request.user, request.POST)
+    revoked = form.revoke_keys_if_asked(request.user) if form.is_valid() else 0
     members.end_sessions(request.user)
     logout(request)
     messages.success(request, _("You are signed out everywhere."))
+    _keys_revoked(request, revoked)
     return redirect("login")
 
 

@@ -172,8 +172,17 @@ class ProfileInline(admin.StackedInline):
 
 class ProviderIdentityInline(ReadOnlyInline):
     model = ProviderIdentity
-    readonly_fields = fields = ("issuer", "subject", "email", "linked_at", "last_sign_in")
-    can_delete = True  # unlinks: the next sign-in links again by verified e-mail address
+    readonly_fields = fields = (
+        "issuer",
+        "subject",
+        "email",
+        "linked_at",
+        "last_sign_in",
+        "refused_at",
+    )
+    # Unlinks: the next sign-in links again by verified e-mail address (and a refusal by the
+    # provider, which stops the member's keys, goes with it).
+    can_delete = True
 
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm("generations.delete_provideridentity")

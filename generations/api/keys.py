@@ -97,6 +97,18 @@ def revoke(key: ApiKey, by: User | None) -> bool:
     )
 
 
+def revoke_all(user: User, by: User | None) -> int:
+    """Revoke every active key of `user` (a new password, signing out everywhere); returns
+    how many there were."""
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=by
+    )
+
+
+def active_key_count(user: User) -> int:
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).count()
+
+
 def keys_of(user: User) -> list[ApiKey]:
     return list(ApiKey.objects.filter(user=user))
 

@@ -16,8 +16,11 @@ from generations.models.credits import ZERO, credit_field
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def usable(self) -> ApiKeyQuerySet:
-        """Not revoked, and their member may still sign in."""
-        return self.filter(revoked_at__isnull=True, user__is_active=True)
+        """Not revoked, and their member may still sign in: active here, and not refused by
+        the identity provider since their last sign-in there."""
+        return self.filter(revoked_at__isnull=True, user__is_active=True).exclude(
+            user__provider_identities__refused_at__isnull=False
+        )
 
 
 class ApiKey(models.Model):

@@ -132,7 +132,11 @@ class MemberSession(models.Model):
 
 
 class ProviderIdentity(models.Model):
-    """The identity provider's account (issuer + subject) a member signs in with."""
+    """The identity provider's account (issuer + subject) a member signs in with.
+
+    `refused_at` is set when the provider (or our rules about what it says) last refused
+    this person, at a sign-in or a session's re-check; the member's API keys stop until
+    they sign in with the provider again (generations/accounts/oidc.py)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_identities"
@@ -142,6 +146,12 @@ class ProviderIdentity(models.Model):
     email = models.EmailField(_("e-mail at the provider"), blank=True)
     linked_at = models.DateTimeField(_("linked"), default=timezone.now)
     last_sign_in = models.DateTimeField(_("last sign-in"), null=True, blank=True)
+    refused_at = models.DateTimeField(
+        _("refused by the provider"),
+        null=True,
+        blank=True,
+        help_text=_("The member's API keys stop until they sign in with the provider again."),
+    )
 
     class Meta:
         verbose_name = _("identity provider account")
