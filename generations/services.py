@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from generations import credits, upstream
+from generations import catalogue, credits, upstream
 from generations.accounts import members
 from generations.api import callbacks, keys
 from generations.background import enqueue_after_commit
@@ -88,9 +88,6 @@ def create_generation(
     return create_job(owner, count=1, references=references, job_id=job_id, **fields)[0]
 
 
-MAX_JOB_IMAGES = 4
-
-
 def create_job(
     owner: User,
     *,
@@ -122,8 +119,8 @@ def create_job(
     of submitting (the studio, retries, any API) comes through here. Raises a
     credits.CreditError (storage and rate limits included) when the hold is refused.
     """
-    if not 1 <= count <= MAX_JOB_IMAGES:
-        raise ValueError(f"a job has 1 to {MAX_JOB_IMAGES} images")
+    if count not in catalogue.IMAGE_COUNTS:
+        raise ValueError(f"a job has 1 to {catalogue.MAX_IMAGES_PER_JOB} images")
     members.check_model_access(owner, model, image_size)
     price = credits.price_for(model, image_size)
     references = list(references)
