@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -66,10 +66,12 @@ QUEUED_STALE_AFTER = timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class ReferenceInput:
-    """A validated reference: either a URL or re-encoded image bytes."""
+    """A validated reference: a URL, or re-encoded image bytes (`content`, or the file at
+    `path` when the caller keeps large ones out of memory)."""
 
     url: str = ""
     content: bytes = b""
+    path: str = ""
     extension: str = ""
     content_type: str = ""
     width: int | None = None
@@ -172,6 +174,9 @@ def _save_references(
             )
             if ref.content:
                 reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
+            elif ref.path:
+                with open(ref.path, "rb") as fh:
+                    reference.file.save(f"ref.{ref.extension}", File(fh), save=False)
             rows.append(reference)
     ReferenceImage.objects.bulk_create(rows)
 
