@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import shutil
 import tempfile
@@ -30,9 +31,9 @@ MAX_DEPTH = 32  # our bodies nest two levels; deeper is malformed, not a Recursi
 SPILL_AT = 64 * 1024  # an images[] string longer than this goes to a file as it is read
 SPILLED_PREFIX = 256  # what of a spilled string stays in the parsed body (its header)
 _DATA_HEADER = re.compile(r"data:([^,]{0,200}),", re.IGNORECASE)
-# ijson's pure-Python backend: faster than yajl's on multi-megabyte strings (yajl grows its
-# buffer as it goes), and it reads integers of any size, as JSON allows.
-PARSER = ijson.get_backend("python")
+# yajl's backend keeps one string at a time (the pure-Python one holds every string it has
+# read until the end); basic events carry no path, whose cost would grow with the nesting.
+PARSER = ijson.get_backend("yajl2_c")
 
 
 class BodyTooLarge(Exception):
@@ -116,7 +117,7 @@ def parse_json(stream: IO[bytes], work: Workspace | None = None) -> JsonBody:
             container.append(value)
 
     try:
-        for prefix, event, value in PARSER.parse(stream, use_float=True):
+        for event, value in PARSER.basic_parse(stream, use_float=True, buf_size=CHUNK):
             if event in ("start_map", "start_array"):
                 if len(stack) >= MAX_DEPTH:
                     raise MalformedBody("nested too deeply")
@@ -131,8 +132,8 @@ def parse_json(stream: IO[bytes], work: Workspace | None = None) -> JsonBody:
                 if (
                     work is not None
                     and event == "string"
-                    and prefix == "images.item"
                     and len(value) > SPILL_AT
+                    and _in_top_level_images(stack)
                 ):
                     index = len(stack[-1][0])
                     path = work.new_file(".txt")
@@ -141,12 +142,28 @@ def parse_json(stream: IO[bytes], work: Workspace | None = None) -> JsonBody:
                     value = value[:SPILLED_PREFIX]
                 put(value)
     except ijson.JSONError as exc:
+        if "overflow" in str(exc):
+            return _parsed_whole(stream)
         raise MalformedBody(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise MalformedBody(str(exc)) from None
     if len(root) != 1:
         raise MalformedBody("no JSON value")
     return JsonBody(root[0], spilled)
+
+
+def _parsed_whole(stream: IO[bytes]) -> JsonBody:
+    """The standard library's parse, for the rare body with a number past 64 bits (valid
+    JSON yajl refuses): whole, so only where such a number is."""
+    stream.seek(0)
+    try:
+        return JsonBody(json.loads(stream.read()))
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBody(str(exc)) from None
+
+
+def _in_top_level_images(stack: list[tuple[Any, str | None]]) -> bool:
+    return len(stack) == 2 and stack[0][1] == "images" and isinstance(stack[1][0], list)
 
 
 class DataUriError(Exception):

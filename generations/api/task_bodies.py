@@ -94,11 +94,11 @@ class Output:
     quality: int | None = None
 
     def __str__(self) -> str:
-        return self.format + ("" if self.quality is None else f".{self.quality}")
+        return self.format + ("" if self.quality is None else f"-{self.quality}")
 
     @classmethod
     def parse(cls, text: str) -> Output | None:
-        fmt, _sep, quality = text.partition(".")
+        fmt, _sep, quality = text.partition("-")
         if fmt not in schemas.OUTPUT_FORMATS or (quality and not quality.isdigit()):
             return None
         return cls(fmt, int(quality) if quality else None)
