@@ -33,7 +33,10 @@ from generations.views.media import serve_file
 
 logger = logging.getLogger(__name__)
 
+# The provider's own words in its envelopes (contract sections 1 and 2), never translated.
 INVALID_KEY = "Invalid API key"
+FAILED = "failed"
+TASK_NOT_FOUND = "task not found"
 LIMIT_RETRY_AFTER = "30"
 
 
@@ -96,7 +99,7 @@ def answer(body: BaseModel, status: int = 200, **headers: str) -> HttpResponse:
 
 
 def provider_error(status: int, detail: str | None = None, **headers: str) -> HttpResponse:
-    return answer(schemas.ProviderError(code=1, message="failed", detail=detail), status, **headers)
+    return answer(schemas.ProviderError(code=1, message=FAILED, detail=detail), status, **headers)
 
 
 def provider_unauthorized(code: int) -> HttpResponse:
@@ -166,7 +169,7 @@ def task_query(request: HttpRequest) -> HttpResponse:
         return provider_error(400, "task_id is required")
     generation = jobs.own_generation(key, task_id)
     if generation is None:
-        return answer(schemas.ProviderError(code=1, message="task not found"), 404)
+        return answer(schemas.ProviderError(code=1, message=TASK_NOT_FOUND), 404)
     generation = jobs.refreshed(key, generation)
     base = task_bodies.base_url_of(generation, base_url(request))
     return answer(schemas.ProviderQueryOk(data=task_bodies.task(generation, base)))
