@@ -153,9 +153,7 @@ NOT_SHOWN_IN_PAGES = {ROOT / "generations" / "api" / "schemas.py"}
 PYTHON_SOURCES = sorted(
     p
     for p in (ROOT / "generations").rglob("*.py")
-    if "migrations" not in p.parts
-    and "management" not in p.parts
-    and p not in NOT_SHOWN_IN_PAGES
+    if "migrations" not in p.parts and "management" not in p.parts and p not in NOT_SHOWN_IN_PAGES
 )
 # Keyword arguments whose string is shown to people.
 SHOWN_KEYWORDS = {
