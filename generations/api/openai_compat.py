@@ -5,13 +5,18 @@ credits by changing only their base URL and key.
 
 Each of the `n` images is its own generation (task and hold), all submitted or none. The
 call waits until the images are kept (BANANA_API_WAIT_SECONDS at most), then answers them
-as `b64_json` (the default, as for OpenAI's GPT image models) or as signed `url`s of ours.
+as `b64_json` (the default, as for OpenAI's GPT image models) or as signed `url`s of ours
+(the default for OpenAI's DALL·E names, which BANANA_OPENAI_MODEL_ALIASES maps to our
+models), in the `output_format` asked. Requests and answers are the models of
+generations/api/schemas.py.
 
 Errors have OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, and the
 statuses (error.type / error.code) are:
 
-- 400 invalid_request_error / invalid_value, model_not_found…: bad parameters, or a model
-  not on offer or not allowed for the key;
+- 400 invalid_request_error / invalid_value, invalid_json, model_not_found…: bad
+  parameters, a body that is not a JSON object, or a model not on offer or not allowed for
+  the key;
+- 413 invalid_request_error / request_too_large: the body is larger than allowed;
 - 401 invalid_request_error / invalid_api_key: key missing, unknown, revoked, or its
   member deactivated;
 - 402 insufficient_quota / insufficient_credits, key_budget_exceeded, team_cap_reached:
