@@ -664,3 +664,9 @@ BANANA_API_WAIT_INTERVAL: float = env.float("BANANA_API_WAIT_INTERVAL", default=
 BANANA_API_MAX_WAITING: int = env.int("BANANA_API_MAX_WAITING", default=50)
 # How long the signed result-image URLs the APIs hand out keep working (seconds).
 BANANA_API_RESULT_URL_TTL: int = env.int("BANANA_API_RESULT_URL_TTL", default=7 * 24 * 3600)
+# OpenAI's own image model names (dall-e-2, dall-e-3, gpt-image-1…) that the OpenAI-compatible
+# API takes, each to one of BANANA_MODELS ("": the key's default model). Unset: all of them to
+# the default model; {} turns the aliases off (docs/api.md).
+BANANA_OPENAI_MODEL_ALIASES: dict[str, str] | None = env.json(
+    "BANANA_OPENAI_MODEL_ALIASES", default=None
+)

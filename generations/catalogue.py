@@ -9,6 +9,11 @@ from django.dispatch import receiver
 
 from generations import upstream
 
+# How many images one submit may ask for (the studio's count, the APIs' `n`): each is its own
+# generation, with its own upstream task and hold.
+MAX_IMAGES_PER_JOB = 4
+IMAGE_COUNTS = range(1, MAX_IMAGES_PER_JOB + 1)
+
 
 @dataclass(frozen=True)
 class ModelOption:

@@ -77,12 +77,13 @@ def price_of_choice(model: str, image_size: str | None = "") -> Decimal | None:
 
 
 def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decimal | None:
-    """What a submit of `count` images (1 to 4; anything else counts as 1) holds in all."""
+    """What a submit of `count` images (catalogue.IMAGE_COUNTS; anything else counts as 1)
+    holds in all."""
     try:
         images = int(str(count))
     except ValueError:
         images = 1
-    images = images if 1 <= images <= 4 else 1
+    images = images if images in catalogue.IMAGE_COUNTS else 1
     price = price_of_choice(model, image_size)
     return None if price is None else price * images
 

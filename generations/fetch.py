@@ -52,12 +52,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class FetchError(Exception):
-    """Safe to log; ``.permanent`` says whether retrying can help."""
+    """Safe to log; ``.permanent`` says whether retrying can help; ``.address_refused`` that
+    the host did not resolve, or resolved to an address the policy refuses (callers that
+    answer strangers say the same for both)."""
 
-    def __init__(self, message: str, *, permanent: bool):
+    def __init__(self, message: str, *, permanent: bool, address_refused: bool = False):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.address_refused = address_refused
 
     def __repr__(self) -> str:
         return f"FetchError({self.message!r}, permanent={self.permanent})"
@@ -129,7 +132,11 @@ def _literal_ip(host: str) -> IPAddress | None:
 def _check_literal_host(host: str, policy: FetchPolicy) -> None:
     ip = _literal_ip(host)
     if ip is not None and not _ip_allowed(ip, policy.allow_private):
-        raise FetchError(f"Refusing to fetch from {host}: address not allowed.", permanent=True)
+        raise FetchError(
+            f"Refusing to fetch from {host}: address not allowed.",
+            permanent=True,
+            address_refused=True,
+        )
 
 
 # The mixin is only ever combined with urllib3's connection classes: tell the type checker
@@ -271,14 +278,20 @@ def check_url(url: str, policy: FetchPolicy) -> None:
     except (OSError, UnicodeError):
         if policy.allow_private:  # development: names may resolve only where fetched
             return
-        raise FetchError(f"Could not resolve {host}.", permanent=False) from None
+        raise FetchError(
+            f"Could not resolve {host}.", permanent=False, address_refused=True
+        ) from None
     for info in infos:
         try:
             ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         except ValueError:
-            raise FetchError(f"Could not resolve {host}.", permanent=True) from None
+            raise FetchError(
+                f"Could not resolve {host}.", permanent=True, address_refused=True
+            ) from None
         if not _ip_allowed(ip, policy.allow_private):
-            raise FetchError(f"Refusing {host}: address not allowed.", permanent=True)
+            raise FetchError(
+                f"Refusing {host}: address not allowed.", permanent=True, address_refused=True
+            )
 
 
 # --------------------------------------------------------------------------- data: URIs
@@ -362,7 +375,9 @@ def _get(session: requests.Session, url: str, policy: FetchPolicy, host: str) ->
         )
     except _BlockedAddressError:
         raise FetchError(
-            f"Refusing to fetch from {host}: address not allowed.", permanent=True
+            f"Refusing to fetch from {host}: address not allowed.",
+            permanent=True,
+            address_refused=True,
         ) from None
     except requests.exceptions.Timeout:
         raise FetchError(f"Timed out connecting to {host}.", permanent=False) from None

@@ -83,7 +83,7 @@ class GenerationForm(forms.Form):
         required=False,
         empty_value=None,
         initial=1,
-        choices=[(n, str(n)) for n in range(1, 5)],
+        choices=[(n, str(n)) for n in catalogue.IMAGE_COUNTS],
         widget=KeptSelect,
         help_text=_("Each image is its own run, at its own price."),
     )

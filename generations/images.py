@@ -20,6 +20,7 @@ __all__ = [
     "ALLOWED_FORMATS",
     "ImageRejected",
     "ProcessedImage",
+    "convert",
     "make_display",
     "process_image",
     "validate_upload",
@@ -179,14 +180,14 @@ def _normalise(img: Image.Image, fmt: str) -> Image.Image:
     return out
 
 
-def _encode(img: Image.Image, fmt: str) -> bytes:
+def _encode(img: Image.Image, fmt: str, quality: int | None = None) -> bytes:
     buf = io.BytesIO()
     if fmt == "PNG":
         img.save(buf, "PNG", optimize=False)
     elif fmt == "JPEG":
-        img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=False)
+        img.save(buf, "JPEG", quality=quality or JPEG_QUALITY, optimize=False)
     else:
-        img.save(buf, "WEBP", quality=WEBP_QUALITY)
+        img.save(buf, "WEBP", quality=WEBP_QUALITY if quality is None else quality)
     return buf.getvalue()
 
 
@@ -279,3 +280,28 @@ def validate_upload(data: bytes, *, max_bytes: int, max_pixels: int = 40_000_000
             gettext_noop("The file is too large (the limit is %(limit)s)."), limit=shown
         )
     return process_image(data, max_pixels=max_pixels)
+
+
+def convert(
+    data: bytes, fmt: str, *, quality: int | None = None, max_pixels: int = 40_000_000
+) -> bytes:
+    """An image of ours as PNG, JPEG or WEBP (`fmt`), at `quality` (0-100, JPEG and WEBP;
+    default that of our own encodings). Already in that format, with no quality asked: the
+    same bytes. Raises ImageRejected."""
+    fmt = fmt.upper()
+    if fmt not in _EXTENSIONS:
+        raise ValueError(f"unsupported format {fmt}")
+    img, current = _decode(bytes(data), max_pixels, ALLOWED_FORMATS)
+    try:
+        if current == fmt and quality is None:
+            return bytes(data)
+        return _encode(_normalise(_orient(img), fmt), fmt, quality)
+    except Exception:
+        raise ImageRejected(gettext_noop("The image could not be processed.")) from None
+    finally:
+        img.close()
+
+
+def content_type_of(fmt: str) -> str:
+    """The content type of PNG, JPEG or WEBP."""
+    return _CONTENT_TYPES[fmt.upper()]

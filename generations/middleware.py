@@ -1,3 +1,4 @@
+import io
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
 from generations import languages
+from generations.api import bodies
 
 
 class VaryOnHtmxMiddleware:
@@ -84,6 +86,63 @@ class RequestSizeLimitMiddleware:
                 return login_redirect(request)
             return HttpResponse(_("Request body too large."), status=413, content_type="text/plain")
         return self.get_response(request)
+
+
+class ChunkedBodies:
+    """WSGI, around Django (banana_site/wsgi.py): a body sent with `Transfer-Encoding:
+    chunked` and no Content-Length (the `openai` Node package sends streamed files so) is
+    read here, within the largest limit its sender could have, into a temporary file, and
+    handed on with its length. Django reads no more of a body than CONTENT_LENGTH says, so
+    it would otherwise see an empty one. RequestSizeLimitMiddleware then applies the
+    sender's own limit, as for any body."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not chunked or environ.get("CONTENT_LENGTH"):
+            return self.application(environ, start_response)
+        limit = settings.BANANA_ANONYMOUS_MAX_BODY
+        if _may_be_a_member(environ):
+            limit = max(limit, settings.BANANA_MEMBER_MAX_BODY)
+        try:
+            body = bodies.read_to_file(environ["wsgi.input"], limit)
+        except bodies.BodyTooLarge:
+            start_response(
+                "413 Request Entity Too Large",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")],
+            )
+            return [b"Request body too large."]
+        size = body.seek(0, io.SEEK_END)
+        body.seek(0)
+        environ.update({"wsgi.input": body, "CONTENT_LENGTH": str(size)})
+        del environ["HTTP_TRANSFER_ENCODING"]  # what Django is handed is no longer chunked
+        return _ClosingBoth(self.application(environ, start_response), body)
+
+
+def _may_be_a_member(environ):
+    """A key or a session cookie: who sent it is decided later, this only bounds the read."""
+    if environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer ":
+        return True
+    return f"{settings.SESSION_COOKIE_NAME}=" in environ.get("HTTP_COOKIE", "")
+
+
+class _ClosingBoth:
+    """The response's iterable, which also closes the body's file when the server is done."""
+
+    def __init__(self, result, body):
+        self.result, self.body = result, body
+
+    def __iter__(self):
+        return iter(self.result)
+
+    def close(self):
+        try:
+            if hasattr(self.result, "close"):
+                self.result.close()
+        finally:
+            self.body.close()
 
 
 def _same_site_path(request, url):

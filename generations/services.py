@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from generations import credits, upstream
+from generations import catalogue, credits, upstream
 from generations.accounts import members
 from generations.api import callbacks, keys
 from generations.background import enqueue_after_commit
@@ -66,10 +66,12 @@ QUEUED_STALE_AFTER = timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class ReferenceInput:
-    """A validated reference: either a URL or re-encoded image bytes."""
+    """A validated reference: a URL, or re-encoded image bytes (`content`, or the file at
+    `path` when the caller keeps large ones out of memory)."""
 
     url: str = ""
     content: bytes = b""
+    path: str = ""
     extension: str = ""
     content_type: str = ""
     width: int | None = None
@@ -86,9 +88,6 @@ def create_generation(
     """Record one generation and, once the row is committed, send it upstream (a job of
     one: see create_job)."""
     return create_job(owner, count=1, references=references, job_id=job_id, **fields)[0]
-
-
-MAX_JOB_IMAGES = 4
 
 
 def create_job(
@@ -122,8 +121,8 @@ def create_job(
     of submitting (the studio, retries, any API) comes through here. Raises a
     credits.CreditError (storage and rate limits included) when the hold is refused.
     """
-    if not 1 <= count <= MAX_JOB_IMAGES:
-        raise ValueError(f"a job has 1 to {MAX_JOB_IMAGES} images")
+    if count not in catalogue.IMAGE_COUNTS:
+        raise ValueError(f"a job has 1 to {catalogue.MAX_IMAGES_PER_JOB} images")
     members.check_model_access(owner, model, image_size)
     price = credits.price_for(model, image_size)
     references = list(references)
@@ -175,6 +174,9 @@ def _save_references(
             )
             if ref.content:
                 reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
+            elif ref.path:
+                with open(ref.path, "rb") as fh:
+                    reference.file.save(f"ref.{ref.extension}", File(fh), save=False)
             rows.append(reference)
     ReferenceImage.objects.bulk_create(rows)
 

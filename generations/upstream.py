@@ -125,7 +125,9 @@ MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
 # In the order they are offered to members ("auto" is accepted but not offered).
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 ACCEPTED_ASPECT_RATIOS = frozenset({"auto", *ASPECT_RATIOS})
-IMAGE_SIZES = ("1k", "2k", "4k")
+# Each image size's long side in pixels: what OpenAI-style "WxH" sizes are matched against.
+IMAGE_SIZE_PIXELS = {"1k": 1024, "2k": 2048, "4k": 4096}
+IMAGE_SIZES = tuple(IMAGE_SIZE_PIXELS)
 _IMAGE_RESULT_PREFIXES = ("https://", "http://", "data:image/")
 _REFERENCE_IMAGE_PREFIXES = ("https://", "http://", "data:")
 _NO_IMAGE_MESSAGE = "The upstream reported success but returned no image."
@@ -520,7 +522,7 @@ def _build_submit_payload(
     if len(images) > MAX_REFERENCE_IMAGES:
         raise _invalid(
             f"at most {MAX_REFERENCE_IMAGES} images are allowed",
-            _("At most 4 reference images are allowed."),
+            _("At most %(max)d reference images are allowed.") % {"max": MAX_REFERENCE_IMAGES},
         )
     for image in images:
         if not isinstance(image, str) or not image.strip().lower().startswith(

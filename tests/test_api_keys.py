@@ -181,6 +181,7 @@ def test_the_openapi_document_is_public_and_describes_every_api_route(client):
     assert set(document["paths"]) == {
         "/api/image/gen",
         "/api/task/query",
+        "/api/balance",
         "/v1/images/generations",
         "/v1/images/edits",
         "/v1/models",

@@ -18,6 +18,7 @@ import time_machine
 from django.utils import timezone
 from PIL import Image
 
+from generations.api import jobs
 from generations.models import ApiKeyMonth, CreditAccount, Generation, ReferenceImage
 
 from .api_helpers import bearer, data_uri, make_key, noise_png
@@ -214,9 +215,14 @@ def test_reference_and_callback_urls_follow_our_address_policy(
     )
     credentials = submit(live_server, secret, {**body, "images": ["http://u:p@example.com/a.png"]})
 
-    for answer in (loopback, private, by_name, metadata):
+    for answer, param in (
+        (loopback, "images[0]"),
+        (private, "images[0]"),
+        (by_name, "callback_url"),
+        (metadata, "callback_url"),
+    ):
         assert answer.status_code == 400
-        assert "address not allowed" in answer.json()["detail"]
+        assert answer.json()["detail"] == jobs.ADDRESS_REFUSED.format(param=param)
     assert credentials.status_code == 400
     assert Generation.objects.count() == 0
 

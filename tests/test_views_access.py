@@ -46,6 +46,7 @@ PUBLIC = {
 BEARER_KEY = {
     "api_image_gen": ("post", {"code": 1, "message": "Invalid API key"}),
     "api_task_query": ("get", {"code": 401, "message": "Invalid API key"}),
+    "api_balance": ("get", {"code": 401, "message": "Invalid API key"}),
     "openai_images_generations": ("post", "invalid_api_key"),
     "openai_images_edits": ("post", "invalid_api_key"),
     "openai_models": ("get", "invalid_api_key"),

@@ -1,9 +1,11 @@
-"""What the APIs do for a request that carries a personal key: check what it asks for,
-turn its references into ours, submit through `services.create_job` (the web form's
-path: model access, price, hold, limits, team cap, ledger) and, for the OpenAI-compatible
-calls, wait until the images are kept.
+"""What the APIs do for a request that carries a personal key, once its body has passed
+its schema (generations/api/schemas.py): what only the key decides (its models, OpenAI's
+model names it takes), turn its references into ours, submit through `services.create_job`
+(the web form's path: model access, price, hold, limits, team cap, ledger) and, for the
+OpenAI-compatible calls, wait until the images are kept.
 
-Refusals are exceptions; the views turn them into the provider's or OpenAI's shapes.
+Refusals are exceptions (schemas.InvalidRequest); the views turn them into the provider's
+or OpenAI's shapes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -22,13 +26,14 @@ from django.core.validators import URLValidator
 from django.db import connection
 from django.db.models import Prefetch
 
-from generations import catalogue, services, upstream
+from generations import catalogue, credits, services, upstream
 from generations.accounts import members
-from generations.api import task_bodies
+from generations.api import bodies, keys, schemas, task_bodies
 from generations.api.callbacks import address_policy
+from generations.api.schemas import InvalidRequest, ModelNotAvailable, model_aliases
 from generations.fetch import FetchError, FetchPolicy, check_url, fetch
 from generations.images import ImageRejected, validate_upload
-from generations.models import ApiKey, Generation, ReferenceImage, ResultImage
+from generations.models import ApiKey, Generation, ResultImage
 from generations.models.generations import GenerationId
 from generations.services import ReferenceInput
 
@@ -37,61 +42,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_url_length = ReferenceImage._meta.get_field("source_url").max_length
-assert _url_length is not None
-URL_MAX_LENGTH: int = _url_length
-MAX_IMAGES_PER_REQUEST = 4  # n of the OpenAI calls
-# Long side in pixels of each image size, for mapping OpenAI sizes ("1536x1024").
-SIZE_PIXELS = {"1k": 1024, "2k": 2048, "4k": 4096}
 _SIZE_RE = re.compile(r"(\d{1,5})x(\d{1,5})")
+# Whether a URL's host resolves, and to what, is the server's business: both refusals read
+# the same, so a caller cannot map our network through them.
+ADDRESS_REFUSED = "{param}: this address cannot be used (it does not resolve, or is not allowed)"
 
 
-class InvalidRequest(Exception):
-    """The request is malformed or asks for what we do not offer; nothing was spent.
-    str() is for the caller; `param` names the offending field."""
-
-    code = "invalid_value"
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+# --- What only the key decides ---------------------------------------------------------------
 
 
-class ModelNotAvailable(InvalidRequest):
-    code = "model_not_found"
-
-
-# --- Checking what is asked ----------------------------------------------------------------
-
-
-def _storable(text: str) -> bool:
-    """Text a database column takes: no NUL, valid UTF-8 (JSON allows lone surrogates)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def check_prompt(prompt: object) -> str:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidRequest("prompt is required", "prompt")
-    if not _storable(prompt):
-        raise InvalidRequest("prompt holds characters that are not allowed", "prompt")
-    if len(prompt) > settings.BANANA_PROMPT_MAX_LENGTH:
-        raise InvalidRequest(
-            f"prompt is longer than {settings.BANANA_PROMPT_MAX_LENGTH} characters", "prompt"
-        )
-    return prompt.strip()
-
-
-def check_model(key: ApiKey, model: object) -> str:
+def check_model(key: ApiKey, model: str) -> str:
     """A model on offer that this key may use."""
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("model is required", "model")
     model = model.strip()
+    if not model:
+        raise InvalidRequest("model is required", "model")
     if catalogue.get_model_option(model) is None or not key.allows_model(model):
         raise ModelNotAvailable(
             f"The model '{model[:100]}' does not exist or this key may not use it.", "model"
@@ -99,71 +63,58 @@ def check_model(key: ApiKey, model: object) -> str:
     return model
 
 
-def check_aspect_ratio(value: object) -> str:
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str) or value.strip().lower() not in upstream.ACCEPTED_ASPECT_RATIOS:
-        raise InvalidRequest("unsupported aspect_ratio", "aspect_ratio")
-    return value.strip().lower()
+def openai_model(key: ApiKey, asked: str | None) -> tuple[str, str | None]:
+    """The model an OpenAI-compatible call means, and OpenAI's name when it used one of its
+    own (an alias: BANANA_OPENAI_MODEL_ALIASES). Blank, or an alias to "", is the first
+    model the key may use."""
+    asked = (asked or "").strip()
+    aliases = model_aliases()
+    alias = asked if asked in aliases else None
+    target = aliases[asked] if alias else asked
+    if not target:
+        options = keys.models_for(key)
+        target = options[0].id if options else ""
+        if not target:
+            raise ModelNotAvailable("This key may use no model.", "model")
+    return check_model(key, target), alias
 
 
-def check_image_size(model: str, value: object) -> str:
-    """A known size, kept only when the model takes one (as the provider ignores it)."""
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str) or value.strip().lower() not in upstream.IMAGE_SIZES:
-        raise InvalidRequest("unsupported image_size", "image_size")
-    return catalogue.size_for(model, value.strip().lower())
-
-
-def size_choice(model: str, size: object) -> tuple[str, str]:
+def size_choice(model: str, size: str | None) -> tuple[str, str]:
     """An OpenAI `size` ("1536x1024", "auto") as our nearest aspect ratio and image size
     (the size only for models that take one). Nearest in proportion: the ratio by log of
     width/height, the size by log of the pixel count."""
     if size is None or size in ("", "auto"):
         return "", ""
-    match = _SIZE_RE.fullmatch(size) if isinstance(size, str) else None
-    if match is None:
+    match = _SIZE_RE.fullmatch(size)
+    if match is None or not int(match[1]) or not int(match[2]):
         raise InvalidRequest("size must be 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'", "size")
     width, height = int(match[1]), int(match[2])
-    if not width or not height:
-        raise InvalidRequest("size must be 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'", "size")
 
     def ratio_distance(ratio: str) -> float:
         w, h = (int(part) for part in ratio.split(":"))
         return abs(math.log(w / h) - math.log(width / height))
 
     def size_distance(name: str) -> float:
-        return abs(math.log(SIZE_PIXELS[name] ** 2) - math.log(width * height))
+        return abs(math.log(upstream.IMAGE_SIZE_PIXELS[name] ** 2) - math.log(width * height))
 
     aspect_ratio = min(upstream.ASPECT_RATIOS, key=ratio_distance)
     image_size = min(upstream.IMAGE_SIZES, key=size_distance)
     return aspect_ratio, catalogue.size_for(model, image_size)
 
 
-def check_count(n: object) -> int:
-    if n is None:
-        return 1
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES_PER_REQUEST:
-        raise InvalidRequest(f"n must be an integer from 1 to {MAX_IMAGES_PER_REQUEST}", "n")
-    return n
+def image_size_for(model: str, value: str | None) -> str:
+    """A provider `image_size`, kept only when the model takes one (as the provider
+    ignores it)."""
+    return catalogue.size_for(model, (value or "").lower())
 
 
-def check_callback_url(value: object) -> str:
-    """A member's callback URL: http(s), no credentials, an address we may call."""
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str):
-        raise InvalidRequest("callback_url must be an http(s) URL", "callback_url")
-    url = _checked_url(value.strip(), "callback_url")
-    return url
+# --- Addresses and references ------------------------------------------------------------------
 
 
-def _checked_url(url: str, param: str) -> str:
-    if not _storable(url):
-        raise InvalidRequest(f"{param} must be an http(s) URL", param)
-    if len(url) > URL_MAX_LENGTH:
-        raise InvalidRequest(f"{param} is longer than {URL_MAX_LENGTH} characters", param)
+def checked_url(url: str, param: str) -> str:
+    """An http(s) URL that someone will call (the image service, our callback sender):
+    its form, and every address its host resolves to now, allowed by our policy."""
+    url = url.strip()
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
@@ -171,38 +122,64 @@ def _checked_url(url: str, param: str) -> str:
     try:
         check_url(url, address_policy())
     except FetchError as exc:
+        if exc.address_refused:
+            raise InvalidRequest(ADDRESS_REFUSED.format(param=param), param) from None
         raise InvalidRequest(f"{param}: {exc.message}", param) from None
     return url
 
 
-def reference_from_string(value: object, index: int) -> ReferenceInput:
+def reference_from_string(
+    value: str, index: int, work: bodies.Workspace, spilled: Path | None = None
+) -> ReferenceInput:
     """One `images` item of the provider's body: an http(s) URL that passes our address
     policy (the image service fetches it), or a base64 data: URI we decode and check as we
-    check uploads."""
+    check uploads (from its file when the body reader `spilled` it)."""
     param = f"images[{index}]"
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{param} must be an http(s) URL or a data: URI", param)
-    value = value.strip()
     if value[:5].lower() != "data:":
-        return ReferenceInput(url=_checked_url(value, param))
+        return ReferenceInput(url=checked_url(value, param))
+    limit = settings.BANANA_UPLOAD_MAX_BYTES
+    if spilled is None:
+        try:
+            data = fetch(value.strip(), FetchPolicy(max_bytes=limit))
+        except FetchError as exc:
+            raise InvalidRequest(f"{param}: {exc.message}", param) from None
+        return _reference_from_bytes(data, param, work)
+    decoded = work.new_file()
     try:
-        data = fetch(value, FetchPolicy(max_bytes=settings.BANANA_UPLOAD_MAX_BYTES))
-    except FetchError as exc:
+        bodies.decode_data_uri_file(spilled, decoded, limit)
+    except bodies.DataUriError as exc:
         raise InvalidRequest(f"{param}: {exc.message}", param) from None
-    return _reference_from_bytes(data, param)
+    finally:
+        spilled.unlink(missing_ok=True)
+    try:
+        return _reference_from_bytes(decoded.read_bytes(), param, work)
+    finally:
+        decoded.unlink(missing_ok=True)
 
 
-def reference_from_upload(upload: UploadedFile[bytes], index: int) -> ReferenceInput:
+def references_from_strings(
+    values: Sequence[str] | None, work: bodies.Workspace, spilled: dict[int, Path]
+) -> list[ReferenceInput]:
+    """Each in turn: one image decoded at a time, each kept in a file once checked."""
+    return [
+        reference_from_string(value, i, work, spilled.get(i))
+        for i, value in enumerate(values or ())
+    ]
+
+
+def reference_from_upload(
+    upload: UploadedFile[bytes], index: int, work: bodies.Workspace
+) -> ReferenceInput:
     param = f"image[{index}]"
     if upload.size is not None and upload.size > settings.BANANA_UPLOAD_MAX_BYTES:
         raise InvalidRequest(
             f"{param} is larger than {settings.BANANA_UPLOAD_MAX_BYTES // (1024 * 1024)} MB",
             param,
         )
-    return _reference_from_bytes(upload.read(), param)
+    return _reference_from_bytes(upload.read(), param, work)
 
 
-def _reference_from_bytes(data: bytes, param: str) -> ReferenceInput:
+def _reference_from_bytes(data: bytes, param: str, work: bodies.Workspace) -> ReferenceInput:
     try:
         processed = validate_upload(
             data,
@@ -211,25 +188,15 @@ def _reference_from_bytes(data: bytes, param: str) -> ReferenceInput:
         )
     except ImageRejected as exc:
         raise InvalidRequest(f"{param}: {exc.message}", param) from None
+    kept = work.new_file(f".{processed.extension}")
+    kept.write_bytes(processed.content)
     return ReferenceInput(
-        content=processed.content,
+        path=str(kept),
         extension=processed.extension,
         content_type=processed.content_type,
         width=processed.width,
         height=processed.height,
     )
-
-
-def references_from_strings(values: object) -> list[ReferenceInput]:
-    if values is None:
-        return []
-    if not isinstance(values, list):
-        raise InvalidRequest("images must be a list of strings", "images")
-    if len(values) > upstream.MAX_REFERENCE_IMAGES:
-        raise InvalidRequest(
-            f"at most {upstream.MAX_REFERENCE_IMAGES} images are allowed", "images"
-        )
-    return [reference_from_string(value, i) for i, value in enumerate(values)]
 
 
 # --- Submitting ----------------------------------------------------------------------------
@@ -267,6 +234,29 @@ def submit(
         raise ModelNotAvailable(str(exc), "model") from None
 
 
+def balance_of(key: ApiKey) -> schemas.Balance:
+    """The key's member's credits, as the studio's header shows them, and what the key
+    has committed this month against its own budget."""
+    summary = credits.summary_for(key.user)
+    committed = keys.committed_this_month([key]).get(key.pk, Decimal(0))
+    budget = key.monthly_budget
+    text = task_bodies.credits_text
+    return schemas.Balance(
+        available=text(summary.available),
+        held=text(summary.held),
+        spent_this_month=text(summary.spent_this_month),
+        monthly_allowance=text(summary.allowance),
+        key=schemas.KeyBudget(
+            name=key.name,
+            monthly_budget=None if budget is None else text(budget),
+            committed_this_month=text(committed),
+            remaining_this_month=None
+            if budget is None
+            else text(max(budget - committed, Decimal(0))),
+        ),
+    )
+
+
 def own_generation(key: ApiKey, task_id: str) -> Generation | None:
     """The key's member's generation with this task id (ours), or None."""
     try:
@@ -281,9 +271,11 @@ def own_generation(key: ApiKey, task_id: str) -> Generation | None:
 
 
 def refreshed(key: ApiKey, generation: Generation) -> Generation:
-    """The key's generation after asking the upstream about it, when a check is due (as
-    read: most queries write nothing), else as it is."""
-    if services.looked_due(generation) and services.refresh_from_upstream(generation.pk):
+    """The key's generation as we know it, never waiting on the upstream: when a check is
+    due (as read: most queries write nothing) its refresh is claimed and left to a worker,
+    as for the pages, and the row is read again (a worker, or an immediate task backend,
+    may have moved it meanwhile)."""
+    if services.refresh_soon(generation):
         return own_generation(key, str(generation.pk)) or generation
     return generation
 
@@ -303,16 +295,15 @@ def load(generation_ids: Iterable[GenerationId]) -> list[Generation]:
 
 
 def look(generation_ids: Sequence[str]) -> set[str]:
-    """One look at waited-for generations: ask the upstream about those not final whose
-    check is due (`services.refresh_from_upstream`, coalesced per generation across
-    processes; a webhook or the reconciler may finish them first), and return the ids of
-    those settled (final, images kept)."""
+    """One look at waited-for generations: claim a refresh of those not final whose check
+    is due and leave it to a worker (`services.refresh_soon`, coalesced per generation
+    across processes; a webhook or the reconciler may finish them first), and return the
+    ids of those settled (final, images kept). The web process never waits on the upstream."""
     rows = load(generation_ids)
-    refreshed = False
+    claimed = False
     for generation in rows:
-        if services.looked_due(generation):
-            refreshed |= services.refresh_from_upstream(generation.pk)
-    if refreshed:
+        claimed |= services.refresh_soon(generation)
+    if claimed:
         rows = load(generation_ids)
     gone = set(generation_ids) - {str(g.pk) for g in rows}
     return gone | {str(g.pk) for g in rows if task_bodies.is_settled(g)}

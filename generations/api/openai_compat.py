@@ -5,13 +5,18 @@ credits by changing only their base URL and key.
 
 Each of the `n` images is its own generation (task and hold), all submitted or none. The
 call waits until the images are kept (BANANA_API_WAIT_SECONDS at most), then answers them
-as `b64_json` (the default, as for OpenAI's GPT image models) or as signed `url`s of ours.
+as `b64_json` (the default, as for OpenAI's GPT image models) or as signed `url`s of ours
+(the default for OpenAI's DALL·E names, which BANANA_OPENAI_MODEL_ALIASES maps to our
+models), in the `output_format` asked. Requests and answers are the models of
+generations/api/schemas.py.
 
 Errors have OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, and the
 statuses (error.type / error.code) are:
 
-- 400 invalid_request_error / invalid_value, model_not_found…: bad parameters, or a model
-  not on offer or not allowed for the key;
+- 400 invalid_request_error / invalid_value, invalid_json, model_not_found…: bad
+  parameters, a body that is not a JSON object, or a model not on offer or not allowed for
+  the key;
+- 413 invalid_request_error / request_too_large: the body is larger than allowed;
 - 401 invalid_request_error / invalid_api_key: key missing, unknown, revoked, or its
   member deactivated;
 - 402 insufficient_quota / insufficient_credits, key_budget_exceeded, team_cap_reached:
@@ -29,24 +34,23 @@ call, and a resend is a new, paid generation.
 from __future__ import annotations
 
 import base64
-import json
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.http import require_GET, require_POST
 
-from generations import credits
-from generations.api import jobs, keys, task_bodies
-from generations.api.views import base_url, bearer_key_view, read_json, request_key
+from generations import catalogue, credits
+from generations.api import bodies, jobs, keys, schemas, task_bodies
+from generations.api.schemas import InvalidRequest
+from generations.api.views import answer, base_url, bearer_key_view, read_json, request_key
 from generations.models import ApiKey, Generation
 from generations.services import ReferenceInput
 
 GENERATION_BODY_LIMIT = 1024 * 1024  # JSON without images: a prompt and a few options
-RESPONSE_FORMATS = ("b64_json", "url")
 MODEL_CREATED = 1_700_000_000  # OpenAI's model objects carry a creation time; ours are config
 
 
@@ -58,17 +62,15 @@ def openai_error(
     code: str | None = None,
     param: str | None = None,
     headers: dict[str, str] | None = None,
-) -> JsonResponse:
-    response = JsonResponse(
-        {"error": {"message": message, "type": kind, "param": param, "code": code}},
-        status=status,
-    )
+) -> HttpResponse:
+    body = schemas.OpenAIErrorBody(message=message, type=kind, param=param, code=code)
+    response = answer(schemas.OpenAIError(error=body), status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
 
 
-def invalid_key() -> JsonResponse:
+def invalid_key() -> HttpResponse:
     return openai_error(
         401,
         "Incorrect API key provided. Create a personal key on the API keys page.",
@@ -77,11 +79,11 @@ def invalid_key() -> JsonResponse:
     )
 
 
-def invalid(exc: jobs.InvalidRequest) -> JsonResponse:
+def invalid(exc: InvalidRequest) -> HttpResponse:
     return openai_error(400, str(exc), code=exc.code, param=exc.param)
 
 
-def refused(exc: credits.CreditError) -> JsonResponse:
+def refused(exc: credits.CreditError) -> HttpResponse:
     if isinstance(exc, credits.TeamCapReached):
         return openai_error(402, str(exc), kind="insufficient_quota", code="team_cap_reached")
     if isinstance(exc, credits.LimitReached):
@@ -105,38 +107,43 @@ def models(request: HttpRequest) -> HttpResponse:
     if key is None:
         return invalid_key()
     data = [
-        {"id": m.id, "object": "model", "created": MODEL_CREATED, "owned_by": "banana-studio"}
+        schemas.OpenAIModel(id=m.id, created=MODEL_CREATED, owned_by="banana-studio")
         for m in keys.models_for(key)
     ]
-    return JsonResponse({"object": "list", "data": data})
+    return answer(schemas.OpenAIModelList(data=data))
 
 
-def _default_model(key: ApiKey) -> str:
-    options = keys.models_for(key)
-    return options[0].id if options else ""
+@dataclass(frozen=True)
+class Options:
+    """An OpenAI call's options as ours."""
+
+    prompt: str
+    model: str
+    count: int
+    aspect_ratio: str
+    image_size: str
+    response_format: str
+    output: task_bodies.Output
 
 
-def _common_options(key: ApiKey, fields: dict[str, Any]) -> dict[str, Any]:
-    """prompt, model, n, size and response_format, checked; the rest (quality, style,
-    user, output_format…) is accepted and ignored."""
-    if fields.get("stream") in (True, "true"):
-        raise jobs.InvalidRequest("stream is not supported", "stream")
-    prompt = jobs.check_prompt(fields.get("prompt"))
-    model_field = fields.get("model")
-    model = jobs.check_model(key, model_field if model_field else _default_model(key))
-    count = jobs.check_count(fields.get("n"))
-    aspect_ratio, image_size = jobs.size_choice(model, fields.get("size"))
-    response_format = fields.get("response_format") or "b64_json"
-    if response_format not in RESPONSE_FORMATS:
-        raise jobs.InvalidRequest("response_format must be 'b64_json' or 'url'", "response_format")
-    return {
-        "prompt": prompt,
-        "model": model,
-        "count": count,
-        "aspect_ratio": aspect_ratio,
-        "image_size": image_size,
-        "response_format": response_format,
-    }
+def options_of(key: ApiKey, asked: schemas.OpenAIImageOptions) -> Options:
+    """What the call asks, in our terms: the model (OpenAI's own names through their
+    aliases), the nearest ratio and size, and the answer's form (OpenAI's default for the
+    model named when `response_format` is not sent)."""
+    model, alias = jobs.openai_model(key, asked.model)
+    aspect_ratio, image_size = jobs.size_choice(model, asked.size)
+    default_format = schemas.OPENAI_IMAGE_MODELS.get(alias or "", "b64_json")
+    return Options(
+        prompt=asked.prompt,
+        model=model,
+        count=asked.n or 1,
+        aspect_ratio=aspect_ratio,
+        image_size=image_size,
+        response_format=asked.response_format or default_format,
+        output=task_bodies.Output(asked.output_format or "", asked.output_compression)
+        if asked.output_format or asked.output_compression is not None
+        else task_bodies.AS_KEPT,
+    )
 
 
 @bearer_key_view
@@ -147,15 +154,15 @@ def generations(request: HttpRequest) -> HttpResponse:
         return invalid_key()
     try:
         body = read_json(request, GENERATION_BODY_LIMIT)
-    except OverflowError:
+    except bodies.BodyTooLarge:
         return openai_error(413, "The request body is too large.", code="request_too_large")
-    except ValueError:
+    except bodies.MalformedBody:
         return openai_error(400, "The body is not valid JSON.", code="invalid_json")
-    if not isinstance(body, dict):
+    if not isinstance(body.fields, dict):
         return openai_error(400, "The body must be a JSON object.", code="invalid_json")
     try:
-        options = _common_options(key, body)
-    except jobs.InvalidRequest as exc:
+        options = options_of(key, schemas.parse(schemas.OpenAIImagesRequest, body.fields))
+    except InvalidRequest as exc:
         return invalid(exc)
     return _make_and_wait(request, key, options, references=[])
 
@@ -164,45 +171,45 @@ def generations(request: HttpRequest) -> HttpResponse:
 @require_POST
 def edits(request: HttpRequest) -> HttpResponse:
     """Multipart, like OpenAI's: `image[]` (or `image`), one to four files, and the
-    options as form fields."""
+    options as form fields (validated leniently: in a form, 2 arrives as "2")."""
     key = request_key(request)
     if key is None:
         return invalid_key()
     try:
-        fields: dict[str, Any] = {name: request.POST.get(name) for name in request.POST}
+        # A field sent twice is a list, which no option is: the schema refuses it.
+        fields: dict[str, object] = {
+            name: values[0] if len(values) == 1 else values for name, values in request.POST.lists()
+        }
         uploads = request.FILES.getlist("image[]") + request.FILES.getlist("image")
         masks = request.FILES.getlist("mask")
     except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
         return invalid(
-            jobs.InvalidRequest(
-                f"The multipart body could not be read (at most {jobs.MAX_IMAGES_PER_REQUEST} "
-                "images, and a few fields).",
+            InvalidRequest(
+                "The multipart body could not be read (at most "
+                f"{catalogue.MAX_IMAGES_PER_JOB} images, and a few fields).",
                 "image",
             )
         )
-    if fields.get("n") not in (None, ""):
+    with bodies.workspace() as work:
         try:
-            fields["n"] = int(fields["n"])
-        except ValueError:
-            return invalid(jobs.InvalidRequest("n must be an integer from 1 to 4", "n"))
-    try:
-        if masks:
-            raise jobs.InvalidRequest("masks are not supported", "mask")
-        if not uploads:
-            raise jobs.InvalidRequest("image is required: one to four image files", "image")
-        if len(uploads) > jobs.MAX_IMAGES_PER_REQUEST:
-            raise jobs.InvalidRequest(
-                f"at most {jobs.MAX_IMAGES_PER_REQUEST} images are allowed", "image"
-            )
-        options = _common_options(key, fields)
-        references = [jobs.reference_from_upload(u, i) for i, u in enumerate(uploads)]
-    except jobs.InvalidRequest as exc:
-        return invalid(exc)
-    return _make_and_wait(request, key, options, references=references)
+            if masks:
+                raise InvalidRequest("masks are not supported", "mask")
+            model = schemas.OpenAIImageEditRequest
+            asked = schemas.parse(model, {**schemas.from_form(model, fields), "image": uploads})
+            options = options_of(key, asked)
+            references = [jobs.reference_from_upload(u, i, work) for i, u in enumerate(uploads)]
+        except InvalidRequest as exc:
+            return invalid(exc)
+        return _make_and_wait(request, key, options, references=references, work=work)
 
 
 def _make_and_wait(
-    request: HttpRequest, key: ApiKey, options: dict[str, Any], *, references: list[ReferenceInput]
+    request: HttpRequest,
+    key: ApiKey,
+    options: Options,
+    *,
+    references: list[ReferenceInput],
+    work: bodies.Workspace | None = None,
 ) -> HttpResponse:
     if not jobs.WAIT_SLOTS.take():
         return openai_error(
@@ -216,18 +223,20 @@ def _make_and_wait(
         try:
             made = jobs.submit(
                 key,
-                model=options["model"],
-                prompt=options["prompt"],
+                model=options.model,
+                prompt=options.prompt,
                 references=references,
-                aspect_ratio=options["aspect_ratio"],
-                image_size=options["image_size"],
+                aspect_ratio=options.aspect_ratio,
+                image_size=options.image_size,
                 base_url=base_url(request),
-                count=options["count"],
+                count=options.count,
             )
-        except jobs.InvalidRequest as exc:
+        except InvalidRequest as exc:
             return invalid(exc)
         except credits.CreditError as exc:
             return refused(exc)
+        if work is not None:
+            work.clear()  # the references are stored: nothing to keep while waiting
         rows, settled = jobs.wait_until_settled(
             [g.pk for g in made], timeout=settings.BANANA_API_WAIT_SECONDS
         )
@@ -244,18 +253,22 @@ def _make_and_wait(
             code="generation_timeout",
             headers={"x-should-retry": "false"},
         )
-    return _images_response(rows, options["response_format"], base_url(request))
+    return _images_response(rows, options, base_url(request))
 
 
-def _images_response(rows: list[Generation], response_format: str, base: str) -> HttpResponse:
-    data: list[dict[str, str]] = []
+def _images_response(rows: list[Generation], options: Options, base: str) -> HttpResponse:
+    output = options.output
+    data: list[schemas.OpenAIImage] = []
     for generation in rows:
         for result in task_bodies.stored_results(generation):
-            if response_format == "url":
-                data.append({"url": task_bodies.result_url(result, base)})
-            else:
-                with result.file.open("rb") as fh:
-                    data.append({"b64_json": base64.b64encode(fh.read()).decode("ascii")})
+            if options.response_format == "url":
+                data.append(schemas.OpenAIImage(url=task_bodies.result_url(result, base, output)))
+                continue
+            with result.file.open("rb") as fh:
+                content = fh.read()
+            if output.applies_to(result):
+                content = output.convert(content)
+            data.append(schemas.OpenAIImage(b64_json=base64.b64encode(content).decode("ascii")))
     if not data:
         reasons = sorted({g.error_message or task_bodies.NO_IMAGE_KEPT for g in rows})
         return openai_error(
@@ -265,5 +278,9 @@ def _images_response(rows: list[Generation], response_format: str, base: str) ->
             code="generation_failed",
             headers={"x-should-retry": "false"},
         )
-    body = {"created": int(time.time()), "data": data}
-    return HttpResponse(json.dumps(body), content_type="application/json")
+    body = schemas.OpenAIImagesResponse(
+        created=int(time.time()),
+        data=data,
+        output_format=output.format or None,
+    )
+    return HttpResponse(body.model_dump_json(exclude_none=True), content_type="application/json")

@@ -1,34 +1,592 @@
-"""The OpenAPI 3.1 document of the APIs a personal key opens (served at /api/openapi.json,
-checked against the running server by schemathesis in tests/test_api_contract.py).
+"""The contract of the APIs a personal key opens, declared once: a Pydantic model for every
+request and every answer. The same models validate what clients send (`parse`, used by
+generations/api/views.py and generations/api/openai_compat.py), shape what we answer, and
+make the OpenAPI 3.1 document served at /api/openapi.json (`document`), which
+tests/test_api_contract.py checks against the running server with schemathesis.
 
-Written by hand, next to the views it describes: generations/api/views.py (the provider's
-drop-in API) and generations/api/openai_compat.py (the OpenAI-compatible images API).
+What depends on configuration (the models on offer, OpenAI's model names we take as
+aliases, the prompt's length) is read when a request is validated or the document made, so
+both always agree with the settings in force. A refusal is an `InvalidRequest` naming the
+offending field (`param`) with a message for the caller; the views give it the provider's
+or OpenAI's envelope.
+
+To add a field to a request, add it to its model here: it is then validated, documented and
+handed to the view, with its message in MESSAGES.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationError,
+)
+from pydantic.json_schema import JsonDict, JsonSchemaValue, models_json_schema
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError
 
 from generations import catalogue, upstream
+from generations.converters import SignedTokenConverter
+from generations.models import ApiTask, ReferenceImage
 
 JSON = "application/json"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+class InvalidRequest(Exception):
+    """The request is malformed or asks for what we do not offer; nothing was spent.
+    str() is for the caller; `param` names the offending field."""
+
+    code = "invalid_value"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
-def _json(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
+class ModelNotAvailable(InvalidRequest):
+    code = "model_not_found"
+
+
+# --- Rules shared by the schema and the validation -------------------------------------------
+
+# What str.strip() removes, and what JSON Schema's \s matches (U+FEFF): a prompt needs one
+# character outside both. Spelled out so that Python and the document's readers agree.
+_BLANK = (
+    "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f"
+    "\\u3000\\ufeff"
+)
+PROMPT_PATTERN = f"[^\\x00]*[^\\x00{_BLANK}][^\\x00]*"
+SIZE_PATTERN = "|auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4}"
+IMAGE_SOURCE_PATTERN = "(?:[Hh][Tt][Tt][Pp][Ss]?://|[Dd][Aa][Tt][Aa]:)[^\\x00]*"
+CALLBACK_PATTERN = "[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]*"
+DECIMAL_PATTERN = "[0-9]+\\.[0-9]{6}"
+# What the columns that keep them hold.
+URL_MAX_LENGTH: int = min(
+    ReferenceImage._meta.get_field("source_url").max_length or 0,
+    ApiTask._meta.get_field("callback_url").max_length or 0,
+)
+
+# OpenAI's own image models, and the answer each gives when `response_format` is not sent.
+OPENAI_IMAGE_MODELS: dict[str, Literal["url", "b64_json"]] = {
+    "dall-e-2": "url",
+    "dall-e-3": "url",
+    "gpt-image-1": "b64_json",
+    "gpt-image-1-mini": "b64_json",
+    "gpt-image-1.5": "b64_json",
+}
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+
+
+def matches(pattern: str) -> Any:
+    """A string matching `pattern` as a whole: the document says `^(?:pattern)$`, which
+    JSON Schema (ECMA) reads as Python's fullmatch does (Python's own `$` would also let a
+    trailing newline through)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str | None) -> str | None:
+        if value is not None and compiled.fullmatch(value) is None:
+            raise PydanticCustomError("string_pattern_mismatch", "does not match")
+        return value
+
+    def extra(schema: JsonDict) -> None:
+        schema["pattern"] = f"^(?:{pattern})$"
+
+    return [AfterValidator(check), Documented(extra)]
+
+
+@dataclass(frozen=True)
+class Documented:
+    """Adds to a field's schema what a Field cannot say on its own (a pattern checked in
+    Python, a bound read from settings); any number of them compose."""
+
+    add: Callable[[JsonDict], None]
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        self.add(schema)
+        return schema
+
+
+def storable(value: str) -> str:
+    """Text a database column takes: valid UTF-8 (JSON allows lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("not_storable", "not storable") from None
+    return value
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integers include 2.0; JSON itself does not tell them apart."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _prompt_length(value: str) -> str:
+    if len(value) > settings.BANANA_PROMPT_MAX_LENGTH:
+        raise PydanticCustomError("prompt_too_long", "too long")
+    return value.strip()
+
+
+def _prompt_schema(schema: JsonDict) -> None:
+    schema["maxLength"] = settings.BANANA_PROMPT_MAX_LENGTH
+
+
+def model_ids() -> list[str]:
+    return [m.id for m in catalogue.model_options()]
+
+
+def model_aliases() -> dict[str, str]:
+    """OpenAI's model names this server takes (BANANA_OPENAI_MODEL_ALIASES), each to one of
+    ours ("" for the key's default model). Unset: every OpenAI image model, to the default."""
+    configured: dict[str, str] | None = settings.BANANA_OPENAI_MODEL_ALIASES
+    if configured is None:
+        return dict.fromkeys(OPENAI_IMAGE_MODELS, "")
+    return {str(name): str(target or "") for name, target in configured.items()}
+
+
+def _enum_in_first_branch(values: Callable[[], list[str]]) -> Callable[[JsonDict], None]:
+    def extra(schema: JsonDict) -> None:
+        branches = schema.get("anyOf")
+        target = branches[0] if isinstance(branches, list) else schema
+        assert isinstance(target, dict)
+        target["enum"] = list(values())
+
+    return extra
+
+
+_provider_models = _enum_in_first_branch(model_ids)
+_openai_models = _enum_in_first_branch(lambda: ["", *model_ids(), *model_aliases()])
+
+
+Prompt = Annotated[
+    str,
+    *matches(PROMPT_PATTERN),
+    AfterValidator(storable),
+    AfterValidator(_prompt_length),
+    Documented(_prompt_schema),
+    Field(description="What to draw."),
+]
+
+
+class Request(BaseModel):
+    """A request body: exactly the JSON types the document names (no "2" for 2), and
+    fields we do not know are ignored (clients send more than they need)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- The provider's API ------------------------------------------------------------------------
+
+
+class ProviderSubmitRequest(Request):
+    prompt: Prompt
+    model: Annotated[
+        str,
+        Field(description="One of the models on offer.", json_schema_extra=_provider_models),
+    ]
+    aspect_ratio: Annotated[
+        Literal["", "auto", *upstream.ASPECT_RATIOS] | None,  # type: ignore[valid-type]
+        Field(description='"" or null: the model\'s default.'),
+    ] = None
+    image_size: Annotated[
+        Literal["", *upstream.IMAGE_SIZES, *(s.upper() for s in upstream.IMAGE_SIZES)]  # type: ignore[valid-type]
+        | None,
+        Field(description="Ignored for models that take no size."),
+    ] = None
+    callback_url: (
+        Annotated[
+            str,
+            *matches(CALLBACK_PATTERN),
+            Field(max_length=URL_MAX_LENGTH, json_schema_extra={"format": "uri"}),
+        ]
+        | None
+    ) = Field(
+        None,
+        description=(
+            "Called (POST, the callback body, signed per Standard Webhooks) once the task is "
+            "final. Its address must be one we may call (public addresses only)."
+        ),
+    )
+    images: (
+        Annotated[
+            list[Annotated[str, *matches(IMAGE_SOURCE_PATTERN)]],
+            Field(max_length=upstream.MAX_REFERENCE_IMAGES),
+        ]
+        | None
+    ) = Field(
+        None,
+        description=(
+            "Reference images: http(s) URLs the image service can reach (public addresses "
+            "only) or base64 `data:` URIs, decoded one at a time."
+        ),
+    )
+
+
+class SubmitData(Answer):
+    task_id: str = Field(description="Our task id (a UUID).")
+
+
+class ProviderSubmitOk(Answer):
+    code: Literal[0] = 0
+    message: str = "ok"
+    data: SubmitData
+
+
+class ProviderError(Answer):
+    code: int = Field(description="1 (401 on the query's 401).")
+    message: str
+    detail: str | None = Field(None, description="Why, for 400, 413 and 429.")
+
+
+class ResultImage(Answer):
+    image: str = Field(json_schema_extra={"format": "uri"})
+
+
+class StatusReason(Answer):
+    message: str | None
+
+
+Consumed = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": f"^{DECIMAL_PATTERN}$"},
+        description="Credits the member was charged.",
+    ),
+]
+
+
+class ProviderCallback(Answer):
+    """The provider's callback body (contract section 3)."""
+
+    task_id: str
+    status: Literal["success", "failed"]
+    result: list[ResultImage] | None = Field(
+        description="On success: signed, expiring URLs of our copies."
+    )
+    status_reason: StatusReason
+    consumed: Consumed
+
+
+class ProviderTask(Answer):
+    """The provider's task object (the query's `data`)."""
+
+    task_id: str = Field(description="Our task id (a UUID).")
+    status: Literal["pending", "submitted", "in_progress", "success", "failed"]
+    result: list[ResultImage] | None = Field(
+        description="On success: signed, expiring URLs of our copies."
+    )
+    status_reason: StatusReason
+    consumed: Consumed
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class ProviderQueryOk(Answer):
+    code: Literal[0] = 0
+    message: str = "ok"
+    data: ProviderTask
+
+
+Credits = Annotated[str, Field(json_schema_extra={"pattern": f"^-?{DECIMAL_PATTERN}$"})]
+
+
+class KeyBudget(Answer):
+    name: str
+    monthly_budget: Credits | None = Field(description="The key's own monthly budget, or null.")
+    committed_this_month: Credits = Field(description="Held or spent by this key this month.")
+    remaining_this_month: Credits | None = Field(
+        description="What the key may still commit this month; null: no budget of its own."
+    )
+
+
+class Balance(Answer):
+    """The member's credits (the studio's header) and the key's own budget."""
+
+    available: Credits = Field(description="Credits the member may spend now.")
+    held: Credits = Field(description="Held for images still being made.")
+    spent_this_month: Credits
+    monthly_allowance: Credits = Field(description="Credited at the start of each month.")
+    key: KeyBudget
+
+
+class BalanceOk(Answer):
+    code: Literal[0] = 0
+    message: str = "ok"
+    data: Balance
+
+
+# --- The OpenAI-compatible API ----------------------------------------------------------------
+
+
+def _response_format_doc(schema: JsonDict) -> None:
+    urls = sorted(name for name, fmt in OPENAI_IMAGE_MODELS.items() if fmt == "url")
+    schema["description"] = (
+        "Default `b64_json`; `url` when the model named is an alias of "
+        + ", ".join(urls)
+        + " (OpenAI's default for those)."
+    )
+
+
+def _no_stream(value: bool | None) -> bool | None:
+    if value:
+        raise PydanticCustomError("stream", "not supported")
+    return value
+
+
+class OpenAIImageOptions(Request):
+    prompt: Prompt
+    model: Annotated[
+        str | None,
+        Field(
+            description=(
+                "One of GET /v1/models, or one of OpenAI's image model names (mapped to the "
+                "key's default model). Default: the first model the key may use."
+            ),
+            json_schema_extra=_openai_models,
+        ),
+    ] = None
+    n: (
+        Annotated[int, Field(ge=1, le=catalogue.MAX_IMAGES_PER_JOB), BeforeValidator(_integral)]
+        | None
+    ) = Field(1, description="How many images: each is its own generation, with its own hold.")
+    size: Annotated[str, *matches(SIZE_PATTERN)] | None = Field(
+        "auto",
+        examples=["1024x1024", "1536x1024", "1024x1536", "auto"],
+        description=(
+            "Mapped to the nearest aspect ratio and, for models that take one, the nearest "
+            'image size (1k, 2k, 4k) by pixel count. `auto` or "": the model\'s default.'
+        ),
+    )
+    response_format: Annotated[
+        Literal["b64_json", "url"] | None, Field(json_schema_extra=_response_format_doc)
+    ] = None
+    output_format: Annotated[
+        Literal["png", "jpeg", "webp"] | None,
+        Field(description="The images' format, converted as asked. Default: png."),
+    ] = None
+    output_compression: Annotated[int, Field(ge=0, le=100), BeforeValidator(_integral)] | None = (
+        Field(None, description="Quality (0-100) of jpeg and webp images.")
+    )
+    stream: Annotated[
+        bool | None,
+        AfterValidator(_no_stream),
+        Field(json_schema_extra={"enum": [False, None]}, description="Not supported."),
+    ] = None
+
+
+class OpenAIImagesRequest(OpenAIImageOptions):
+    pass
+
+
+def _binary_files(schema: JsonDict) -> None:
+    schema.clear()
+    schema.update(
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": upstream.MAX_REFERENCE_IMAGES,
+            "items": {"type": "string", "format": "binary"},
+            "description": "PNG, JPEG or WebP files; sent as `image[]` or `image`.",
+        }
+    )
+
+
+class OpenAIImageEditRequest(OpenAIImageOptions):
+    """Multipart: every field arrives as text; `from_form` reads it as the document means."""
+
+    image: Annotated[
+        list[Any],
+        Field(
+            min_length=1,
+            max_length=upstream.MAX_REFERENCE_IMAGES,
+            json_schema_extra=_binary_files,
+        ),
+    ]
+
+
+class OpenAIImage(Answer):
+    b64_json: str | None = None
+    url: str | None = Field(None, json_schema_extra={"format": "uri"})
+
+
+class OpenAIImagesResponse(Answer):
+    created: int
+    data: list[OpenAIImage]
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+
+
+class OpenAIErrorBody(Answer):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(Answer):
+    error: OpenAIErrorBody
+
+
+class OpenAIModel(Answer):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class OpenAIModelList(Answer):
+    object: Literal["list"] = "list"
+    data: list[OpenAIModel]
+
+
+# --- Validating ----------------------------------------------------------------------------------
+
+MAX_ITEMS = upstream.MAX_REFERENCE_IMAGES
+_N = f"n must be an integer from 1 to {catalogue.MAX_IMAGES_PER_JOB}"
+MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
+    "prompt": lambda e: (
+        "prompt holds characters that are not allowed"
+        if e["type"] == "not_storable" or "\x00" in str(e.get("input", ""))
+        else f"prompt is longer than {settings.BANANA_PROMPT_MAX_LENGTH} characters"
+        if e["type"] == "prompt_too_long"
+        else "prompt is required"
+    ),
+    "model": lambda e: "model is required",
+    "aspect_ratio": lambda e: "unsupported aspect_ratio",
+    "image_size": lambda e: "unsupported image_size",
+    "callback_url": lambda e: (
+        f"callback_url is longer than {URL_MAX_LENGTH} characters"
+        if e["type"] == "string_too_long"
+        else "callback_url must be an http(s) URL"
+    ),
+    "images": lambda e: (
+        f"at most {MAX_ITEMS} images are allowed"
+        if e["type"] == "too_long"
+        else "images must be a list of strings"
+    ),
+    "images[]": lambda e: f"images[{e['loc'][1]}] must be an http(s) URL or a data: URI",
+    "image": lambda e: (
+        f"at most {MAX_ITEMS} images are allowed"
+        if e["type"] == "too_long"
+        else f"image is required: one to {MAX_ITEMS} image files"
+    ),
+    "n": lambda e: _N,
+    "size": lambda e: "size must be 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'",
+    "response_format": lambda e: "response_format must be 'b64_json' or 'url'",
+    "output_format": lambda e: "output_format must be 'png', 'jpeg' or 'webp'",
+    "output_compression": lambda e: "output_compression must be an integer from 0 to 100",
+    "stream": lambda e: "stream is not supported",
+}
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    branches = schema.get("anyOf", [schema])
+    return {str(branch.get("type")) for branch in branches}
+
+
+@functools.cache
+def _form_types(model: type[BaseModel]) -> dict[str, set[str]]:
+    properties = model.model_json_schema()["properties"]
+    return {name: _types(schema) for name, schema in properties.items()}
+
+
+def from_form(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
+    """Form fields as the JSON values the document means: an integer's or a boolean's text
+    as that value ("2", "false"); an option left empty, or "null" (what a browser's
+    FormData makes of a null), as not sent. Anything else stays text, for the schema to
+    judge (a field sent twice is a list, which no option is)."""
+    types = _form_types(model)
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        kinds = types.get(name, set())
+        if "null" in kinds and value in ("", "null"):
+            continue
+        if isinstance(value, str) and "integer" in kinds and re.fullmatch(r"-?[0-9]{1,9}", value):
+            value = int(value)
+        elif isinstance(value, str) and "boolean" in kinds and value in ("true", "false"):
+            value = value == "true"
+        values[name] = value
+    return values
+
+
+def parse[M: BaseModel](model: type[M], data: object) -> M:
+    """`data` as a `model`, or InvalidRequest for its first fault, in the fields' order."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise refusal(exc.errors(include_url=False)[0]) from None
+
+
+def refusal(error: ErrorDetails) -> InvalidRequest:
+    loc = error["loc"]
+    if not loc:
+        return InvalidRequest("the body must be a JSON object")
+    field = str(loc[0])
+    if len(loc) > 1 and isinstance(loc[1], int) and field == "images":
+        return InvalidRequest(MESSAGES["images[]"](error), f"images[{loc[1]}]")
+    message = MESSAGES.get(field)
+    return InvalidRequest(message(error) if message else f"{field} is invalid", field)
+
+
+# --- The OpenAPI document ----------------------------------------------------------------------
+
+VALIDATED = (ProviderSubmitRequest, OpenAIImagesRequest, OpenAIImageEditRequest)
+ANSWERED = (
+    ProviderSubmitOk,
+    ProviderQueryOk,
+    ProviderCallback,
+    ProviderError,
+    BalanceOk,
+    OpenAIImagesResponse,
+    OpenAIError,
+    OpenAIModelList,
+)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel], description: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(model)}}, **extra}
+
+
+def _without_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_titles(v) for k, v in node.items() if k != "title"}
+    if isinstance(node, list):
+        return [_without_titles(v) for v in node]
+    return node
+
+
+def _components() -> dict[str, Any]:
+    pairs: Iterable[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        *((m, "validation") for m in VALIDATED),
+        *((m, "serialization") for m in ANSWERED),
+    ]
+    _, defs = models_json_schema(list(pairs), ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = _without_titles(defs["$defs"])
+    return schemas
 
 
 RETRY_AFTER = {
-    "Retry-After": {
-        "description": "Seconds to wait before retrying.",
-        "schema": {"type": "string"},
-    }
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}
 }
 SHOULD_RETRY = {
     "x-should-retry": {
@@ -36,6 +594,16 @@ SHOULD_RETRY = {
         "schema": {"type": "string", "enum": ["false"]},
     }
 }
+
+
+def _too_large(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "description": (
+            "The body is larger than allowed. Without a valid key the anonymous limit applies "
+            "and the answer is plain text."
+        ),
+        "content": {JSON: {"schema": _ref(model)}, "text/plain": {"schema": {"type": "string"}}},
+    }
 
 
 def _signature_header(name: str, description: str) -> dict[str, Any]:
@@ -48,308 +616,68 @@ def _signature_header(name: str, description: str) -> dict[str, Any]:
     }
 
 
-_CALLBACK = {
-    "post": {
-        "summary": "The task is final (its images are kept): the provider's callback body",
-        "description": (
-            "Signed per Standard Webhooks with the key's signing secret (whsec_…, on the API "
-            "keys page). Anything but 2xx is retried after 5 s, 30 s, 2 min, 10 min, 30 min, "
-            "1 h, 2 h, 4 h, 8 h and 8 h."
-        ),
-        "parameters": [
-            _signature_header("webhook-id", "The message id, the same on every attempt."),
-            _signature_header("webhook-timestamp", "Unix seconds of this attempt."),
-            _signature_header(
-                "webhook-signature",
-                'v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">',
-            ),
-        ],
-        "requestBody": {
-            "required": True,
-            "content": {JSON: {"schema": _ref("ProviderCallback")}},
-        },
-        "responses": {"2XX": {"description": "Received; any other answer is retried."}},
-    }
-}
-
-
-def _too_large(schema: str) -> dict[str, Any]:
+def _callback(retry_schedule: str) -> dict[str, Any]:
     return {
-        "description": (
-            "The body is larger than allowed. Without a valid key the anonymous limit applies "
-            "and the answer is plain text."
-        ),
-        "content": {JSON: {"schema": _ref(schema)}, "text/plain": {"schema": {"type": "string"}}},
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    model_ids = [m.id for m in catalogue.model_options()]
-    prompt = {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": settings.BANANA_PROMPT_MAX_LENGTH,
-        "pattern": r"\S",
-        "description": "What to draw.",
-    }
-    task_id = {"type": "string", "description": "Our task id (a UUID)."}
-    openai_options = {
-        "prompt": prompt,
-        "model": {
-            "type": "string",
-            "enum": model_ids,
-            "description": "One of GET /v1/models. Default: the first model the key may use.",
-        },
-        "n": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 4,
-            "default": 1,
-            "description": "How many images: each is its own generation, with its own hold.",
-        },
-        "size": {
-            "type": "string",
-            "pattern": r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$",
-            "default": "auto",
-            "examples": ["1024x1024", "1536x1024", "1024x1536", "auto"],
+        "post": {
+            "summary": "The task is final (its images are kept): the provider's callback body",
             "description": (
-                "Mapped to the nearest aspect ratio and, for models that take one, the "
-                "nearest image size (1k, 2k, 4k) by pixel count. `auto`: the model's default."
+                "Signed per Standard Webhooks with the key's signing secret (whsec_…, on the "
+                f"API keys page). Anything but 2xx is retried after {retry_schedule}."
             ),
-        },
-        "response_format": {"type": "string", "enum": ["b64_json", "url"], "default": "b64_json"},
-    }
-    return {
-        "ProviderSubmitRequest": {
-            "type": "object",
-            "required": ["model", "prompt"],
-            "properties": {
-                "model": {"type": "string", "enum": model_ids},
-                "prompt": prompt,
-                "images": {
-                    "type": "array",
-                    "maxItems": upstream.MAX_REFERENCE_IMAGES,
-                    "items": {"type": "string"},
-                    "description": (
-                        "Reference images: http(s) URLs the image service can reach (public "
-                        "addresses only) or base64 `data:` URIs."
-                    ),
-                },
-                "callback_url": {
-                    "type": "string",
-                    "format": "uri",
-                    "description": (
-                        "Called (POST, the callback body, signed per Standard Webhooks) once "
-                        "the task is final."
-                    ),
-                },
-                "aspect_ratio": {
-                    "type": "string",
-                    "enum": sorted(upstream.ACCEPTED_ASPECT_RATIOS),
-                },
-                "image_size": {
-                    "type": "string",
-                    "enum": list(upstream.IMAGE_SIZES),
-                    "description": "Ignored for models that take no size.",
-                },
+            "parameters": [
+                _signature_header("webhook-id", "The message id, the same on every attempt."),
+                _signature_header("webhook-timestamp", "Unix seconds of this attempt."),
+                _signature_header(
+                    "webhook-signature",
+                    'v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">',
+                ),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": _ref(ProviderCallback)}},
             },
-        },
-        "ProviderSubmitOk": {
-            "type": "object",
-            "required": ["code", "message", "data"],
-            "properties": {
-                "code": {"const": 0},
-                "message": {"type": "string"},
-                "data": {
-                    "type": "object",
-                    "required": ["task_id"],
-                    "properties": {"task_id": task_id},
-                },
-            },
-        },
-        "ProviderError": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "integer", "description": "1 (401 on the query's 401)."},
-                "message": {"type": "string"},
-                "detail": {"type": "string", "description": "Why, for 400, 413 and 429."},
-            },
-        },
-        "ProviderTask": {
-            "type": "object",
-            "required": ["task_id", "status", "result", "status_reason", "consumed"],
-            "properties": {
-                "task_id": task_id,
-                "status": {
-                    "type": "string",
-                    "enum": [
-                        upstream.PENDING,
-                        upstream.SUBMITTED,
-                        upstream.IN_PROGRESS,
-                        upstream.SUCCESS,
-                        upstream.FAILED,
-                    ],
-                },
-                "result": {
-                    "type": ["array", "null"],
-                    "items": {
-                        "type": "object",
-                        "required": ["image"],
-                        "properties": {"image": {"type": "string", "format": "uri"}},
-                    },
-                    "description": "On success: signed, expiring URLs of our copies.",
-                },
-                "status_reason": {
-                    "type": "object",
-                    "required": ["message"],
-                    "properties": {"message": {"type": ["string", "null"]}},
-                },
-                "consumed": {
-                    "type": "string",
-                    "pattern": r"^[0-9]+\.[0-9]{6}$",
-                    "description": "Credits the member was charged.",
-                },
-                "created_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "ProviderCallback": {
-            "type": "object",
-            "required": ["result", "status", "task_id", "consumed", "status_reason"],
-            "properties": {
-                "result": {
-                    "type": ["array", "null"],
-                    "items": {
-                        "type": "object",
-                        "required": ["image"],
-                        "properties": {"image": {"type": "string", "format": "uri"}},
-                    },
-                },
-                "status": {"type": "string", "enum": [upstream.SUCCESS, upstream.FAILED]},
-                "task_id": task_id,
-                "consumed": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"},
-                "status_reason": {
-                    "type": "object",
-                    "required": ["message"],
-                    "properties": {"message": {"type": ["string", "null"]}},
-                },
-            },
-        },
-        "ProviderQueryOk": {
-            "type": "object",
-            "required": ["code", "message", "data"],
-            "properties": {
-                "code": {"const": 0},
-                "message": {"type": "string"},
-                "data": _ref("ProviderTask"),
-            },
-        },
-        "OpenAIImagesRequest": {
-            "type": "object",
-            "required": ["prompt"],
-            "properties": openai_options,
-        },
-        "OpenAIImageEditRequest": {
-            "type": "object",
-            "required": ["image", "prompt"],
-            "properties": {
-                "image": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 4,
-                    "items": {"type": "string", "format": "binary"},
-                    "description": "PNG, JPEG or WebP files; sent as `image[]` or `image`.",
-                },
-                **openai_options,
-            },
-        },
-        "OpenAIImagesResponse": {
-            "type": "object",
-            "required": ["created", "data"],
-            "properties": {
-                "created": {"type": "integer"},
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "b64_json": {"type": "string"},
-                            "url": {"type": "string", "format": "uri"},
-                        },
-                    },
-                },
-            },
-        },
-        "OpenAIError": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["message", "type", "param", "code"],
-                    "properties": {
-                        "message": {"type": "string"},
-                        "type": {"type": "string"},
-                        "param": {"type": ["string", "null"]},
-                        "code": {"type": ["string", "null"]},
-                    },
-                }
-            },
-        },
-        "OpenAIModelList": {
-            "type": "object",
-            "required": ["object", "data"],
-            "properties": {
-                "object": {"const": "list"},
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "object", "created", "owned_by"],
-                        "properties": {
-                            "id": {"type": "string"},
-                            "object": {"const": "model"},
-                            "created": {"type": "integer"},
-                            "owned_by": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
+            "responses": {"2XX": {"description": "Received; any other answer is retried."}},
+        }
     }
 
 
-def _openai_responses(ok: str) -> dict[str, Any]:
-    error = _ref("OpenAIError")
+def _openai_responses() -> dict[str, Any]:
     return {
-        "200": _json(_ref("OpenAIImagesResponse"), ok),
-        "400": _json(error, "Invalid parameters, or a model not on offer for this key."),
-        "401": _json(error, "The key is missing, unknown, revoked, or its member deactivated."),
-        "402": _json(error, "Not enough credits, the key's budget or the team's cap."),
-        "413": _too_large("OpenAIError"),
+        "200": _json(OpenAIImagesResponse, "The images."),
+        "400": _json(OpenAIError, "Invalid parameters, or a model not on offer for this key."),
+        "401": _json(
+            OpenAIError, "The key is missing, unknown, revoked, or its member deactivated."
+        ),
+        "402": _json(OpenAIError, "Not enough credits, the key's budget or the team's cap."),
+        "413": _too_large(OpenAIError),
         "429": _json(
-            error,
+            OpenAIError,
             "The member's limits (in flight, per minute), or too many waiting calls.",
             headers=RETRY_AFTER,
         ),
         "502": _json(
-            error, "Every image failed; the reason is in the message.", headers=SHOULD_RETRY
+            OpenAIError, "Every image failed; the reason is in the message.", headers=SHOULD_RETRY
         ),
         "504": _json(
-            error,
+            OpenAIError,
             "Not ready within the server's wait; the generations go on in the member's history.",
             headers=SHOULD_RETRY,
         ),
     }
 
 
-def document(base_url: str) -> dict[str, Any]:
-    provider_error = _ref("ProviderError")
+def _provider_unauthorized(code: int) -> dict[str, Any]:
+    return _json(ProviderError, f"Key refused: code {code}.")
+
+
+def document(base_url: str, *, retry_schedule: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of both APIs, made from the models above; `retry_schedule`
+    says when an unanswered callback is tried again."""
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Banana Studio API",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": (
                 "Generate images with your own credits using a personal key from the "
                 "API keys page. Two APIs: the image service's own task API (a drop-in: "
@@ -368,7 +696,7 @@ def document(base_url: str) -> dict[str, Any]:
                     "description": "A personal API key (bsk_…).",
                 }
             },
-            "schemas": _schemas(),
+            "schemas": _components(),
         },
         "paths": {
             "/api/image/gen": {
@@ -377,19 +705,21 @@ def document(base_url: str) -> dict[str, Any]:
                     "summary": "Submit a generation (the provider's API)",
                     "requestBody": {
                         "required": True,
-                        "content": {JSON: {"schema": _ref("ProviderSubmitRequest")}},
+                        "content": {JSON: {"schema": _ref(ProviderSubmitRequest)}},
                     },
-                    "callbacks": {"taskFinished": {"{$request.body#/callback_url}": _CALLBACK}},
+                    "callbacks": {
+                        "taskFinished": {"{$request.body#/callback_url}": _callback(retry_schedule)}
+                    },
                     "responses": {
-                        "200": _json(_ref("ProviderSubmitOk"), "Accepted: keep the task_id."),
+                        "200": _json(ProviderSubmitOk, "Accepted: keep the task_id."),
                         "400": _json(
-                            provider_error,
+                            ProviderError,
                             "Bad parameters, malformed JSON, or credits refused (see `detail`).",
                         ),
-                        "401": _json(provider_error, "Key refused: code 1."),
-                        "413": _too_large("ProviderError"),
+                        "401": _provider_unauthorized(1),
+                        "413": _too_large(ProviderError),
                         "429": _json(
-                            provider_error,
+                            ProviderError,
                             "The member's limits (in flight, per minute).",
                             headers=RETRY_AFTER,
                         ),
@@ -399,7 +729,7 @@ def document(base_url: str) -> dict[str, Any]:
             "/api/task/query": {
                 "get": {
                     "operationId": "queryTask",
-                    "summary": "A task's state (the provider's API)",
+                    "summary": "A task's state (the provider's API); never waits on the upstream",
                     "parameters": [
                         {
                             "name": "task_id",
@@ -409,13 +739,23 @@ def document(base_url: str) -> dict[str, Any]:
                         }
                     ],
                     "responses": {
-                        "200": _json(_ref("ProviderQueryOk"), "The task."),
-                        "400": _json(provider_error, "task_id is missing."),
-                        "401": _json(provider_error, "Key refused: code 401."),
+                        "200": _json(ProviderQueryOk, "The task, as we know it now."),
+                        "400": _json(ProviderError, "task_id is missing."),
+                        "401": _provider_unauthorized(401),
                         "404": _json(
-                            provider_error,
+                            ProviderError,
                             "No such task of this member: code 1, message 'task not found'.",
                         ),
+                    },
+                }
+            },
+            "/api/balance": {
+                "get": {
+                    "operationId": "balance",
+                    "summary": "The key's member's credits, and what the key may still spend",
+                    "responses": {
+                        "200": _json(BalanceOk, "The balance."),
+                        "401": _provider_unauthorized(401),
                     },
                 }
             },
@@ -425,9 +765,9 @@ def document(base_url: str) -> dict[str, Any]:
                     "summary": "Create images (OpenAI-compatible); waits until they are ready",
                     "requestBody": {
                         "required": True,
-                        "content": {JSON: {"schema": _ref("OpenAIImagesRequest")}},
+                        "content": {JSON: {"schema": _ref(OpenAIImagesRequest)}},
                     },
-                    "responses": _openai_responses("The images."),
+                    "responses": _openai_responses(),
                 }
             },
             "/v1/images/edits": {
@@ -437,10 +777,10 @@ def document(base_url: str) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "multipart/form-data": {"schema": _ref("OpenAIImageEditRequest")}
+                            "multipart/form-data": {"schema": _ref(OpenAIImageEditRequest)}
                         },
                     },
-                    "responses": _openai_responses("The images."),
+                    "responses": _openai_responses(),
                 }
             },
             "/v1/models": {
@@ -448,8 +788,8 @@ def document(base_url: str) -> dict[str, Any]:
                     "operationId": "listModels",
                     "summary": "The models this key may use (OpenAI-compatible)",
                     "responses": {
-                        "200": _json(_ref("OpenAIModelList"), "The models."),
-                        "401": _json(_ref("OpenAIError"), "The key is refused."),
+                        "200": _json(OpenAIModelList, "The models."),
+                        "401": _json(OpenAIError, "The key is refused."),
                     },
                 }
             },
@@ -463,17 +803,16 @@ def document(base_url: str) -> dict[str, Any]:
                             "name": "token",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_:-]{1,200}$"},
+                            "schema": {
+                                "type": "string",
+                                "pattern": f"^{SignedTokenConverter.regex}$",
+                            },
                         }
                     ],
                     "responses": {
                         "200": {
                             "description": "The image.",
-                            "content": {
-                                "image/png": {},
-                                "image/jpeg": {},
-                                "image/webp": {},
-                            },
+                            "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
                         },
                         "404": {
                             "description": "Unknown, expired or deleted.",

@@ -6,6 +6,7 @@ No network and no writes here: the views, the callbacks and the OpenAI layer bui
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from generations import upstream
+from generations import images, upstream
+from generations.api import schemas
 from generations.models import ApiTask, Generation, ResultImage
 
 Status = Generation.Status
@@ -65,7 +67,12 @@ def consumed(generation: Generation) -> str:
     charged = generation.credits_charged
     if generation.credit_state != Generation.CreditState.SETTLED or charged is None:
         charged = Decimal(0)
-    return f"{charged.quantize(SIX_PLACES):f}"
+    return credits_text(charged)
+
+
+def credits_text(amount: Decimal) -> str:
+    """Credits as the provider writes them: "0.500000"."""
+    return f"{amount.quantize(SIX_PLACES):f}"
 
 
 def base_url_of(generation: Generation, fallback: str = "") -> str:
@@ -78,29 +85,74 @@ def base_url_of(generation: Generation, fallback: str = "") -> str:
     return task.base_url if task else ""
 
 
-def result_token(result: ResultImage) -> str:
-    return signing.TimestampSigner(salt=RESULT_SIGNING_SALT).sign(
-        f"{result.generation_id}_{result.position}"
-    )
+@dataclass(frozen=True)
+class Output:
+    """The format a client asked its images in (OpenAI's `output_format` and
+    `output_compression`); the default is the image as we keep it."""
+
+    format: str = ""  # "png", "jpeg", "webp"; "" as kept
+    quality: int | None = None
+
+    def __str__(self) -> str:
+        return self.format + ("" if self.quality is None else f"-{self.quality}")
+
+    @classmethod
+    def parse(cls, text: str) -> Output | None:
+        fmt, _sep, quality = text.partition("-")
+        if fmt not in schemas.OUTPUT_FORMATS or (quality and not quality.isdigit()):
+            return None
+        return cls(fmt, int(quality) if quality else None)
+
+    def applies_to(self, result: ResultImage) -> bool:
+        """Whether `result` must be converted to be in this format."""
+        if not self.format:
+            return False
+        return self.quality is not None or result.content_type != images.content_type_of(
+            self.format
+        )
+
+    def content_type(self, result: ResultImage) -> str:
+        return images.content_type_of(self.format) if self.format else result.content_type
+
+    def convert(self, data: bytes) -> bytes:
+        return images.convert(data, self.format, quality=self.quality)
 
 
-def result_url(result: ResultImage, base_url: str) -> str:
-    return base_url + reverse("api_result_image", kwargs={"token": result_token(result)})
+AS_KEPT = Output()
 
 
-def result_from_token(token: str) -> ResultImage | None:
-    """The stored result a signed URL names, or None (bad or expired signature, deleted
-    generation, image no longer kept)."""
+@dataclass(frozen=True)
+class SignedResult:
+    result: ResultImage
+    output: Output
+
+
+def result_token(result: ResultImage, output: Output = AS_KEPT) -> str:
+    value = f"{result.generation_id}_{result.position}"
+    if output.format:
+        value += f"_{output}"
+    return signing.TimestampSigner(salt=RESULT_SIGNING_SALT).sign(value)
+
+
+def result_url(result: ResultImage, base_url: str, output: Output = AS_KEPT) -> str:
+    return base_url + reverse("api_result_image", kwargs={"token": result_token(result, output)})
+
+
+def result_from_token(token: str) -> SignedResult | None:
+    """The stored result a signed URL names, in the format it was signed for, or None (bad
+    or expired signature, deleted generation, image no longer kept)."""
     try:
         value = signing.TimestampSigner(salt=RESULT_SIGNING_SALT).unsign(
             token, max_age=settings.BANANA_API_RESULT_URL_TTL
         )
     except signing.BadSignature:
         return None
-    generation_id, _sep, position = value.rpartition("_")
-    if not position.isdigit():
+    generation_id, _sep, rest = value.partition("_")
+    position, _sep, output_text = rest.partition("_")
+    output = Output.parse(output_text) if output_text else AS_KEPT
+    if not position.isdigit() or output is None:
         return None
-    return (
+    result = (
         ResultImage.objects.filter(
             generation_id=generation_id,
             position=int(position),
@@ -111,29 +163,35 @@ def result_from_token(token: str) -> ResultImage | None:
         .select_related("generation")
         .first()
     )
+    return None if result is None else SignedResult(result, output)
+
+
+def task(generation: Generation, base_url: str) -> schemas.ProviderTask:
+    """The provider's task object (the query's `data`)."""
+    status = provider_status(generation)
+    result: list[schemas.ResultImage] | None = None
+    message: str | None = None
+    if status == upstream.SUCCESS:
+        result = [
+            schemas.ResultImage(image=result_url(r, base_url)) for r in stored_results(generation)
+        ]
+    elif status == upstream.FAILED:
+        message = generation.error_message or NO_IMAGE_KEPT
+    return schemas.ProviderTask(
+        task_id=str(generation.pk),
+        status=status,
+        result=result,
+        status_reason=schemas.StatusReason(message=message),
+        consumed=consumed(generation),
+        created_at=generation.created_at.isoformat(),
+    )
 
 
 def task_body(generation: Generation, base_url: str) -> dict[str, Any]:
-    """The provider's task object (the query's `data`, and the callback's body)."""
-    status = provider_status(generation)
-    result: list[dict[str, str]] | None = None
-    message: str | None = None
-    if status == upstream.SUCCESS:
-        result = [{"image": result_url(r, base_url)} for r in stored_results(generation)]
-    elif status == upstream.FAILED:
-        message = generation.error_message or NO_IMAGE_KEPT
-    return {
-        "task_id": str(generation.pk),
-        "status": status,
-        "result": result,
-        "status_reason": {"message": message},
-        "consumed": consumed(generation),
-        "created_at": generation.created_at.isoformat(),
-    }
+    return task(generation, base_url).model_dump(mode="json")
 
 
 def callback_body(generation: Generation, base_url: str) -> dict[str, Any]:
     """The provider's callback body (contract section 3): the task without created_at."""
-    body = task_body(generation, base_url)
-    del body["created_at"]
-    return body
+    fields = task(generation, base_url).model_dump(exclude={"created_at"})
+    return schemas.ProviderCallback.model_validate(fields).model_dump(mode="json")

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/openapi.json", views.openapi_document, name="api_openapi"),
     path("api/image/gen", views.image_gen, name="api_image_gen"),
     path("api/task/query", views.task_query, name="api_task_query"),
+    path("api/balance", views.balance, name="api_balance"),
     path("api/results/<signed:token>", views.result_image, name="api_result_image"),
     path("v1/images/generations", openai_compat.generations, name="openai_images_generations"),
     path("v1/images/edits", openai_compat.edits, name="openai_images_edits"),

@@ -10,9 +10,9 @@ takes for a broken key), and the member's rate limits answer 429 with the same e
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -23,16 +23,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from pydantic import BaseModel
 
 from generations import catalogue, credits
-from generations.api import callbacks, jobs, keys, schemas, task_bodies
+from generations.api import bodies, callbacks, jobs, keys, schemas, task_bodies
 from generations.forms import ApiKeyForm
 from generations.models import ApiKey
 from generations.views.media import serve_file
 
 logger = logging.getLogger(__name__)
 
+# The provider's own words in its envelopes (contract sections 1 and 2), never translated.
 INVALID_KEY = "Invalid API key"
+FAILED = "failed"
+TASK_NOT_FOUND = "task not found"
 LIMIT_RETRY_AFTER = "30"
 
 
@@ -62,41 +66,51 @@ def base_url(request: HttpRequest) -> str:
     return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
 
 
-def read_json(request: HttpRequest, limit: int) -> Any:
-    """The JSON body, read to at most `limit` bytes. Raises ValueError when it is not
-    JSON and OverflowError when it is larger (the body-size middleware caps it first)."""
+def read_json(
+    request: HttpRequest, limit: int, work: bodies.Workspace | None = None
+) -> bodies.JsonBody:
+    """The JSON body, read to at most `limit` bytes as a stream (bodies.py: long `images`
+    items go to files of `work`). Raises bodies.BodyTooLarge, or bodies.MalformedBody when
+    it is not JSON (deep nesting included)."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > limit:
-        raise OverflowError
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        raise OverflowError
-    return json.loads(body)
+        raise bodies.BodyTooLarge
+    with bodies.read_to_file(request, limit) as stream:
+        return bodies.parse_json(stream, work)
+
+
+def answer(body: BaseModel, status: int = 200, **headers: str) -> HttpResponse:
+    """A JSON answer made from its schema (generations/api/schemas.py); fields that are
+    None and optional in the envelope are left out where `exclude_none` says so."""
+    response = HttpResponse(
+        body.model_dump_json(exclude_none=isinstance(body, schemas.ProviderError)),
+        content_type="application/json",
+        status=status,
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
 
 
 # --- The provider's shapes -----------------------------------------------------------------
 
 
-def provider_error(status: int, detail: str | None = None, **extra: Any) -> JsonResponse:
-    body: dict[str, Any] = {"code": 1, "message": "failed"}
-    if detail is not None:
-        body["detail"] = detail
-    response = JsonResponse(body, status=status)
-    for name, value in extra.items():
-        response[name.replace("_", "-")] = value
-    return response
+def provider_error(status: int, detail: str | None = None, **headers: str) -> HttpResponse:
+    return answer(schemas.ProviderError(code=1, message=FAILED, detail=detail), status, **headers)
 
 
-def provider_unauthorized(code: int) -> JsonResponse:
-    response = JsonResponse({"code": code, "message": INVALID_KEY}, status=401)
-    response["WWW-Authenticate"] = 'Bearer realm="banana-studio"'
-    return response
+def provider_unauthorized(code: int) -> HttpResponse:
+    return answer(
+        schemas.ProviderError(code=code, message=INVALID_KEY),
+        401,
+        WWW_Authenticate='Bearer realm="banana-studio"',
+    )
 
 
-def credit_refusal(exc: credits.CreditError) -> JsonResponse:
+def credit_refusal(exc: credits.CreditError) -> HttpResponse:
     if isinstance(exc, credits.LimitReached) and not isinstance(exc, credits.TeamCapReached):
         return provider_error(429, str(exc), Retry_After=LIMIT_RETRY_AFTER)
     return provider_error(400, str(exc))
@@ -109,43 +123,44 @@ def image_gen(request: HttpRequest) -> HttpResponse:
     key = request_key(request)
     if key is None:
         return provider_unauthorized(1)
-    try:
-        body = read_json(request, settings.BANANA_MEMBER_MAX_BODY)
-    except OverflowError:
-        return provider_error(413, "request body is too large")
-    except ValueError:
-        return provider_error(400, "malformed JSON")
-    if not isinstance(body, dict):
-        return provider_error(400, "the body must be a JSON object")
-    try:
-        prompt = jobs.check_prompt(body.get("prompt"))
-        model = jobs.check_model(key, body.get("model"))
-        aspect_ratio = jobs.check_aspect_ratio(body.get("aspect_ratio"))
-        image_size = jobs.check_image_size(model, body.get("image_size"))
-        callback_url = jobs.check_callback_url(body.get("callback_url"))
-        references = jobs.references_from_strings(body.get("images"))
-        (generation,) = jobs.submit(
-            key,
-            model=model,
-            prompt=prompt,
-            references=references,
-            aspect_ratio=aspect_ratio,
-            image_size=image_size,
-            callback_url=callback_url,
-            base_url=base_url(request),
-        )
-    except jobs.InvalidRequest as exc:
-        return provider_error(400, str(exc))
-    except credits.CreditError as exc:
-        return credit_refusal(exc)
-    return JsonResponse({"code": 0, "message": "ok", "data": {"task_id": str(generation.pk)}})
+    with bodies.workspace() as work:
+        try:
+            body = read_json(request, settings.BANANA_MEMBER_MAX_BODY, work)
+        except bodies.BodyTooLarge:
+            return provider_error(413, "request body is too large")
+        except bodies.MalformedBody:
+            return provider_error(400, "malformed JSON")
+        if not isinstance(body.fields, dict):
+            return provider_error(400, "the body must be a JSON object")
+        try:
+            asked = schemas.parse(schemas.ProviderSubmitRequest, body.fields)
+            model = jobs.check_model(key, asked.model)
+            callback_url = (
+                jobs.checked_url(asked.callback_url, "callback_url") if asked.callback_url else ""
+            )
+            (generation,) = jobs.submit(
+                key,
+                model=model,
+                prompt=asked.prompt,
+                references=jobs.references_from_strings(asked.images, work, body.spilled),
+                aspect_ratio=asked.aspect_ratio or "",
+                image_size=jobs.image_size_for(model, asked.image_size),
+                callback_url=callback_url,
+                base_url=base_url(request),
+            )
+        except schemas.InvalidRequest as exc:
+            return provider_error(400, str(exc))
+        except credits.CreditError as exc:
+            return credit_refusal(exc)
+    return answer(schemas.ProviderSubmitOk(data=schemas.SubmitData(task_id=str(generation.pk))))
 
 
 @bearer_key_view
 @require_GET
 @never_cache
 def task_query(request: HttpRequest) -> HttpResponse:
-    """Contract section 2: the member's own tasks only; anyone else's is "not found"."""
+    """Contract section 2: the member's own tasks only; anyone else's is "not found". The
+    answer is the row as we know it: a due check of the upstream is left to a worker."""
     key = request_key(request)
     if key is None:
         return provider_unauthorized(401)
@@ -154,21 +169,40 @@ def task_query(request: HttpRequest) -> HttpResponse:
         return provider_error(400, "task_id is required")
     generation = jobs.own_generation(key, task_id)
     if generation is None:
-        return JsonResponse({"code": 1, "message": "task not found"}, status=404)
+        return answer(schemas.ProviderError(code=1, message=TASK_NOT_FOUND), 404)
     generation = jobs.refreshed(key, generation)
-    data = task_bodies.task_body(generation, task_bodies.base_url_of(generation, base_url(request)))
-    return JsonResponse({"code": 0, "message": "ok", "data": data})
+    base = task_bodies.base_url_of(generation, base_url(request))
+    return answer(schemas.ProviderQueryOk(data=task_bodies.task(generation, base)))
 
 
+@bearer_key_view
+@require_GET
+@never_cache
+def balance(request: HttpRequest) -> HttpResponse:
+    """The key's member's credits and what the key may still spend this month."""
+    key = request_key(request)
+    if key is None:
+        return provider_unauthorized(401)
+    return answer(schemas.BalanceOk(data=jobs.balance_of(key)))
+
+
+@csrf_exempt  # no cookie is trusted, and any method but GET is refused (405)
 @login_not_required
 @require_GET
 def result_image(request: HttpRequest, token: str) -> HttpResponse:
     """A result image an API answer or callback linked to: signed and expiring, so it
     needs no session (scripts and chat front-ends fetch it as it is)."""
-    result = task_bodies.result_from_token(token)
-    if result is None:
+    signed = task_bodies.result_from_token(token)
+    if signed is None:
         raise Http404
-    response = serve_file(request, result.file.name, result.content_type)
+    result, output = signed.result, signed.output
+    if output.applies_to(result):
+        with result.file.open("rb") as fh:
+            content = output.convert(fh.read())
+        response = HttpResponse(content, content_type=output.content_type(result))
+        response["Cache-Control"] = "private, max-age=3600"
+    else:
+        response = serve_file(request, result.file.name, result.content_type)
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
@@ -181,9 +215,23 @@ def result_image(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def openapi_document(request: HttpRequest) -> HttpResponse:
     """The OpenAPI 3.1 description of the APIs, public like any API description."""
-    response = JsonResponse(schemas.document(base_url(request)), json_dumps_params={"indent": 1})
+    document = schemas.document(base_url(request), retry_schedule=retry_schedule())
+    response = JsonResponse(document, json_dumps_params={"indent": 1})
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def retry_schedule() -> str:
+    """When an unanswered callback is tried again, for people: "5 s, 30 s, 2 min, …"."""
+
+    def shown(delay: timedelta) -> str:
+        seconds = int(delay.total_seconds())
+        if seconds % 3600 == 0:
+            return f"{seconds // 3600} h"
+        return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+    delays = [shown(d) for d in callbacks.RETRY_DELAYS]
+    return ", ".join(delays[:-1]) + " and " + delays[-1]
 
 
 @require_GET
