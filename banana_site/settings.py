@@ -432,7 +432,10 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "operations.redaction.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "operations.redaction.RedactSecretsFilter"},
+        "probe_answers": {"()": "operations.logs.ProbeAnswers"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -445,6 +448,8 @@ LOGGING: dict[str, Any] = {
         # Django's own handlers are replaced by ours, which redacts secrets in paths.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # /readyz logs its failing answers itself (operations/views.py).
+        "django.request": {"filters": ["probe_answers"]},
         "django.db.backends": {"level": "WARNING"},
         # Failed sign-ins and lockouts are warnings; the rest of axes' chatter is not kept.
         "axes": {"level": "WARNING"},

@@ -5,7 +5,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Prefetch
 from django.utils.functional import SimpleLazyObject
 
-from generations import prepared
 from generations.galleries import with_cards
 from generations.models import Collection, CollectionItem, Generation
 
@@ -23,14 +22,7 @@ def to_pick_from(user):
 def _collections_to_pick(user):
     if not user.is_authenticated:
         return []
-    db = Collection.objects.db
-    return [Collection.from_db(db, ["id", "name"], row) for row in _TO_PICK.rows((), owner=user.pk)]
-
-
-_TO_PICK = prepared.Read(
-    lambda shape, owner: Collection.objects.filter(owner=owner).values_list("id", "name"),
-    owner=Collection._meta.get_field("owner"),
-)
+    return list(Collection.objects.filter(owner=user).only("id", "name"))
 
 
 def items_visible_to(collection, user):

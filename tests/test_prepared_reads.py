@@ -80,6 +80,7 @@ def test_a_private_generation_stays_out_of_a_teammates_prepared_page(member, tea
 @pytest.mark.django_db
 def test_a_read_whose_sql_holds_a_value_as_text_is_refused():
     read = prepared.Read(
+        Generation,
         lambda shape, owner: Generation.objects.filter(
             owner_id=RawSQL(str(owner), [])  # noqa: S611 (the mistake this refuses)
         ).values_list("pk"),
@@ -113,6 +114,7 @@ def test_an_image_position_beyond_any_column_is_not_found(member_client, member,
 @pytest.mark.django_db
 def test_a_read_that_sends_a_value_changed_is_refused():
     read = prepared.Read(
+        Generation,
         lambda shape, words: Generation.objects.filter(prompt__icontains=words).values_list("pk"),
         words=Generation._meta.get_field("prompt"),
     )
@@ -127,6 +129,7 @@ def test_an_empty_list_of_ids_reads_nothing(member):
 
     assert galleries.watched_cards(member, []) == []
     read = prepared.Read(
+        Generation,
         lambda shape, ids: Generation.objects.filter(pk__in=ids).values_list("pk"),
         ids=Generation._meta.pk,
     )
