@@ -131,9 +131,27 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Cards (templates/components/card.jinja), which pages place with {% card %}: a page
+        # shows dozens, and Jinja2 draws one for a tenth of the work.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "generations.rendering.engine.environment"},
+    },
+    {
+        # Django's widget templates, drawn by Jinja2: the same HTML for half the work
+        # (FORM_RENDERER below, generations/rendering/forms.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "forms",
+        "DIRS": [],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "generations.rendering.forms.environment"},
+    },
 ]
 
-# Django's widget templates, rendered by Jinja2 where it has them (generations/forms.py).
+# Django's widget templates, rendered by Jinja2 where it has them (generations/rendering/forms.py).
 FORM_RENDERER = "generations.rendering.forms.FormRenderer"
 
 DATABASES = {

@@ -1,10 +1,11 @@
 """Collections: named, ordered sets of generations, owned by a member, seen by the team
 or by their owner alone. A collection shows only the items its viewer may see."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Max, Prefetch
 from django.utils.functional import SimpleLazyObject
 
+from generations import prepared
 from generations.galleries import with_cards
 from generations.models import Collection, CollectionItem, Generation
 
@@ -22,7 +23,15 @@ def to_pick_from(user):
 def _collections_to_pick(user):
     if not user.is_authenticated:
         return []
-    return list(Collection.objects.filter(owner=user).only("id", "name"))
+    db = router.db_for_read(Collection)
+    return [Collection.from_db(db, ["id", "name"], row) for row in _TO_PICK.rows((), owner=user.pk)]
+
+
+_TO_PICK = prepared.Read(
+    Collection,
+    lambda shape, owner: Collection.objects.filter(owner=owner).values_list("id", "name"),
+    owner=Collection._meta.get_field("owner"),
+)
 
 
 def items_visible_to(collection, user):

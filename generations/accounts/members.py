@@ -40,7 +40,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from generations import catalogue, credits
+from generations import catalogue, credits, prepared
 from generations.models import (
     CreditAccount,
     Invitation,
@@ -138,6 +138,13 @@ def _rules(user: int | OuterRef) -> QuerySet[ModelAccess]:
     return ModelAccess.objects.annotate(names_user=Exists(named))
 
 
+_RULES = prepared.Read(
+    ModelAccess,
+    lambda shape, user: _rules(user).values_list(*_RULE_FIELDS),
+    user=ModelAccess.users.through._meta.get_field("user"),
+)
+
+
 def rules_of(user_column: str) -> Subquery:
     """For a query of rows with a user (`user_column`): every rule with whether it names
     that user, as one JSON text for `keep_rules_read`, so that a lookup reads the member's
@@ -162,7 +169,7 @@ def _denied(user: User) -> set[tuple[str, str]]:
     role = role_of(user)
     rows = getattr(user, _RULES_READ, None)
     if rows is None:
-        rows = _rules(user.pk).values_list(*_RULE_FIELDS)
+        rows = _RULES.rows((), user=user.pk)
     denied = set()
     for row in rows:
         rule = dict(zip(_RULE_FIELDS, row, strict=True))
