@@ -133,7 +133,7 @@ TEMPLATES = [
     },
     {
         # Cards (templates/components/card.jinja), which pages place with {% card %}: a page
-        # shows dozens, and Jinja2 draws one for a tenth of the work.
+        # shows dozens (docs/benchmarks.md says what Jinja2 saves on them).
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "NAME": "jinja2",
         "DIRS": [BASE_DIR / "templates"],
@@ -141,7 +141,7 @@ TEMPLATES = [
         "OPTIONS": {"environment": "generations.rendering.engine.environment"},
     },
     {
-        # Django's widget templates, drawn by Jinja2: the same HTML for half the work
+        # Django's widget templates, drawn by Jinja2: the same HTML for less work
         # (FORM_RENDERER below, generations/rendering/forms.py).
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "NAME": "forms",

@@ -40,9 +40,8 @@ def environment(**options):
 
 
 class FormRenderer(renderers.BaseRenderer):
-    """Django's widget templates rendered by Jinja2: the same HTML for half the work (the
-    studio's compose form, built and rendered, from some 19,900 Python calls to 9,200).
-    Everything else as Django's default renderer does: the form and field layouts (Django's
+    """Django's widget templates rendered by Jinja2 (the `forms` backend): the same HTML
+    for less work (docs/benchmarks.md). Everything else as Django's default renderer does: the form and field layouts (Django's
     Jinja2 `field.html` puts a newline before `</fieldset>` that the template language's
     does not) and widgets Django has no Jinja2 copy of, such as the admin's
     `auth/widgets/read_only_password_hash.html`."""
