@@ -41,10 +41,10 @@ def environment(**options):
 
 class FormRenderer(renderers.BaseRenderer):
     """Django's widget templates rendered by Jinja2 (the `forms` backend): the same HTML
-    for less work (docs/benchmarks.md). Everything else as Django's default renderer does: the form and field layouts (Django's
-    Jinja2 `field.html` puts a newline before `</fieldset>` that the template language's
-    does not) and widgets Django has no Jinja2 copy of, such as the admin's
-    `auth/widgets/read_only_password_hash.html`."""
+    for less work (docs/benchmarks.md). Everything else as Django's default renderer
+    does: the form and field layouts (Django's Jinja2 `field.html` puts a newline before
+    `</fieldset>` that the template language's does not) and widgets Django has no Jinja2
+    copy of, such as the admin's `auth/widgets/read_only_password_hash.html`."""
 
     @cached_property
     def jinja2(self):
