@@ -6,11 +6,12 @@ Its filters are Django's own (`date`, `truncatechars`, `floatformat`; `url` is
 `django.urls.reverse`), so a card writes a date or a link exactly as the page around it
 does; a status is its TextChoices label (`Generation.Status(status).label`, what
 `get_status_display` reads, for a tenth of its cost: that rebuilds the choices and
-translates all eight labels on every call). A page of cards asks for the same links, dates and short prompts on every load, so
-each answer is kept per process for its arguments and the render's `reading` (what they
-depend on besides: language, time zone, script prefix, URL configuration), taken once per
-card. Ours: `credits_label` and `model_label` (as pages use them), `made_with_key`,
-`thumbnail_url` and `original_removed`.
+translates all eight labels on every call). A page of cards asks for the same links,
+dates and short prompts on every load, so each answer is kept per process for its
+arguments and the render's `reading` (what they depend on besides: language, time zone,
+script prefix, URL configuration), taken once per card. Ours: `credits_label` and
+`model_label` (as pages use them), `made_with_key`, `thumbnail_url` and
+`original_removed`.
 """
 
 import datetime
