@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat uv.lock | cksum | cut -d' ' -f1)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint format bench clean messages upgrade
+.PHONY: run test test-newest-django lint format bench clean messages upgrade
 
 $(STAMP): uv.lock pyproject.toml
 	@py=""; for p in python3.14 python3.13 python3.12 python3 python; do \
@@ -36,6 +36,14 @@ test: $(STAMP)
 	DEBUG=true $(PY) -m mypy
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# generations/prepared.py, the one module on Django's internals, and what stands on it,
+# against the newest Django release on PyPI (layered over the locked environment by uv).
+NEWEST_DJANGO_TESTS ?= tests/test_prepared_reads.py tests/test_query_counts.py tests/test_card_rendering.py
+test-newest-django: $(STAMP)
+	@newest=$$(echo Django | $(UV) pip compile - --quiet --no-header --no-annotate --refresh-package django --python $(PY) | grep -i '^django=='); \
+	echo "--- $(NEWEST_DJANGO_TESTS) with $$newest"; \
+	$(UV) run --no-sync --with "$$newest" python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(NEWEST_DJANGO_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -131,9 +131,27 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Cards (templates/components/card.jinja), which pages place with {% card %}: a page
+        # shows dozens (docs/benchmarks.md says what Jinja2 saves on them).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "generations.rendering.engine.environment"},
+    },
+    {
+        # Django's widget templates, drawn by Jinja2: the same HTML for less work
+        # (FORM_RENDERER below, generations/rendering/forms.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "forms",
+        "DIRS": [],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "generations.rendering.forms.environment"},
+    },
 ]
 
-# Django's widget templates, rendered by Jinja2 where it has them (generations/forms.py).
+# Django's widget templates, rendered by Jinja2 where it has them (generations/rendering/forms.py).
 FORM_RENDERER = "generations.rendering.forms.FormRenderer"
 
 DATABASES = {
@@ -443,7 +461,10 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "operations.redaction.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "operations.redaction.RedactSecretsFilter"},
+        "probe_answers": {"()": "operations.logs.ProbeAnswers"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -456,6 +477,8 @@ LOGGING: dict[str, Any] = {
         # Django's own handlers are replaced by ours, which redacts secrets in paths.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # /readyz logs its failing answers itself (operations/views.py).
+        "django.request": {"filters": ["probe_answers"]},
         "django.db.backends": {"level": "WARNING"},
         # Failed sign-ins and lockouts are warnings; the rest of axes' chatter is not kept.
         "axes": {"level": "WARNING"},

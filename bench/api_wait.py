@@ -120,7 +120,7 @@ def _wait_until_up(base_url):
         try:
             if requests.get(base_url + "/healthz", timeout=2).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting, or busy doing so
             pass
         if time.monotonic() > deadline:
             raise RuntimeError("gunicorn did not start")

@@ -1,7 +1,7 @@
 """Collections: named, ordered sets of generations, owned by a member, seen by the team
 or by their owner alone. A collection shows only the items its viewer may see."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Max, Prefetch
 from django.utils.functional import SimpleLazyObject
 
@@ -23,11 +23,12 @@ def to_pick_from(user):
 def _collections_to_pick(user):
     if not user.is_authenticated:
         return []
-    db = Collection.objects.db
+    db = router.db_for_read(Collection)
     return [Collection.from_db(db, ["id", "name"], row) for row in _TO_PICK.rows((), owner=user.pk)]
 
 
 _TO_PICK = prepared.Read(
+    Collection,
     lambda shape, owner: Collection.objects.filter(owner=owner).values_list("id", "name"),
     owner=Collection._meta.get_field("owner"),
 )

@@ -91,7 +91,7 @@ def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decim
 def price_for(model: str, image_size: str | None = "") -> Decimal:
     image_size = image_size or ""
     # The size's own price, else the model's: the model's few rows in one query.
-    prices: dict[str, Decimal] = dict(_PRICES.rows((), model=model))
+    prices = dict(ModelPrice.objects.filter(model=model).values_list("image_size", "price"))
     for size in dict.fromkeys([image_size, ""]):
         if size in prices:
             return prices[size]
@@ -100,12 +100,6 @@ def price_for(model: str, image_size: str | None = "") -> Decimal:
         if size in configured:
             return Decimal(str(configured[size]))
     return settings.BANANA_DEFAULT_CREDIT_PRICE
-
-
-_PRICES = prepared.Read(
-    lambda shape, model: ModelPrice.objects.filter(model=model).values_list("image_size", "price"),
-    model=ModelPrice._meta.get_field("model"),
-)
 
 
 # --- Accounts and the ledger ---------------------------------------------------------------
@@ -634,6 +628,7 @@ def _account_month_query(shape: object, user: int, start: datetime) -> Any:
 
 
 _ACCOUNT_MONTH = prepared.Read(
+    CreditAccount,
     _account_month_query,
     user=CreditAccount._meta.get_field("user"),
     start=CreditLedgerEntry._meta.get_field("created_at"),

@@ -15,7 +15,6 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, Value
 
 from generations import credits, prepared
 from generations.models import Favourite, Generation, ResultImage
-from generations.models.generations import card_columns, cards_from_rows
 
 
 def _with_favourite(queryset, user):
@@ -53,7 +52,7 @@ def watched_cards(user, ids):
     if not ids:
         return []
     rows = _WATCHED.rows(user.is_staff, user_pk=user.pk, ids=list(ids))
-    return cards_from_rows(Generation.objects.db, _WATCHED_ANNOTATIONS, rows)
+    return prepared.cards_from_rows(_WATCHED_ANNOTATIONS, rows)
 
 
 _WATCHED_ANNOTATIONS = ["credits_available", "credits_held"]
@@ -62,22 +61,22 @@ _WATCHED_ANNOTATIONS = ["credits_available", "credits_held"]
 def _watched(is_staff, user_pk, ids):
     user = prepared.member(user_pk, is_staff)
     visible = Generation.objects.visible_to(user).filter(pk__in=ids)
-    columns = card_columns(_WATCHED_ANNOTATIONS)
+    columns = prepared.card_columns(_WATCHED_ANNOTATIONS)
     return credits.with_balances_of(visible, user).values_list(*columns)
 
 
 _WATCHED = prepared.Read(
-    _watched, user_pk=Generation._meta.get_field("owner"), ids=Generation._meta.pk
+    Generation, _watched, user_pk=Generation._meta.get_field("owner"), ids=Generation._meta.pk
 )
 
 
 def _in_flight(is_staff, user_pk):
     user = prepared.member(user_pk, is_staff)
-    # Their ids, not COUNT(*): a handful of rows, and a read prepared.py can keep.
+    # Their ids, not COUNT(*): a handful of rows, and a query that can be prepared.
     return history_for(user).in_flight().order_by().values_list("pk")
 
 
-_IN_FLIGHT = prepared.Read(_in_flight, user_pk=Generation._meta.get_field("owner"))
+_IN_FLIGHT = prepared.Read(Generation, _in_flight, user_pk=Generation._meta.get_field("owner"))
 
 
 def team_gallery_for(user):
@@ -129,7 +128,7 @@ def card_page(user, mode, filters=None, cursor=None, size=None):
     else:
         rows = _PAGES.rows(shape, user_pk=user.pk, created=created, pk=pk)
     owner = user if mode == "history" else None
-    generations = cards_from_rows(Generation.objects.db, ["is_favourite"], rows, owner=owner)
+    generations = prepared.cards_from_rows(["is_favourite"], rows, owner=owner)
     return generations[:size], len(generations) > size
 
 
@@ -145,11 +144,12 @@ def _page_query(shape, user_pk, created=None, pk=None, filters=None):
             Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk)
         )
     page = Generation.objects.filter(pk__in=queryset.values("pk")[:limit])
-    columns = card_columns(["is_favourite"], owner_name=mode != "history")
+    columns = prepared.card_columns(["is_favourite"], owner_name=mode != "history")
     return _with_favourite(page, user).order_by("-created_at", "-pk").values_list(*columns)
 
 
 _PAGES = prepared.Read(
+    Generation,
     _page_query,
     user_pk=Generation._meta.get_field("owner"),
     created=Generation._meta.get_field("created_at"),

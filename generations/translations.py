@@ -9,9 +9,9 @@ knows a .mo still says what its .po says, without GNU gettext."""
 from __future__ import annotations
 
 import ast
-import gettext
 import re
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,9 +162,26 @@ def compiled_catalogue(entries: list[Entry]) -> dict:
 
 
 def read_mo(path: Path) -> dict:
-    with path.open("rb") as handle:
-        translations = gettext.GNUTranslations(handle)
-    catalogue = dict(translations._catalog)  # type: ignore[attr-defined]
+    """A compiled catalogue as Python's gettext keeps it (plural forms keyed (msgid, n)),
+    read from GNU's .mo layout: a header, then a table of originals and one of
+    translations, each entry a length and an offset. Ours are UTF-8 (as Django wants)."""
+    data = path.read_bytes()
+    order = "<" if struct.unpack("<I", data[:4])[0] == 0x950412DE else ">"
+    _revision, count, originals, translated = struct.unpack(f"{order}4I", data[4:20])
+
+    def text(table: int, n: int) -> bytes:
+        length, offset = struct.unpack(f"{order}2I", data[table + 8 * n : table + 8 * n + 8])
+        return data[offset : offset + length]
+
+    catalogue: dict = {}
+    for n in range(count):
+        msgid, msgstr = text(originals, n), text(translated, n)
+        if b"\0" in msgid:
+            singular = msgid.split(b"\0")[0].decode()
+            for number, form in enumerate(msgstr.split(b"\0")):
+                catalogue[(singular, number)] = form.decode()
+        else:
+            catalogue[msgid.decode()] = msgstr.decode()
     catalogue.pop("", None)
     return catalogue
 

@@ -28,6 +28,20 @@ ACCESS_FIELDS = {
 }
 
 
+# The probes whose failing answers are logged by their own view, as a warning.
+PROBES = frozenset({"readyz"})
+
+
+class ProbeAnswers(logging.Filter):
+    """Drops Django's request-error line (the `django.request` logger) for a probe's answer:
+    /readyz says "Not ready" as a warning itself."""
+
+    def filter(self, record):
+        request = getattr(record, "request", None)
+        match = getattr(request, "resolver_match", None)
+        return getattr(match, "url_name", None) not in PROBES
+
+
 class RedactingFormatter(logging.Formatter):
     """A plain formatter whose tracebacks and stacks have secrets in URL paths redacted.
     Takes `format` as dictConfig passes it."""

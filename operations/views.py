@@ -36,10 +36,10 @@ def readyz(request):
     body = {"status": "ok" if ready else "unavailable", "failing": failing, "checks": checks}
     response = JsonResponse(body, status=200 if ready else 503)
     if not ready:
-        # A probe asks every few seconds: one warning per answer, not Django's error log
-        # line (which error reporting would turn into an event per probe).
+        # A probe asks every few seconds: one warning per answer, naming what failed;
+        # Django's error line for the 503 is left out (operations.logs.ProbeAnswers), since
+        # error reporting would turn it into an event per probe.
         logger.warning("Not ready: %s", ", ".join(failing))
-        response._has_been_logged = True
     return response
 
 

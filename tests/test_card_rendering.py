@@ -3,6 +3,7 @@ typed is shown as text on every page that shows a card, and a card speaks the re
 language and time zone like the page around it."""
 
 import re
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -82,3 +83,78 @@ def test_a_cards_date_is_in_the_readers_time_zone(settings):
     html = client.get("/").text
 
     assert 'datetime="2026-11-28T08:30:00+09:00"' in html
+
+
+# --- The card engine's filters are Django's own (generations/rendering/engine.py) ---------
+
+
+def render_in_card_engine(source, **context):
+    from django.template import engines
+
+    from generations.rendering import engine
+
+    template = engines["jinja2"].from_string(source)
+    return template.render({**context, "reading": engine.reading()})
+
+
+@pytest.mark.django_db
+def test_card_links_are_what_reverse_gives_under_each_script_prefix():
+    from django.urls import set_script_prefix
+
+    generation = uuid.uuid4()
+    try:
+        for prefix in ["/", "/studio/", "/"]:
+            set_script_prefix(prefix)
+            html = render_in_card_engine("{{ url('result_image', g, 3) }}", g=generation)
+            assert html == reverse("result_image", args=[generation, 3])
+            assert html.startswith(f"{prefix}")
+    finally:
+        set_script_prefix("/")
+
+
+def test_card_dates_and_prompts_are_djangos_filters_in_each_language_and_zone():
+    from django.template.defaultfilters import date, truncatechars
+    from django.utils import timezone, translation
+
+    moment = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+    long_prompt = "e\u0301" * 150
+    for language, zone in [("en", "UTC"), ("ko", "Asia/Seoul"), ("en", "Asia/Seoul")]:
+        with translation.override(language), timezone.override(zone):
+            html = render_in_card_engine(
+                '{{ m|date("SHORT_DATETIME_FORMAT") }}|{{ m|date("c") }}|{{ p|truncatechars(80) }}',
+                m=moment,
+                p=long_prompt,
+            )
+            local = timezone.localtime(moment)
+            expected = [
+                date(local, "SHORT_DATETIME_FORMAT"),
+                date(local, "c"),
+                truncatechars(long_prompt, 80),
+            ]
+            assert html.split("|") == expected, (language, zone)
+
+
+def test_a_safe_prompt_and_an_equal_plain_one_are_escaped_each_as_itself():
+    from django.utils.safestring import mark_safe
+
+    text = "<b>bold</b>"
+    safe = render_in_card_engine("{{ p|truncatechars(80) }}", p=mark_safe(text))  # noqa: S308
+    plain = render_in_card_engine("{{ p|truncatechars(80) }}", p=text)
+
+    assert (safe, plain) == (text, "&lt;b&gt;bold&lt;/b&gt;")
+
+
+@pytest.mark.django_db
+def test_a_cards_status_is_the_models_own_label(member, rf):
+    from django.utils import translation
+
+    from generations.rendering import cards
+
+    request = rf.get("/")
+    request.user = member
+    for status in Generation.Status.values:
+        generation = make_generation(member, status=status, prompt=status)
+        with translation.override("ko"):
+            html = cards.render_card(request, "tile", generation=generation)
+            label = generation.get_status_display()
+        assert f'<span class="badge badge-{status}">{label}</span>' in html

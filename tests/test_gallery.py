@@ -1,7 +1,6 @@
 """History, team gallery, detail page, favourites, visibility, delete, remix."""
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -541,34 +540,3 @@ def test_rows_created_in_the_same_instant_are_each_shown_once(member_client, mem
         seen += [g.pk for g in response.context["generations"]]
         url = response.context["next_url"] if response.context["has_more"] else None
     assert sorted(seen) == sorted(g.pk for g in rows)
-
-
-# --- What cards are rendered with (generations/templatetags) --------------------------------
-
-
-def test_card_links_are_what_reverse_gives_for_any_ids():
-    from generations.rendering.cards import path
-
-    for _ in range(3):
-        generation, collection = uuid.uuid4(), uuid.uuid4()
-        for name, args in [
-            ("generation_detail", [generation]),
-            ("generation_menu", [generation]),
-            ("result_image", [generation, 3]),
-            ("result_display", [generation, 0]),
-            ("collection_move", [collection, generation]),
-            ("share_image", ["a-token-of-sixteen-chars", generation, 1]),
-        ]:
-            assert path(name, *args) == reverse(name, args=args)
-
-
-def test_card_labels_match_what_django_would_write(member):
-    from django.template.defaultfilters import truncatechars
-
-    from generations.rendering.cards import clip, status_label
-
-    for status in Generation.Status.values:
-        assert status_label(status) == Generation(status=status).get_status_display()
-    for text in ["short", "e\u0301" * 150, "x" * 140, "y" * 141, "A banana " * 30]:
-        for length in (80, 140):
-            assert clip(text, length) == truncatechars(text, length)

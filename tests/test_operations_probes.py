@@ -1,5 +1,6 @@
 """/healthz and /readyz: what a load balancer and a deploy ask before sending traffic."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -156,3 +157,37 @@ def test_without_its_database_the_process_is_alive_but_not_ready():
     assert metrics.status_code == 200
     assert "banana_database_up 0.0" in metrics.text
     assert 'banana_http_requests_total{method="GET",status="5xx"} 1.0' in metrics.text
+
+
+@pytest.fixture
+def request_log():
+    """What Django's request logger writes (its records stop at the "django" logger)."""
+    records = []
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = records.append
+    logger = logging.getLogger("django")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_a_failing_readyz_logs_one_warning_and_no_request_error(client, caplog, request_log):
+    caplog.set_level(logging.WARNING, logger="operations")
+
+    status, _body = readyz(client)
+
+    assert status == 503
+    assert [r.getMessage() for r in caplog.records if r.name == "operations.views"] == [
+        "Not ready: worker"
+    ]
+    assert [r for r in request_log if r.name == "django.request"] == []
+
+
+def test_other_answers_keep_djangos_request_log_line(client, settings, request_log):
+    settings.METRICS_TOKEN = ""
+
+    assert client.get("/metrics").status_code == 404
+
+    assert [r.getMessage() for r in request_log if r.name == "django.request"] == [
+        "Not Found: /metrics"
+    ]

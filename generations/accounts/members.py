@@ -143,6 +143,7 @@ def _rules(user: int | OuterRef) -> QuerySet[ModelAccess]:
 
 
 _RULES = prepared.Read(
+    ModelAccess,
     lambda shape, user: _rules(user).values_list(*_RULE_FIELDS),
     user=ModelAccess.users.through._meta.get_field("user"),
 )

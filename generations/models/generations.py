@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import re
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -94,83 +93,6 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
 
     def in_flight(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.IN_FLIGHT)
-
-
-@functools.cache
-def _card_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    own = tuple(f.attname for f in Generation._meta.concrete_fields if f.name != "prompt_search")
-    theirs = tuple(f.attname for f in ResultImage._meta.concrete_fields if f.name != "source")
-    return own, theirs
-
-
-def card_columns(annotations: list[str], *, owner_name: bool = False) -> list[str]:
-    """The columns of `cards_from_rows`, for a `values_list` of generations (one query, a
-    LEFT JOIN, instead of select_related and prefetch_related's two): their own,
-    their annotations, their results' (one row per result), their API task's and, with
-    `owner_name`, their owner's username."""
-    own, theirs = _card_fields()
-    return [
-        *own,
-        *annotations,
-        *(f"results__{name}" for name in theirs),
-        "api_task__pk",
-        "api_task__key_name",
-        *(["owner__username"] if owner_name else []),
-    ]
-
-
-def cards_from_rows(
-    db: str, annotations: list[str], rows: Any, *, owner: User | None = None
-) -> list[Generation]:
-    """Generations from rows of `card_columns`, in the order they first appear, with their
-    results, API task and annotations as prefetch_related and select_related would give
-    them; their owner is `owner` (one member's rows), or built from the row's username.
-    The prompt's search vector and the results' upstream links are left out."""
-    from django.contrib.auth import get_user_model
-
-    from generations.models.apikeys import ApiTask
-
-    own, theirs = _card_fields()
-    generations: dict[uuid.UUID, Generation] = {}
-    results: dict[uuid.UUID, list[ResultImage]] = {}
-    end_of_results = len(own) + len(annotations) + len(theirs)
-    # The API task's two columns, then the owner's name when card_columns asked for it.
-    with_owner_name = end_of_results + 3
-    for row in rows:
-        values = list(row)
-        pk = values[0]
-        if pk not in generations:
-            generation = Generation.from_db(db, own, values[: len(own)])
-            for name, value in zip(annotations, values[len(own) :], strict=False):
-                setattr(generation, name, value)
-            task_pk, key_name = values[end_of_results : end_of_results + 2]
-            task = (
-                None
-                if task_pk is None
-                else ApiTask.from_db(db, ["generation_id", "key_name"], [task_pk, key_name])
-            )
-            Generation.api_task.related.set_cached_value(generation, task)
-            if owner is not None:
-                Generation.owner.field.set_cached_value(generation, owner)
-            elif len(values) == with_owner_name:
-                named = get_user_model().from_db(
-                    db, ["id", "username"], [generation.owner_id, values[-1]]
-                )
-                Generation.owner.field.set_cached_value(generation, named)
-            generations[pk] = generation
-            results[pk] = []
-        result = values[len(own) + len(annotations) : end_of_results]
-        if result[0] is not None:
-            results[pk].append(ResultImage.from_db(db, theirs, result))
-    for pk, generation in generations.items():
-        for image in results[pk]:
-            ResultImage.generation.field.set_cached_value(image, generation)
-        # Kept where and as prefetch_related keeps what it read (prefetch_one_level).
-        cached: Any = generation.results.all()
-        cached._result_cache = sorted(results[pk], key=lambda r: r.position)
-        cached._prefetch_done = True
-        vars(generation)["_prefetched_objects_cache"] = {"results": cached}
-    return list(generations.values())
 
 
 class Generation(models.Model):

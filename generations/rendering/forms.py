@@ -1,5 +1,5 @@
-"""How forms are drawn: Django's widget templates through Jinja2, everything else through
-the template language."""
+"""How forms are drawn: Django's widget templates through Jinja2 (the `forms` TEMPLATES
+backend, banana_site/settings.py), everything else through the template language."""
 
 from pathlib import Path
 
@@ -8,8 +8,7 @@ from django import forms
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.forms import renderers
-from django.template import TemplateDoesNotExist
-from django.template.backends.jinja2 import Jinja2
+from django.template import TemplateDoesNotExist, engines
 from django.utils.functional import cached_property
 from django.utils.translation import get_language
 
@@ -29,30 +28,27 @@ class _TwinLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
+def environment(**options):
+    """The `forms` backend's environment: Django's Jinja2 copies of its form templates."""
+    options["loader"] = _TwinLoader([FORM_TEMPLATES / "jinja2"])
+    options["keep_trailing_newline"] = True
+    # As the template language: a missing value renders as nothing, with DEBUG too
+    # (Django's default for Jinja2 then prints its name).
+    options["undefined"] = jinja2.Undefined
+    options.pop("autoescape", None)  # Django's backend asks for it too
+    return jinja2.Environment(autoescape=True, **options)
+
+
 class FormRenderer(renderers.BaseRenderer):
-    """Django's widget templates rendered by Jinja2: the same HTML for half the work (the
-    studio's compose form, built and rendered, from some 19,900 Python calls to 9,200).
-    Everything else as Django's default renderer does: the form and field layouts (Django's
-    Jinja2 `field.html` puts a newline before `</fieldset>` that the template language's
-    does not) and widgets Django has no Jinja2 copy of, such as the admin's
-    `auth/widgets/read_only_password_hash.html`."""
+    """Django's widget templates rendered by Jinja2 (the `forms` backend): the same HTML
+    for less work (docs/benchmarks.md). Everything else as Django's default renderer
+    does: the form and field layouts (Django's Jinja2 `field.html` puts a newline before
+    `</fieldset>` that the template language's does not) and widgets Django has no Jinja2
+    copy of, such as the admin's `auth/widgets/read_only_password_hash.html`."""
 
     @cached_property
     def jinja2(self):
-        return Jinja2(
-            {
-                "APP_DIRS": False,
-                "DIRS": [],
-                "NAME": "djangoforms-jinja2",
-                "OPTIONS": {
-                    "loader": _TwinLoader([FORM_TEMPLATES / "jinja2"]),
-                    "keep_trailing_newline": True,
-                    # As the template language: a missing value renders as nothing, with
-                    # DEBUG too (Django's default for Jinja2 then prints its name).
-                    "undefined": jinja2.Undefined,
-                },
-            }
-        )
+        return engines["forms"]
 
     @cached_property
     def django(self):

@@ -4,12 +4,11 @@ around them."""
 
 from django import template
 
-from generations.rendering import cards
+from generations.rendering import cards, engine
 
 register = template.Library()
 
-register.simple_tag(cards.path, name="path")
-register.simple_tag(cards.original_removed, name="original_removed")
+register.simple_tag(engine.original_removed, name="original_removed")
 
 
 @register.simple_tag(takes_context=True)

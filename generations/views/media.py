@@ -9,6 +9,7 @@ the browser is sent (302) to a presigned URL (generations/storage.py).
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
+from django.db import router
 from django.http import (
     FileResponse,
     Http404,
@@ -109,10 +110,9 @@ def visible_result(user, generation_id, position):
     )
     if not rows:
         raise Http404
-    db = ResultImage.objects.db
+    db = router.db_for_read(ResultImage)
     result = ResultImage.from_db(db, _RESULT_COLUMNS, rows[0][:-1])
-    generation = Generation.from_db(db, ["id", "prompt"], [generation_id, rows[0][-1]])
-    ResultImage.generation.field.set_cached_value(result, generation)
+    result.generation = Generation.from_db(db, ["id", "prompt"], [generation_id, rows[0][-1]])
     return result
 
 
@@ -135,6 +135,7 @@ def _visible_result(is_staff, user_pk, generation_id, position):
 
 
 _VISIBLE_RESULT = prepared.Read(
+    ResultImage,
     _visible_result,
     user_pk=Generation._meta.get_field("owner"),
     generation_id=Generation._meta.pk,

@@ -5,6 +5,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from django_htmx.http import trigger_client_event
 from generations import catalogue, credits, galleries, services
 from generations.accounts import members
 from generations.forms import GenerationForm
-from generations.models import Generation, ResultImage
+from generations.models import ApiTask, Generation, ResultImage
 from generations.views.common import generations_for, get_generation_for
 
 RECENT_LIMIT = 24
@@ -60,10 +61,14 @@ def home(request):
 def _as_new_cards(generations):
     """The rows a submit just inserted, ready for their cards without reading them back:
     a new generation has no results, is no one's favourite and (made here) has no API task."""
+    # Empty querysets: prefetch_related_objects notes "none" without asking the database.
+    prefetch_related_objects(
+        generations,
+        Prefetch("results", queryset=ResultImage.objects.none()),
+        Prefetch("api_task", queryset=ApiTask.objects.none()),
+    )
     for generation in generations:
-        generation._prefetched_objects_cache = {"results": ResultImage.objects.none()}
         generation.is_favourite = False
-        Generation.api_task.related.set_cached_value(generation, None)
     return generations
 
 
