@@ -6,7 +6,7 @@ naming the task here (as Celery's `send_task` does) keeps the imports one-way.
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.module_loading import import_string
 
 
@@ -15,3 +15,13 @@ def enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
     once outside one): a task must never find a row that is not there yet."""
     task = import_string(f"generations.tasks.{task_name}")
     transaction.on_commit(lambda: task.enqueue(**kwargs))
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back before a wait on the network (the
+    upstream, a download, a member's receiver). With PostgreSQL's pool it goes back to the
+    pool, so a worker's many waiting threads share a few connections; otherwise it is
+    closed and the next query opens one. Inside a transaction it is kept: its rows are
+    visible to it alone (and no transaction is ever held across a network call anyway)."""
+    if not connection.in_atomic_block:
+        connection.close()

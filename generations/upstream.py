@@ -59,6 +59,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UpstreamError",
+    "longest_submit",
     "parse_task_state",
     "query",
     "submit",
@@ -294,6 +295,16 @@ def submit(
     task_id = task_id.strip()
     logger.info("upstream POST %s: created task %s", SUBMIT_PATH, task_id)
     return task_id
+
+
+def longest_submit() -> float:
+    """The longest one `submit` can take, in seconds: every attempt its retry policy grants,
+    each at most the connect and read timeouts, plus the longest backoff between them.
+    A generation still being sent after this lost its sender."""
+    _base_url, _api_key, timeout, max_retries, backoff = _config()
+    connect, read = (timeout, timeout) if isinstance(timeout, int | float) else timeout
+    waits = sum(min(MAX_BACKOFF_SECONDS, backoff * 2**n) for n in range(max_retries))
+    return float((max_retries + 1) * (float(connect) + float(read)) + waits)
 
 
 def query(task_id: str) -> TaskState:
