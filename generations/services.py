@@ -470,7 +470,7 @@ def _finish_without_task(
 
 # A webhook announcing a final state asks at once, but not more often than this per
 # generation: a receiver replaying it cannot make us query in a loop.
-ANNOUNCED_FINAL_GAP = 1.0
+ANNOUNCED_FINAL_GAP = 0.25
 # How many more looks one refresh takes for webhooks that came while it was in flight.
 MAX_EXTRA_LOOKS = 3
 
