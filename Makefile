@@ -22,13 +22,18 @@ $(STAMP): uv.lock pyproject.toml
 	$(UV) sync --frozen --quiet --python $(PY)
 	@rm -f $(VENV)/.installed-*; touch $@
 
+# make run PORT=8001 EMULATOR_PORT=8766 when 8000 or 8765 is taken (the emulator's port is
+# BANANA_API_BASE_URL's, 8765, unless given).
+PORT ?= 8000
+EMULATOR_PORT ?=
+
 run: $(STAMP)
 	@# The committed .mo files are used as they are; a .po changed since is compiled here
 	@# (or, without GNU gettext, refused with what to install).
 	DEBUG=true $(PY) manage.py translations compile
 	DEBUG=true $(PY) manage.py migrate --verbosity 0
 	DEBUG=true $(PY) manage.py ensure_demo_admin
-	DEBUG=true $(PY) manage.py rundev
+	DEBUG=true $(PY) manage.py rundev --addr 127.0.0.1:$(PORT) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT))
 
 test: $(STAMP)
 	$(PY) -m ruff check .
