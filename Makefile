@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat uv.lock | cksum | cut -d' ' -f1)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint format bench clean messages upgrade
+.PHONY: run test lint format bench bench-burst bench-team bench-memory clean messages upgrade
 
 $(STAMP): uv.lock pyproject.toml
 	@py=""; for p in python3.14 python3.13 python3.12 python3 python; do \
@@ -59,6 +59,18 @@ messages: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench; in_process=$$?; $(PY) -m bench.pages; exit $$(( in_process || $$? ))
+
+# A team's burst and a team's day: time to image, the largest team the web tier holds, and
+# memory across 1,000 jobs (docs/benchmarks.md). BENCH_DATABASE_URL=postgres://… (EMPTIED
+# first) runs them on PostgreSQL.
+bench-burst: $(STAMP)
+	$(PY) -m bench.burst
+
+bench-team: $(STAMP)
+	$(PY) -m bench.team
+
+bench-memory: $(STAMP)
+	$(PY) -m bench.memory
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

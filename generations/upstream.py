@@ -81,6 +81,7 @@ QUERY_PATH = "/api/task/query"
 MAX_REFERENCE_IMAGES = 4  # contract section 1
 
 MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
+KEPT_CONNECTIONS = 64  # per endpoint, per process
 
 # =========================================================================================
 # ASSUMPTIONS ABOUT THE OPEN POINTS OF THE CONTRACT  (docs/upstream-api.md)
@@ -644,7 +645,12 @@ def _retry_policy(max_retries: int, backoff: float, *, idempotent: bool) -> Retr
 def _session(max_retries: int, backoff: float, *, idempotent: bool) -> requests.Session:
     """A pooled session whose adapter carries the retry policy (one per configuration)."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=_retry_policy(max_retries, backoff, idempotent=idempotent))
+    # As many kept connections as a worker has threads asking at once (requests keeps 10,
+    # and opens and drops the rest with a warning each).
+    adapter = HTTPAdapter(
+        max_retries=_retry_policy(max_retries, backoff, idempotent=idempotent),
+        pool_maxsize=KEPT_CONNECTIONS,
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
