@@ -12,7 +12,8 @@ for STEP_SECONDS after all its users have started (locust's statistics are reset
 and reports p95 per kind of request, failures, and the CPU each part used. The team
 holds when pages stay under 500 ms at p95 (the gallery, which members load as they work;
 the studio's first load, as each user starts, and submits are reported beside), polls
-under 200 ms, and no request fails; the largest such N is printed, with what was busiest at the next step.
+under 200 ms, and no request fails; the largest such N is printed, with what was busiest
+at the next step.
 """
 
 import csv
