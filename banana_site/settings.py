@@ -79,6 +79,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: counts and times every answer (operations/metrics.py).
     "operations.metrics.RequestMetricsMiddleware",
+    # Outermost but one: gives a streamed answer's database connection back once every
+    # other middleware is done with it (operations/middleware.py).
+    "operations.middleware.ReleaseConnectionForStreamsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -160,11 +163,14 @@ else:
     if DB_POOL_SIZE < 0:
         raise ImproperlyConfigured("DB_POOL_SIZE must be 0 (no pool) or more.")
     if DB_POOL_SIZE:
+        # Django's PostgreSQL backend, failing fast while the server is down.
+        DATABASES["default"]["ENGINE"] = "operations.postgresql"
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": DB_POOL_SIZE,
-            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # Also how long requests wait before failing while the database is down.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
         }
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

@@ -40,7 +40,11 @@ from generations.models import (
     hash_secret,
     new_secret,
 )
-from generations.models.generations import GenerationId, result_upload_path
+from generations.models.generations import (
+    GenerationId,
+    GenerationQuerySet,
+    result_upload_path,
+)
 from generations.storage import content_hash
 
 if TYPE_CHECKING:
@@ -475,7 +479,7 @@ ANNOUNCED_FINAL_GAP = 0.25
 MAX_EXTRA_LOOKS = 3
 
 
-def _claimable(now: datetime, interval: float) -> Any:
+def _claimable(now: datetime, interval: float) -> GenerationQuerySet:
     due = Q(last_checked_at__isnull=True) | Q(
         last_checked_at__lte=now - timedelta(seconds=interval)
     )

@@ -9,8 +9,12 @@ that moment, and compares what this group of processes may open at most. Sizing 
 installation is docs/deployment.md's formula.
 """
 
+import logging
+
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
+
+logger = logging.getLogger(__name__)
 
 
 def most_connections(threads: int) -> int:
@@ -26,14 +30,24 @@ def connection_problem(what: str, *, processes: int, threads: int) -> str | None
     connections, or None when they fit (or the database is not PostgreSQL)."""
     if connection.vendor != "postgresql":
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('max_connections')::int,"
-            " current_setting('superuser_reserved_connections')::int,"
-            " (SELECT count(*) FROM pg_stat_activity"
-            "  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('max_connections')::int,"
+                " current_setting('superuser_reserved_connections')::int,"
+                " (SELECT count(*) FROM pg_stat_activity"
+                "  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())"
+            )
+            maximum, reserved, in_use = cursor.fetchone()
+    except DatabaseError as exc:
+        # A process starts without its database (and says so on /readyz): nothing to
+        # compare with until it answers.
+        logger.warning(
+            "%s: connections not checked, the database did not answer (%s)",
+            what,
+            type(exc).__name__,
         )
-        maximum, reserved, in_use = cursor.fetchone()
+        return None
     each = most_connections(threads)
     need = processes * each
     room = maximum - reserved - in_use
