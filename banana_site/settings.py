@@ -153,13 +153,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # test runs on one machine never share one.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
-    # Each process (a gunicorn worker, a task worker) opens at most DB_POOL_SIZE connections
-    # to PostgreSQL, whatever its threads: they share a pool (psycopg's, through Django), and
-    # a thread beyond it waits up to DB_POOL_TIMEOUT seconds for one. Sizing: processes x
-    # DB_POOL_SIZE within max_connections (docs/deployment.md); each process checks it when
-    # it starts (operations/capacity.py). DB_POOL_SIZE=0: no pool, one persistent connection
-    # per thread (CONN_MAX_AGE seconds).
-    DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)
+    # A gunicorn worker opens at most DB_POOL_SIZE connections to PostgreSQL, whatever its
+    # threads: they share a pool (psycopg's, through Django), and a thread beyond it waits up
+    # to DB_POOL_TIMEOUT seconds for one. Other processes (the task worker, whose threads
+    # give their connection back after each task and before each wait on the network;
+    # management commands; tests) keep one connection per thread unless DB_POOL_SIZE is set.
+    # Sizing: docs/deployment.md; each server process checks it when it starts
+    # (operations/capacity.py). DB_POOL_SIZE=0: no pool anywhere.
+    DB_POOL_SIZE = env.int(
+        "DB_POOL_SIZE", default=8 if env.int("BANANA_WEB_THREADS", default=0) else 0
+    )
     if DB_POOL_SIZE < 0:
         raise ImproperlyConfigured("DB_POOL_SIZE must be 0 (no pool) or more.")
     if DB_POOL_SIZE:
