@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat uv.lock | cksum | cut -d' ' -f1)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-newest-django lint format bench clean messages upgrade
+.PHONY: run test test-newest-django lint format bench bench-burst bench-team bench-memory clean messages upgrade
 
 $(STAMP): uv.lock pyproject.toml
 	@py=""; for p in python3.14 python3.13 python3.12 python3 python; do \
@@ -22,13 +22,18 @@ $(STAMP): uv.lock pyproject.toml
 	$(UV) sync --frozen --quiet --python $(PY)
 	@rm -f $(VENV)/.installed-*; touch $@
 
+# make run PORT=8001 EMULATOR_PORT=8766 when 8000 or 8765 is taken (the emulator's port is
+# BANANA_API_BASE_URL's, 8765, unless given).
+PORT ?= 8000
+EMULATOR_PORT ?=
+
 run: $(STAMP)
 	@# The committed .mo files are used as they are; a .po changed since is compiled here
 	@# (or, without GNU gettext, refused with what to install).
 	DEBUG=true $(PY) manage.py translations compile
 	DEBUG=true $(PY) manage.py migrate --verbosity 0
 	DEBUG=true $(PY) manage.py ensure_demo_admin
-	DEBUG=true $(PY) manage.py rundev
+	DEBUG=true $(PY) manage.py rundev --addr 127.0.0.1:$(PORT) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT))
 
 test: $(STAMP)
 	$(PY) -m ruff check .
@@ -62,6 +67,18 @@ messages: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench; in_process=$$?; $(PY) -m bench.pages; exit $$(( in_process || $$? ))
+
+# A team's burst and a team's day: time to image, the largest team the web tier holds, and
+# memory across 1,000 jobs (docs/benchmarks.md). BENCH_DATABASE_URL=postgres://… (EMPTIED
+# first) runs them on PostgreSQL.
+bench-burst: $(STAMP)
+	$(PY) -m bench.burst
+
+bench-team: $(STAMP)
+	$(PY) -m bench.team
+
+bench-memory: $(STAMP)
+	$(PY) -m bench.memory
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -16,11 +16,19 @@ from operations.redaction import redact_secrets
 wsgi_app = "banana_site.wsgi"
 accesslog = "-"
 # Threads, not one request per process: the OpenAI-compatible image calls wait for their
-# images while holding a thread, and pages must still find one free (docs/api.md).
-# Keep BANANA_API_MAX_WAITING below the threads, and PostgreSQL's max_connections above
-# workers x threads.
+# images while holding a thread, and pages must still find one free (docs/api.md): the cap
+# on waiting calls follows these threads (post_fork). Database connections do not: each
+# process shares a pool of DB_POOL_SIZE, checked against PostgreSQL's max_connections when
+# each worker starts (post_worker_init).
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# gunicorn's control socket defaults to one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl), shared by every gunicorn that user runs: stopping one removes
+# the others'. None, unless GUNICORN_CONTROL_SOCKET names this instance's own.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+if _control_socket:
+    control_socket = _control_socket
+control_socket_disable = not _control_socket
 
 
 class RedactingLogger(Logger):
@@ -37,6 +45,8 @@ logger_class = RedactingLogger
 # --- Operations (operations/gunicorn.py) ---------------------------------------------------
 hooks.prepare_metrics_dir()
 on_starting = hooks.on_starting
+post_fork = hooks.post_fork
+post_worker_init = hooks.post_worker_init
 child_exit = hooks.child_exit
 on_exit = hooks.on_exit
 logconfig_dict = gunicorn_logconfig(os.environ.get("LOG_FORMAT", "plain"))

@@ -79,6 +79,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: counts and times every answer (operations/metrics.py).
     "operations.metrics.RequestMetricsMiddleware",
+    # Outermost but one: gives a streamed answer's database connection back once every
+    # other middleware is done with it (operations/middleware.py).
+    "operations.middleware.ReleaseConnectionForStreamsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -168,8 +171,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # test runs on one machine never share one.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A gunicorn worker opens at most DB_POOL_SIZE connections to PostgreSQL, whatever its
+    # threads: they share a pool (psycopg's, through Django), and a thread beyond it waits up
+    # to DB_POOL_TIMEOUT seconds for one. Other processes (the task worker, whose threads
+    # give their connection back after each task and before each wait on the network;
+    # management commands; tests) keep one connection per thread unless DB_POOL_SIZE is set.
+    # Sizing: docs/deployment.md; each server process checks it when it starts
+    # (operations/capacity.py). DB_POOL_SIZE=0: no pool anywhere.
+    DB_POOL_SIZE = env.int(
+        "DB_POOL_SIZE", default=8 if env.int("BANANA_WEB_THREADS", default=0) else 0
+    )
+    if DB_POOL_SIZE < 0:
+        raise ImproperlyConfigured("DB_POOL_SIZE must be 0 (no pool) or more.")
+    if DB_POOL_SIZE:
+        # Django's PostgreSQL backend, failing fast while the server is down.
+        DATABASES["default"]["ENGINE"] = "operations.postgresql"
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            # Also how long requests wait before failing while the database is down.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -582,6 +608,17 @@ BANANA_NOT_FOUND_GRACE: float = env.float("BANANA_NOT_FOUND_GRACE", default=60.0
 # Generations nobody watches are settled by the reconciler once they are this old.
 BANANA_RECONCILE_AFTER: float = env.float("BANANA_RECONCILE_AFTER", default=30.0)
 BANANA_RECONCILE_EVERY: float = env.float("BANANA_RECONCILE_EVERY", default=30.0)
+# One refresh per generation is in flight at a time: its claim holds until it has run or,
+# if its worker died, for this long (seconds).
+BANANA_REFRESH_CLAIM_TIMEOUT: float = env.float("BANANA_REFRESH_CLAIM_TIMEOUT", default=300.0)
+# The task worker (`manage.py worker`, generations/lanes.py) runs tasks in lanes, each with
+# threads of its own: sending, refreshing and storing (what members wait for), callbacks to
+# members' receivers, and upkeep (reconciler, housekeeping, retention). It looks for tasks
+# enqueued by other processes every BANANA_WORKER_INTERVAL seconds.
+BANANA_WORKER_THREADS: int = env.int("BANANA_WORKER_THREADS", default=32)
+BANANA_WORKER_CALLBACK_THREADS: int = env.int("BANANA_WORKER_CALLBACK_THREADS", default=4)
+BANANA_WORKER_UPKEEP_THREADS: int = env.int("BANANA_WORKER_UPKEEP_THREADS", default=1)
+BANANA_WORKER_INTERVAL: float = env.float("BANANA_WORKER_INTERVAL", default=0.25)
 # The worker prunes finished task results and rate counters, and gives tasks whose
 # worker died to another, this often (seconds); successful results are kept this long.
 BANANA_HOUSEKEEPING_EVERY: float = env.float("BANANA_HOUSEKEEPING_EVERY", default=300.0)
@@ -589,8 +626,11 @@ BANANA_TASK_RESULTS_KEEP: int = env.int("BANANA_TASK_RESULTS_KEEP", default=24 *
 # Finished callback deliveries (delivered, given up, cancelled) and their attempts are
 # kept this many days for members and admins to look into, then pruned.
 BANANA_CALLBACKS_KEEP_DAYS: int = env.int("BANANA_CALLBACKS_KEEP_DAYS", default=30)
-# A submit whose outcome is unknown and that no callback has bound is given up after this.
-BANANA_UNKNOWN_TIMEOUT: float = env.float("BANANA_UNKNOWN_TIMEOUT", default=30 * 60.0)
+# A submit whose outcome is unknown is settled (its hold released, flagged "may have been
+# charged") as soon as nothing can tell us more: at once when no callback URL was sent,
+# otherwise when no callback has named its task this long (seconds) after it was sent. The
+# upstream finishes a task within minutes (4K: up to about 2), then calls back.
+BANANA_UNKNOWN_TIMEOUT: float = env.float("BANANA_UNKNOWN_TIMEOUT", default=10 * 60.0)
 BANANA_PROMPT_MAX_LENGTH: int = env.int("BANANA_PROMPT_MAX_LENGTH", default=4000)
 BANANA_UPLOAD_MAX_BYTES: int = env.int("BANANA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # The largest reference image, in pixels, decoded at all: the image service works at up to
@@ -682,9 +722,22 @@ MIDDLEWARE.insert(
 BANANA_API_WAIT_SECONDS: float = env.float("BANANA_API_WAIT_SECONDS", default=120.0)
 BANANA_API_WAIT_INTERVAL: float = env.float("BANANA_API_WAIT_INTERVAL", default=1.0)
 # Waiting image calls one web process serves at once; more are refused at once (429)
-# before anything is spent. Keep it below the web server's threads per process
-# (gunicorn --worker-class gthread --threads), so pages always find a free thread.
-BANANA_API_MAX_WAITING: int = env.int("BANANA_API_MAX_WAITING", default=50)
+# before anything is spent. Under gunicorn the cap follows its real threads per process
+# (BANANA_WEB_THREADS, set by operations/gunicorn.py in each worker): half of them by
+# default, and a cap that leaves pages fewer than an eighth of them (at least one) refuses
+# to start. Elsewhere (runserver, tests) it is 50 unless set.
+BANANA_WEB_THREADS: int = env.int("BANANA_WEB_THREADS", default=0)
+BANANA_API_MAX_WAITING: int = env.int(
+    "BANANA_API_MAX_WAITING", default=BANANA_WEB_THREADS // 2 if BANANA_WEB_THREADS else 50
+)
+if BANANA_WEB_THREADS:
+    _most_waiting = BANANA_WEB_THREADS - max(1, BANANA_WEB_THREADS // 8)
+    if _most_waiting < BANANA_API_MAX_WAITING:
+        raise ImproperlyConfigured(
+            f"BANANA_API_MAX_WAITING={BANANA_API_MAX_WAITING} leaves pages too few of "
+            f"gunicorn's {BANANA_WEB_THREADS} threads per process: set it to at most "
+            f"{_most_waiting}, or unset it, or raise --threads."
+        )
 # How long the signed result-image URLs the APIs hand out keep working (seconds).
 BANANA_API_RESULT_URL_TTL: int = env.int("BANANA_API_RESULT_URL_TTL", default=7 * 24 * 3600)
 # OpenAI's own image model names (dall-e-2, dall-e-3, gpt-image-1…) that the OpenAI-compatible
@@ -693,3 +746,8 @@ BANANA_API_RESULT_URL_TTL: int = env.int("BANANA_API_RESULT_URL_TTL", default=7 
 BANANA_OPENAI_MODEL_ALIASES: dict[str, str] | None = env.json(
     "BANANA_OPENAI_MODEL_ALIASES", default=None
 )
+# Callbacks to members' URLs: each attempt ends within this many seconds whatever the
+# receiver does (a trickle of bytes included), and one member has at most this many
+# attempts running per worker process; they run in the worker's callback lane.
+BANANA_CALLBACK_DEADLINE: float = env.float("BANANA_CALLBACK_DEADLINE", default=15.0)
+BANANA_CALLBACKS_PER_MEMBER: int = env.int("BANANA_CALLBACKS_PER_MEMBER", default=2)

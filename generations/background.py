@@ -6,7 +6,7 @@ naming the task here (as Celery's `send_task` does) keeps the imports one-way.
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.module_loading import import_string
 
 
@@ -21,3 +21,13 @@ def enqueue(task_name: str, **kwargs: Any) -> None:
     """Enqueue `generations.tasks.<task_name>` at once, for work that needs no row the
     caller is writing (a password-reset mail: an address is all it takes)."""
     import_string(f"generations.tasks.{task_name}").enqueue(**kwargs)
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back before a wait on the network (the
+    upstream, a download, a member's receiver). With PostgreSQL's pool it goes back to the
+    pool, so a worker's many waiting threads share a few connections; otherwise it is
+    closed and the next query opens one. Inside a transaction it is kept: its rows are
+    visible to it alone (and no transaction is ever held across a network call anyway)."""
+    if not connection.in_atomic_block:
+        connection.close()

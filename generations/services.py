@@ -20,7 +20,7 @@ from django.core import signing
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +29,7 @@ from django.utils.translation import gettext_noop
 from generations import catalogue, credits, upstream
 from generations.accounts import members
 from generations.api import callbacks, keys
-from generations.background import enqueue_after_commit
+from generations.background import enqueue_after_commit, release_connection
 from generations.fetch import FetchError, FetchPolicy, fetch
 from generations.images import ImageRejected, ProcessedImage, process_image
 from generations.models import (
@@ -40,7 +40,11 @@ from generations.models import (
     hash_secret,
     new_secret,
 )
-from generations.models.generations import GenerationId, result_upload_path
+from generations.models.generations import (
+    GenerationId,
+    GenerationQuerySet,
+    result_upload_path,
+)
 from generations.storage import content_hash
 
 if TYPE_CHECKING:
@@ -57,8 +61,14 @@ MAX_RESULT_ATTEMPTS = 5
 _task_id_max_length = Generation._meta.get_field("upstream_task_id").max_length
 assert _task_id_max_length is not None  # the column is a CharField(max_length=100)
 TASK_ID_MAX_LENGTH: int = _task_id_max_length
-SENDING_STALE_AFTER = timedelta(minutes=5)
 QUEUED_STALE_AFTER = timedelta(minutes=2)
+# Between claiming a row and the submit's first byte: reading its reference images.
+SEND_PREPARATION = timedelta(seconds=30)
+
+
+def sending_stale_after() -> timedelta:
+    """A row still "sending" after this lost its sender: no submit takes longer."""
+    return timedelta(seconds=upstream.longest_submit()) + SEND_PREPARATION
 
 
 # --- Creating and sending ------------------------------------------------------------------
@@ -334,15 +344,18 @@ def send_generation(generation_id: GenerationId) -> bool:
 
     The conditional UPDATE claims the row, so two processes can never both send it. The
     claim also stores the hash of a new webhook secret: the secret itself lives only in the
-    callback URL sent, never in our database or task queue.
+    callback URL sent, never in our database or task queue. Without PUBLIC_BASE_URL no
+    callback URL is sent, and no hash is stored: no webhook can ever name this task, which
+    the reconciler relies on when the submit's outcome is unknown.
     """
     secret = new_secret()
+    offers_callback = bool(settings.PUBLIC_BASE_URL)
     claimed = Generation.objects.filter(
         pk=generation_id, status=Status.QUEUED, deleted_at__isnull=True
     ).update(
         status=Status.SENDING,
         submitted_at=timezone.now(),
-        webhook_secret_hash=hash_secret(secret),
+        webhook_secret_hash=hash_secret(secret) if offers_callback else "",
     )
     if not claimed:
         return False
@@ -357,12 +370,13 @@ def send_generation(generation_id: GenerationId) -> bool:
             allowed=[Status.SENDING],
         )
         return True
+    release_connection()  # the submit waits on the network
     try:
         task_id = upstream.submit(
             model=generation.model,
             prompt=generation.prompt,
             images=images,
-            callback_url=callback_url(generation, secret),
+            callback_url=callback_url(generation, secret) if offers_callback else None,
             aspect_ratio=generation.aspect_ratio or None,
             image_size=generation.image_size or None,
         )
@@ -451,29 +465,54 @@ def _finish_without_task(
 
 
 # --- Learning the upstream's state ---------------------------------------------------------
+#
+# One refresh (one upstream query) per generation is in flight at a time. Whoever wants one
+# (a page's poll, a webhook, the reconciler, an API call) claims it with a conditional
+# UPDATE, which sets `refresh_claimed_until`: the claim holds until the refresh has run
+# (`refresh_claimed` ends it) or, should its worker die, until BANANA_REFRESH_CLAIM_TIMEOUT
+# has passed. A claim is granted once the last answer is BANANA_POLL_INTERVAL old, except
+# for a webhook that announces a final state (the upstream calls back once a task is
+# final, contract section 3), which asks at once.
+
+# A webhook announcing a final state asks at once, but not more often than this per
+# generation: a receiver replaying it cannot make us query in a loop.
+ANNOUNCED_FINAL_GAP = 0.25
+# How many more looks one refresh takes for webhooks that came while it was in flight.
+MAX_EXTRA_LOOKS = 3
+
+
+def _claimable(now: datetime, interval: float) -> GenerationQuerySet:
+    due = Q(last_checked_at__isnull=True) | Q(
+        last_checked_at__lte=now - timedelta(seconds=interval)
+    )
+    free = Q(refresh_claimed_until__isnull=True) | Q(refresh_claimed_until__lte=now)
+    return Generation.objects.filter(
+        due, free, upstream_task_id__isnull=False, status__in=Generation.IN_FLIGHT
+    )
+
+
+def _claim_fields(now: datetime) -> dict[str, datetime]:
+    timeout = timedelta(seconds=settings.BANANA_REFRESH_CLAIM_TIMEOUT)
+    return {"last_checked_at": now, "refresh_claimed_until": now + timeout}
 
 
 def claim_check(generation_id: GenerationId, *, interval: float | None = None) -> bool:
     """Claim the right to ask the upstream about this generation now.
 
     Only the caller whose UPDATE changed the row asks, so ten tabs polling at once (in any
-    number of processes) cost one upstream query per interval.
+    number of processes) cost one upstream query per interval, and none while a refresh is
+    in flight. The caller must then run `refresh_claimed`, which ends the claim.
     """
     now = timezone.now()
     interval = settings.BANANA_POLL_INTERVAL if interval is None else interval
-    due = Q(last_checked_at__isnull=True) | Q(
-        last_checked_at__lte=now - timedelta(seconds=interval)
-    )
-    return bool(
-        Generation.objects.filter(due, pk=generation_id, upstream_task_id__isnull=False)
-        .filter(status__in=Generation.IN_FLIGHT)
-        .update(last_checked_at=now)
-    )
+    claimable = _claimable(now, interval).filter(pk=generation_id)
+    return bool(claimable.update(**_claim_fields(now)))
 
 
-def next_check_at(generation_id: GenerationId) -> datetime | None:
+def next_check_at(generation_id: GenerationId, *, interval: float | None = None) -> datetime | None:
     """When asking the upstream about a generation in flight falls due again (None when
     there is nothing to ask: it is final, or has no task yet)."""
+    interval = settings.BANANA_POLL_INTERVAL if interval is None else interval
     row = (
         Generation.objects.in_flight()
         .filter(pk=generation_id, upstream_task_id__isnull=False)
@@ -482,14 +521,12 @@ def next_check_at(generation_id: GenerationId) -> datetime | None:
     )
     if row is None:
         return None
-    return row + timedelta(seconds=settings.BANANA_POLL_INTERVAL)
+    return row + timedelta(seconds=interval)
 
 
 def refresh_from_upstream(generation_id: GenerationId) -> bool:
-    """Ask the upstream about one generation, if due, and apply the answer. Webhooks, the
-    reconciler and refresh_soon's task alike: at most one upstream query per generation per
-    interval. Returns True when the row changed.
-    """
+    """Ask the upstream about one generation, if due and no refresh is in flight, and apply
+    the answer. Returns True when the row changed."""
     if not claim_check(generation_id):
         return False
     return refresh_claimed(generation_id)
@@ -516,16 +553,57 @@ def looked_due(generation: Generation) -> bool:
     """claim_check's condition, on a row already read."""
     if generation.status not in Generation.IN_FLIGHT or generation.upstream_task_id is None:
         return False
+    now = timezone.now()
+    claimed = generation.refresh_claimed_until
+    if claimed is not None and claimed > now:
+        return False
     last = generation.last_checked_at
     interval = timedelta(seconds=settings.BANANA_POLL_INTERVAL)
-    return last is None or last <= timezone.now() - interval
+    return last is None or last <= now - interval
 
 
 def refresh_claimed(generation_id: GenerationId) -> bool:
-    """Ask the upstream about a generation whose refresh the caller has claimed, and apply
-    the answer. Returns True when the row changed."""
-    generation = Generation.objects.get(pk=generation_id)
-    assert generation.upstream_task_id is not None  # only rows with a task id are claimed
+    """Ask the upstream about a generation whose refresh the caller has claimed, apply the
+    answer, and end the claim. A row that is already final asks nobody. A webhook that
+    announced a final state while this refresh was in flight (its query may have gone out
+    before the task was done) gets one more look at once. Returns True when the row
+    changed."""
+    changed = False
+    for _look in range(1 + MAX_EXTRA_LOOKS):
+        try:
+            changed |= _ask_upstream(generation_id)
+        finally:
+            _end_claim(generation_id)
+        if not _claim_again(generation_id):
+            break
+    return changed
+
+
+def _end_claim(generation_id: GenerationId) -> None:
+    """The refresh has run: its answer is the last check, unless a webhook asked for another
+    look meanwhile (it cleared last_checked_at), which stays asked for."""
+    now = timezone.now()
+    Generation.objects.filter(pk=generation_id).update(
+        refresh_claimed_until=None,
+        last_checked_at=Case(
+            When(last_checked_at__isnull=True, then=Value(None, DateTimeField())),
+            default=Value(now, DateTimeField()),
+        ),
+    )
+
+
+def _claim_again(generation_id: GenerationId) -> bool:
+    now = timezone.now()
+    asked = _claimable(now, 0).filter(pk=generation_id, last_checked_at__isnull=True)
+    return bool(asked.update(**_claim_fields(now)))
+
+
+def _ask_upstream(generation_id: GenerationId) -> bool:
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None or generation.is_final or generation.upstream_task_id is None:
+        return False
+    # The query waits on the network: this thread's connection is not needed meanwhile.
+    release_connection()
     try:
         state = upstream.query(generation.upstream_task_id)
     except upstream.TaskNotFound:
@@ -546,6 +624,37 @@ def refresh_claimed(generation_id: GenerationId) -> bool:
         return False
     _note_key_accepted()
     return apply_upstream_state(generation_id, state)
+
+
+def refresh_on_webhook(
+    generation_id: GenerationId, *, announced_final: bool = False
+) -> datetime | None:
+    """What a webhook's task does. A refresh that is due is run now. A webhook announcing a
+    final state does not wait for the interval: it asks at once or, when a refresh is in
+    flight, has that one look once more when it ends. Returns when to come back, when
+    nothing could be asked yet (None: done, or nothing left to ask)."""
+    gap = ANNOUNCED_FINAL_GAP if announced_final else None
+    if claim_check(generation_id, interval=gap):
+        refresh_claimed(generation_id)
+        return None
+    if announced_final:
+        in_flight = Generation.objects.in_flight().filter(
+            pk=generation_id, refresh_claimed_until__gt=timezone.now()
+        )
+        if in_flight.update(last_checked_at=None):
+            return None
+    return next_check_at(generation_id, interval=gap)
+
+
+def announces_final(payload: object) -> bool:
+    """Does a webhook's body say its task is final? Only when to ask depends on it: what is
+    applied is always read back from the upstream."""
+    if not isinstance(payload, dict):
+        return False
+    try:
+        return upstream.parse_task_state(payload).is_final
+    except upstream.UpstreamError:
+        return False
 
 
 def apply_upstream_state(generation_id: GenerationId, state: upstream.TaskState) -> bool:
@@ -627,7 +736,8 @@ def handle_callback(generation: Generation, payload: object) -> None:
             Generation.objects.filter(pk=generation.pk, status=Status.UNKNOWN).update(
                 status=Status.PENDING
             )
-    enqueue_after_commit("refresh_after_webhook", generation_id=str(generation.pk))
+    options = {"final": True} if announces_final(payload) else {}
+    enqueue_after_commit("refresh_after_webhook", generation_id=str(generation.pk), **options)
 
 
 # --- Storing results -----------------------------------------------------------------------
@@ -660,6 +770,7 @@ def store_results(generation_id: GenerationId) -> bool:
         state=ResultImage.State.WAITING,
         generation__deleted_at__isnull=True,
     ):
+        release_connection()  # the download waits on the network
         try:
             processed = process_image(
                 fetch(result.source, policy),
@@ -790,7 +901,11 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lte=quiet))
     )
     for pk in watched.values_list("pk", flat=True):
-        counts["refreshed"] += refresh_from_upstream(pk)
+        # Claimed here, asked by a worker: the reconciler never waits on the upstream, and
+        # a refresh already in flight is not doubled.
+        if claim_check(pk):
+            enqueue_after_commit("refresh_claimed_generation", generation_id=str(pk))
+            counts["refreshed"] += 1
 
     # Never sent: the process that created them, or the send task, died first.
     for pk in Generation.objects.filter(
@@ -798,16 +913,21 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     ).values_list("pk", flat=True):
         counts["resent"] += send_generation(pk)
 
-    # Died while sending: the upstream may or may not have it.
+    # Died while sending (no submit takes this long): the upstream may or may not have it.
     counts["unknown"] += Generation.objects.filter(
         status=Status.SENDING,
         upstream_task_id__isnull=True,
-        submitted_at__lte=now - SENDING_STALE_AFTER,
+        submitted_at__lte=now - sending_stale_after(),
     ).update(status=Status.UNKNOWN)
 
+    # An unknown outcome is settled as soon as nothing can tell us more: at once when no
+    # callback URL was sent (only the upstream's callback could name the task), otherwise
+    # once the upstream would long have finished and called back.
     give_up = now - timedelta(seconds=settings.BANANA_UNKNOWN_TIMEOUT)
     for pk in Generation.objects.filter(
-        status=Status.UNKNOWN, upstream_task_id__isnull=True, submitted_at__lte=give_up
+        Q(webhook_secret_hash="") | Q(submitted_at__lte=give_up),
+        status=Status.UNKNOWN,
+        upstream_task_id__isnull=True,
     ).values_list("pk", flat=True):
         counts["given_up"] += _finish_without_task(
             pk,

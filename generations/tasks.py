@@ -1,4 +1,10 @@
-"""Background work. Tasks take ids and re-read rows: the row is the truth, not the task."""
+"""Background work. Tasks take ids and re-read rows: the row is the truth, not the task.
+
+Every task is on the backend's default queue; the worker (`manage.py worker`,
+generations/lanes.py) serves them in the lanes of `LANES` below, each with threads of its
+own, so what a member waits for never queues behind a member's slow receiver or the
+upkeep.
+"""
 
 from datetime import timedelta
 
@@ -19,27 +25,22 @@ def send_generation(*, generation_id):
 
 
 @task
-def refresh_generation(*, generation_id):
-    services.refresh_from_upstream(generation_id)
-
-
-@task
 def refresh_claimed_generation(*, generation_id):
     services.refresh_claimed(generation_id)
 
 
 @task
-def refresh_after_webhook(*, generation_id, deferred=False):
-    """A webhook says the task changed. Coalesced like every refresh: when one is not due
-    yet, come back once it is. A deferred run that still finds none due gives up: someone
-    asked the upstream after the webhook came, and saw what it announced."""
-    if services.refresh_from_upstream(generation_id) or deferred:
+def refresh_after_webhook(*, generation_id, deferred=False, final=False):
+    """A webhook says the task changed. Coalesced like every refresh: when none can be
+    asked yet, come back once one can. A deferred run that still finds none gives up:
+    someone asked the upstream after the webhook came, and saw what it announced."""
+    due = services.refresh_on_webhook(generation_id, announced_final=final)
+    if due is None or deferred or not refresh_after_webhook.get_backend().supports_defer:
         return
-    due = services.next_check_at(generation_id)
-    if due is not None and refresh_after_webhook.get_backend().supports_defer:
-        refresh_after_webhook.using(run_after=due).enqueue(
-            generation_id=generation_id, deferred=True
-        )
+    options = {"final": True} if final else {}
+    refresh_after_webhook.using(run_after=due).enqueue(
+        generation_id=generation_id, deferred=True, **options
+    )
 
 
 @task
@@ -63,11 +64,16 @@ def housekeeping():
 @task
 def deliver_callback(*, delivery_id, attempt):
     """One attempt to POST a generation's callback to its member's URL; schedules the
-    next one (backoff for about a day) when the receiver did not take it."""
-    delay = callbacks.deliver(delivery_id, attempt)
+    next one (backoff for about a day) when the receiver did not take it. While the member
+    has BANANA_CALLBACKS_PER_MEMBER deliveries running, the attempt waits its turn."""
+    with callbacks.member_slot(delivery_id) as free:
+        if free:
+            next_attempt, delay = attempt + 1, callbacks.deliver(delivery_id, attempt)
+        else:
+            next_attempt, delay = attempt, callbacks.BUSY_RETRY
     if delay is not None:
         deliver_callback.using(run_after=timezone.now() + delay).enqueue(
-            delivery_id=delivery_id, attempt=attempt + 1
+            delivery_id=delivery_id, attempt=next_attempt
         )
 
 
@@ -80,3 +86,23 @@ def apply_retention():
 def send_password_reset(*, address, base_url):
     # An address, not an id: whether it names an account is what the web must not tell.
     passwords.send_reset_mail(address, base_url)
+
+
+# The worker's lanes, each served by its own threads. Within a lane, ready tasks run in
+# this order of precedence, then oldest first: the nearer a generation is to being seen
+# (its image stored, a final state announced, sent at all), the sooner.
+LANES = {
+    # What a member waits for: sending, learning the upstream's state, storing (and a
+    # password-reset mail).
+    "generations": (
+        store_results,
+        refresh_after_webhook,
+        send_generation,
+        refresh_claimed_generation,
+        send_password_reset,
+    ),
+    # Members' receivers: slow, or gone, by their choice.
+    "callbacks": (deliver_callback,),
+    # Ours, never urgent.
+    "upkeep": (reconcile_generations, housekeeping, apply_retention),
+}

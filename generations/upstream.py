@@ -59,6 +59,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UpstreamError",
+    "longest_submit",
     "parse_task_state",
     "query",
     "submit",
@@ -80,6 +81,7 @@ QUERY_PATH = "/api/task/query"
 MAX_REFERENCE_IMAGES = 4  # contract section 1
 
 MAX_BACKOFF_SECONDS = 20.0  # cap of a single backoff sleep
+KEPT_CONNECTIONS = 64  # per endpoint, per process
 
 # =========================================================================================
 # ASSUMPTIONS ABOUT THE OPEN POINTS OF THE CONTRACT  (docs/upstream-api.md)
@@ -296,6 +298,16 @@ def submit(
     task_id = task_id.strip()
     logger.info("upstream POST %s: created task %s", SUBMIT_PATH, task_id)
     return task_id
+
+
+def longest_submit() -> float:
+    """The longest one `submit` can take, in seconds: every attempt its retry policy grants,
+    each at most the connect and read timeouts, plus the longest backoff between them.
+    A generation still being sent after this lost its sender."""
+    _base_url, _api_key, timeout, max_retries, backoff = _config()
+    connect, read = (timeout, timeout) if isinstance(timeout, int | float) else timeout
+    waits = sum(min(MAX_BACKOFF_SECONDS, backoff * 2**n) for n in range(max_retries))
+    return float((max_retries + 1) * (float(connect) + float(read)) + waits)
 
 
 def query(task_id: str) -> TaskState:
@@ -635,7 +647,12 @@ def _retry_policy(max_retries: int, backoff: float, *, idempotent: bool) -> Retr
 def _session(max_retries: int, backoff: float, *, idempotent: bool) -> requests.Session:
     """A pooled session whose adapter carries the retry policy (one per configuration)."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=_retry_policy(max_retries, backoff, idempotent=idempotent))
+    # As many kept connections as a worker has threads asking at once (requests keeps 10,
+    # and opens and drops the rest with a warning each).
+    adapter = HTTPAdapter(
+        max_retries=_retry_policy(max_retries, backoff, idempotent=idempotent),
+        pool_maxsize=KEPT_CONNECTIONS,
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

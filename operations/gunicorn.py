@@ -6,7 +6,8 @@ one directory (prometheus_client's multiprocess mode) and a scrape adds them all
 directory is PROMETHEUS_MULTIPROC_DIR if set (emptied when gunicorn starts), otherwise a
 fresh temporary one removed when gunicorn exits.
 
-Nothing here imports Django: the master process never loads the app.
+The master process never loads the app: only the hooks that run in a worker, after the
+app is loaded there, import Django.
 """
 
 import os
@@ -42,6 +43,30 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker):
+    """Tell the app, before it loads in this worker, how many threads serve it: the cap on
+    waiting image calls follows them (BANANA_WEB_THREADS in settings.py)."""
+    os.environ["BANANA_WEB_THREADS"] = str(server.cfg.threads)
+
+
+def post_worker_init(worker):
+    """Refuse to serve when gunicorn's processes could run PostgreSQL out of connections
+    (operations/capacity.py): a worker that raises here fails to boot, and gunicorn stops."""
+    from django.db import connection
+
+    from operations import capacity
+
+    try:
+        problem = capacity.connection_problem(
+            "gunicorn", processes=worker.cfg.workers, threads=worker.cfg.threads
+        )
+    finally:
+        connection.close()
+    if problem:
+        worker.log.error(problem)
+        raise SystemExit(3)  # gunicorn's "worker failed to boot": the arbiter halts
 
 
 def on_exit(server):

@@ -1,6 +1,7 @@
 """`make run`'s runner: web server, worker and emulator start together and stop together."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,19 +61,20 @@ def wait_until_up(url, process, timeout=60):
 
 @pytest.mark.subprocess
 @pytest.mark.skipif(not Path("/proc").exists(), reason="walks /proc to find child processes")
-def test_rundev_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
+def test_rundev_serves_on_the_ports_it_is_given_and_ctrl_c_stops_every_process(tmp_path):
     web, api = free_port(), free_port()
     env = {
         **os.environ,
         "DEBUG": "true",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
-        "BANANA_API_BASE_URL": f"http://127.0.0.1:{api}",
     }
+    env.pop("BANANA_API_BASE_URL", None)
+    env.pop("PUBLIC_BASE_URL", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
     runner = subprocess.Popen(
-        [*manage, "rundev", "--addr", f"127.0.0.1:{web}"],
+        [*manage, "rundev", "--addr", f"127.0.0.1:{web}", "--emulator-port", str(api)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -92,3 +94,51 @@ def test_rundev_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
     finally:
         if runner.poll() is None:
             runner.kill()
+
+
+@pytest.mark.parametrize(
+    ("taken", "what", "variable"),
+    [("web", "the web server", "PORT"), ("emulator", "the upstream emulator", "EMULATOR_PORT")],
+)
+def test_rundev_names_a_busy_port_and_how_to_choose_another(tmp_path, taken, what, variable):
+    ports = {"web": free_port(), "emulator": free_port()}
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    with socket.socket() as occupant:
+        occupant.bind(("127.0.0.1", ports[taken]))
+        occupant.listen()
+        ran = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "rundev",
+                "--addr",
+                f"127.0.0.1:{ports['web']}",
+                "--emulator-port",
+                str(ports["emulator"]),
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert ran.returncode != 0
+    assert f"Port {ports[taken]} ({what}) is already in use" in ran.stderr
+    assert f"make run {variable}=<port>" in ran.stderr
+
+
+def test_make_run_takes_the_ports_it_is_given():
+    dry = subprocess.run(
+        [shutil.which("make") or "make", "-n", "run", "PORT=8123", "EMULATOR_PORT=8124"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert dry[-1].endswith("manage.py rundev --addr 127.0.0.1:8123 --emulator-port 8124")

@@ -11,6 +11,12 @@ Addresses: the URL is checked when it is submitted and again at every attempt, a
 address actually connected to is checked before a byte is sent (no private, loopback or
 link-local targets in production; tests allow loopback through BANANA_FETCH_ALLOW_PRIVATE).
 Redirects are not followed.
+
+Deliveries run in the worker's callback lane (generations/lanes.py), never beside sending
+and storing; each attempt ends within BANANA_CALLBACK_DEADLINE seconds whatever the
+receiver does (a timer closes the socket of one that trickles its answer), and one member
+has at most BANANA_CALLBACKS_PER_MEMBER attempts running per worker process, so one slow
+receiver cannot take the lane from the rest of the team.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ import ipaddress
 import json
 import logging
 import socket
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +45,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from generations.api import task_bodies
-from generations.background import enqueue_after_commit
+from generations.background import enqueue_after_commit, release_connection
 from generations.fetch import FetchError, FetchPolicy, check_url
 from generations.models import ApiTask, CallbackAttempt, CallbackDelivery, Generation
 from generations.models.generations import GenerationId
@@ -58,6 +68,8 @@ RETRY_DELAYS = (
 )
 TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
 USER_AGENT = "BananaStudio-webhooks/1"
+# A member whose receivers already hold their share of the lane waits this long, uncounted.
+BUSY_RETRY = timedelta(seconds=2)
 
 
 def address_policy() -> FetchPolicy:
@@ -129,6 +141,43 @@ class _Refused(Exception):
     """The connected address is not allowed; not an OSError, so urllib3 never retries."""
 
 
+class _Deadline:
+    """Shuts the sockets of one delivery down once its time is up: urllib3's timeouts are
+    per read, and a receiver sending a byte now and then never trips them."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def guard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+# The deadline of the delivery this thread is making, for the connections it opens.
+_current = threading.local()
+
+
 def _host_of(ip: str) -> str:
     return f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
 
@@ -144,6 +193,9 @@ class _CheckedPeer:
         except (OSError, ValueError, FetchError) as exc:
             sock.close()
             raise _Refused(str(exc)) from None
+        deadline: _Deadline | None = getattr(_current, "deadline", None)
+        if deadline is not None:
+            deadline.guard(sock)
         return sock
 
 
@@ -167,9 +219,25 @@ def _pool_manager(policy: FetchPolicy) -> urllib3.PoolManager:
     return manager
 
 
-def post(url: str, body: str, headers: dict[str, str], policy: FetchPolicy) -> int:
-    """POST `body` to `url` under the address policy; the HTTP status, or FetchError."""
+def post(
+    url: str, body: str, headers: dict[str, str], policy: FetchPolicy, *, deadline: float
+) -> int:
+    """POST `body` to `url` under the address policy, all over within `deadline` seconds;
+    the HTTP status, or FetchError."""
     check_url(url, policy)
+    _current.deadline = watch = _Deadline(deadline)
+    try:
+        return _post(url, body, headers, policy)
+    except FetchError:
+        if watch.expired:
+            raise FetchError(f"No answer within {deadline:g} seconds.", permanent=False) from None
+        raise
+    finally:
+        watch.cancel()
+        _current.deadline = None
+
+
+def _post(url: str, body: str, headers: dict[str, str], policy: FetchPolicy) -> int:
     manager = _pool_manager(policy)
     try:
         response = manager.request(
@@ -200,6 +268,10 @@ def post(url: str, body: str, headers: dict[str, str], policy: FetchPolicy) -> i
         pass
     finally:
         response.release_conn()
+    watch: _Deadline | None = getattr(_current, "deadline", None)
+    if watch is not None and watch.expired:
+        # The status came in time, the rest of the answer did not: not a delivery.
+        raise FetchError("The answer did not end in time.", permanent=False)
     return int(response.status)
 
 
@@ -221,8 +293,15 @@ def deliver(delivery_id: str, attempt: int) -> timedelta | None:
     started = time.monotonic()
     status: int | None = None
     error = ""
+    release_connection()  # the receiver may take its time
     try:
-        status = post(delivery.url, delivery.body, headers, address_policy())
+        status = post(
+            delivery.url,
+            delivery.body,
+            headers,
+            address_policy(),
+            deadline=settings.BANANA_CALLBACK_DEADLINE,
+        )
     except FetchError as exc:
         error = exc.message
     elapsed_ms = int((time.monotonic() - started) * 1000)
@@ -248,6 +327,48 @@ def deliver(delivery_id: str, attempt: int) -> timedelta | None:
         next_attempt_at=timezone.now() + delay
     )
     return delay
+
+
+class _MemberSlots:
+    """How many attempts each member has running in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: Counter[int] = Counter()
+
+    @contextmanager
+    def take(self, member_id: int) -> Iterator[bool]:
+        with self._lock:
+            free = self._running[member_id] < settings.BANANA_CALLBACKS_PER_MEMBER
+            if free:
+                self._running[member_id] += 1
+        try:
+            yield free
+        finally:
+            if free:
+                with self._lock:
+                    self._running[member_id] -= 1
+                    if not self._running[member_id]:
+                        del self._running[member_id]
+
+
+_MEMBER_SLOTS = _MemberSlots()
+
+
+@contextmanager
+def member_slot(delivery_id: str) -> Iterator[bool]:
+    """A running attempt's place among its member's: yields False when the member already
+    has BANANA_CALLBACKS_PER_MEMBER running (try again after BUSY_RETRY)."""
+    member_id = (
+        CallbackDelivery.objects.filter(pk=delivery_id)
+        .values_list("key__user_id", flat=True)
+        .first()
+    )
+    if member_id is None:  # gone: deliver() finds nothing to do
+        yield True
+        return
+    with _MEMBER_SLOTS.take(member_id) as free:
+        yield free
 
 
 def _finish(delivery: CallbackDelivery, state: CallbackDelivery.State, at: Any) -> None:

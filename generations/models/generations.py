@@ -205,6 +205,11 @@ class Generation(models.Model):
     submitted_at = models.DateTimeField(_("sent upstream"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last checked at"))
+    # A refresh (one upstream query) is in flight until it has run or this time has passed
+    # (its worker died): nobody claims a second one meanwhile (services.claim_check).
+    refresh_claimed_until = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("refresh claimed until")
+    )
 
     objects = GenerationQuerySet.as_manager()
     # Set on the rows a submit creates (credits.place_holds): the ledger row of the hold.

@@ -1,6 +1,7 @@
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,18 +47,30 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port of the web server")
+        parser.add_argument(
+            "--emulator-port",
+            type=int,
+            help="The emulator's port (default: BANANA_API_BASE_URL's, 8765).",
+        )
         parser.add_argument(
             "--no-emulator",
             action="store_true",
             help="Do not start the emulator (BANANA_API_BASE_URL points at a real upstream).",
         )
 
-    def handle(self, *args, addr, no_emulator, **options):
+    def handle(self, *args, addr, emulator_port, no_emulator, **options):
+        host, _sep, port = addr.rpartition(":")
+        if not port.isdigit():
+            raise CommandError(f"--addr {addr}: host:port, e.g. 127.0.0.1:8000.")
+        env = os.environ.copy()
+        # Callbacks and signed links name the address the server really has.
+        env.setdefault("PUBLIC_BASE_URL", f"http://{addr}")
+        busy = {int(port): ("the web server", host or "127.0.0.1", "PORT")}
         manage = [sys.executable, "manage.py"]
         commands = {
             "web": gunicorn_command(addr),
-            "worker": [*manage, "worker", "--interval", "0.5"],
+            "worker": [*manage, "worker"],
         }
         if not no_emulator:
             api = urlsplit(settings.BANANA_API_BASE_URL)
@@ -65,14 +78,16 @@ class Command(BaseCommand):
                 raise CommandError(
                     "BANANA_API_BASE_URL is not local; use --no-emulator to run without it."
                 )
-            commands["emulator"] = [
-                sys.executable,
-                "-m",
-                "emulator",
-                "--port",
-                str(api.port or 80),
-            ]
-        env = os.environ.copy()
+            api_port = emulator_port or api.port or 80
+            env["BANANA_API_BASE_URL"] = f"http://{api.hostname}:{api_port}"
+            busy[api_port] = ("the upstream emulator", api.hostname, "EMULATOR_PORT")
+            commands["emulator"] = [sys.executable, "-m", "emulator", "--port", str(api_port)]
+        for number, (what, where, variable) in busy.items():
+            if not _port_free(where, number):
+                raise CommandError(
+                    f"Port {number} ({what}) is already in use by another program. "
+                    f"Stop it, or choose another port: make run {variable}=<port>."
+                )
         # The key goes by environment, not the command line, where `ps` would show it.
         env["EMULATOR_API_KEY"] = settings.BANANA_API_KEY
         processes = {}
@@ -102,6 +117,15 @@ class Command(BaseCommand):
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     _signal_group(p, signal.SIGKILL)
+
+
+def _port_free(host, port):
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _interrupt(signum, frame):
