@@ -278,9 +278,9 @@ class EditForm(GenerationForm):
                 del self.fields[name]
         self.fields["prompt"].label = _("What should change?")
         self.fields["prompt"].widget.attrs.update(rows=2, placeholder=_("e.g. make the sky purple"))
-        self.fields["reference_urls"].help_text = gettext(
-            "One per line. The image counts as one of the %(max)d references."
-        ) % {"max": upstream.MAX_REFERENCE_IMAGES}
+        self.fields["reference_files"].help_text = gettext(
+            "At most %(more)d: the image is the first of the %(max)d references."
+        ) % {"more": upstream.MAX_REFERENCE_IMAGES - 1, "max": upstream.MAX_REFERENCE_IMAGES}
 
     def clean_position(self):
         return self.cleaned_data["position"] or 0

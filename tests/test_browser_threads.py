@@ -62,7 +62,7 @@ def wait_for_image(page, generation):
     assert generation.results.filter(state=ResultImage.State.STORED).exists()
 
 
-def edit_from(page, generation, prompt):
+def edit_from(page, generation, prompt, shot=None):
     """Open the follow-up prompt of `generation` in place (its Edit / Continue link on the
     page) and submit it; returns the new version once its page shows the image."""
     before = Generation.objects.count()
@@ -72,6 +72,8 @@ def edit_from(page, generation, prompt):
     box.wait_for()
     assert box.evaluate("el => el === document.activeElement")
     box.fill(prompt)
+    if shot:
+        page.screenshot(path=os.path.join(SHOTS, shot), full_page=True)
     page.locator(f"#edit-{generation.pk} button[type=submit]").click()
     page.wait_for_url(lambda url: url != start and not url.endswith("/edit/"))
     assert Generation.objects.count() == before + 1
@@ -116,7 +118,7 @@ def test_generate_edit_edit_branch_compare_share_and_open_logged_out(
         page.goto(live_server.url + reverse("generation_detail", args=[v1.pk]))
         wait_for_image(page, v1)
         # Edit, edit again.
-        v2 = edit_from(page, v1, "make the mug purple")
+        v2 = edit_from(page, v1, "make the mug purple", shot=f"edit-in-place-{tag}.png")
         v3 = edit_from(page, v2, "put it on a wooden table")
         assert (v3.parent, v2.parent) == (v2, v1)
         thread = page.locator("#thread")
@@ -204,8 +206,11 @@ def test_a_second_member_edits_a_team_image_without_seeing_private_versions(
     problems = watched(page)
     try:
         log_in(page, live_server, second.username)
-        page.goto(live_server.url + reverse("generation_detail", args=[first.pk]))
-        theirs = edit_from(page, first, "give the mascot a hat")
+        # From the team gallery: the card's menu (⋯) opens the follow-up prompt in the card.
+        page.goto(live_server.url + reverse("gallery"))
+        page.locator(f"#card-{first.pk} details.menu summary").click()
+        page.locator(f"#card-{first.pk} .menu-list").wait_for()
+        theirs = edit_from(page, first, "give the mascot a hat", shot="edit-in-card.png")
         assert theirs.owner == second and theirs.parent_id == first.pk
         thread = page.locator("#thread").inner_text()
         assert "v2 of 2" in thread

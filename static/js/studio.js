@@ -521,6 +521,12 @@
     if (event.target.matches && event.target.matches("[data-compare-range]")) { syncCompare(event.target); }
   });
   document.addEventListener("DOMContentLoaded", function () { $$("[data-compare-range]").forEach(syncCompare); });
+  // A card menu's "Edit" opens the follow-up prompt in the card: the menu closes over it.
+  on("click", function (event) {
+    var edit = event.target.closest && event.target.closest("[data-closes-menu]");
+    var menu = edit && edit.closest("details.menu");
+    if (menu) { menu.open = false; }
+  });
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
