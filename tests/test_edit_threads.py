@@ -328,3 +328,48 @@ def test_a_share_link_without_the_thread_shows_only_the_image(member_client):
 
     assert "with fruit" in page and "A plate" not in page
     assert Client().get(reverse("share_image", args=[link.token, v1.pk, 0])).status_code == 404
+
+
+def test_a_private_version_in_the_middle_is_skipped_for_a_teammate(
+    member_client, member, teammate_client, teammate
+):
+    v1 = generate(member_client, "A kite")
+    v2 = edit(member_client, v1, "secret colours")
+    v3 = edit(member_client, v2, "in a storm")
+    Generation.objects.filter(pk=v2.pk).update(visibility="private")
+
+    thread = threads.thread_for(teammate, v3)
+    page = teammate_client.get(reverse("generation_detail", args=[v3.pk])).text
+    compare = teammate_client.get(reverse("generation_compare", args=[v3.pk]))
+
+    assert [(v.generation, v.number) for v in thread.lineage] == [(v1, 1), (v3, 2)]
+    assert thread.lineage[1].parent_missing and thread.size == 2
+    assert "v2 of 2" in page and "secret colours" not in page
+    assert "The previous version was removed or is not visible to you." in page
+    assert reverse("generation_compare", args=[v3.pk]) not in page
+    assert compare.status_code == 302  # no parent this member may see
+    assert "v3 of 3" in member_client.get(reverse("generation_detail", args=[v3.pk])).text
+
+
+def test_without_javascript_the_edit_posts_and_redirects_to_the_new_version(member_client):
+    v1 = generate(member_client)
+
+    made = member_client.post(reverse("generation_edit", args=[v1.pk]), {"prompt": "in blue"})
+    refused = member_client.post(reverse("generation_edit", args=[v1.pk]), {"prompt": " "})
+
+    v2 = Generation.objects.get(parent=v1)
+    assert made.status_code == 302
+    assert made["Location"] == reverse("generation_detail", args=[v2.pk])
+    assert refused.status_code == 400 and "This field is required." in refused.text
+    assert Generation.objects.count() == 2
+
+
+def test_the_card_menu_offers_edit_for_a_finished_image_only(member_client, member):
+    done = make_generation(member)
+    failed = make_generation(member, status="failed")
+
+    done_menu = member_client.get(reverse("generation_menu", args=[done.pk])).text
+    failed_menu = member_client.get(reverse("generation_menu", args=[failed.pk])).text
+
+    assert reverse("generation_edit", args=[done.pk]) in done_menu
+    assert reverse("generation_edit", args=[failed.pk]) not in failed_menu
