@@ -70,7 +70,11 @@ def edit_from(page, generation, prompt, shot=None):
     page.locator(f'[hx-get="{reverse("generation_edit", args=[generation.pk])}"]').first.click()
     box = page.locator(f"#edit-prompt-{generation.pk}")
     box.wait_for()
-    assert box.evaluate("el => el === document.activeElement")
+    # Focus moves into the form once htmx has settled the swap.
+    page.wait_for_function(
+        "id => document.activeElement && document.activeElement.id === id",
+        arg=f"edit-prompt-{generation.pk}",
+    )
     box.fill(prompt)
     if shot:
         page.screenshot(path=os.path.join(SHOTS, shot), full_page=True)
