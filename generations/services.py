@@ -111,6 +111,7 @@ def create_job(
     image_size: str | None = "",
     references: Iterable[ReferenceInput] = (),
     retry_of: Generation | None = None,
+    parent: Generation | None = None,
     visibility: str | None = None,
     api_key: ApiKey | None = None,
     callback_url: str = "",
@@ -145,6 +146,8 @@ def create_job(
             aspect_ratio=aspect_ratio or "",
             image_size=image_size or "",
             retry_of=retry_of,
+            parent=parent,
+            thread_id=(parent.thread_id or parent.pk) if parent is not None else None,
             visibility=visibility or settings.BANANA_DEFAULT_VISIBILITY,
         )
         for _ in range(count)
@@ -157,6 +160,11 @@ def create_job(
         # sets each row's hold, so they are inserted once, holds included.
         credits.place_holds(owner, generations, price)
         Generation.objects.bulk_create(generations)
+        if parent is not None and parent.thread_id is None:
+            # The first edit of an image makes it the first version of a thread.
+            Generation.objects.filter(pk=parent.pk, thread_id__isnull=True).update(
+                thread_id=parent.pk
+            )
         if api_key is not None:
             keys.record_generations(
                 api_key, generations, price, callback_url=callback_url, base_url=base_url
@@ -290,6 +298,8 @@ def run_again(
         image_size=generation.image_size,
         references=copy_references(generation),
         retry_of=retry_of,
+        # A retried or varied edit stays a version of its thread.
+        parent=generation.parent,
         visibility=generation.visibility,
     )
 
