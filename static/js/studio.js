@@ -390,6 +390,18 @@
     }
   });
 
+  // --- Card menus: closed once an action answers (issue 19) --------------------------------
+  // The event comes from the action (or, when its answer replaced it, from its nearest
+  // parent still on the page); the menu's own loading request comes from the menu itself.
+  on("htmx:afterRequest", function (event) {
+    var menu = event.target.closest && event.target.closest("details.menu");
+    if (!menu || event.target === menu || !event.detail.successful) { return; }
+    if (event.target.closest("[data-menu-stays]")) { return; }
+    var status = event.target.closest(".menu-picker") && $("[role=status]", menu);
+    if (status && status.textContent.trim()) { announce(status.textContent.trim()); }
+    menu.open = false;
+  });
+
   // --- Lightbox -------------------------------------------------------------------------
   var shots = [], shown = -1;
   function showShot(index) {
