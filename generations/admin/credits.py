@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from generations import credits, quota, usage
+from generations import catalogue, credits, quota, usage
 from generations.admin.base import HistoryAdmin
 from generations.models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
 
@@ -247,8 +247,71 @@ class CreditLedgerEntryAdmin(HistoryAdmin):
         return obj.generation_id
 
 
+def _price_model_choices():
+    return [(option.id, f"{option.label} ({option.id})") for option in catalogue.model_options()]
+
+
+def _price_size_choices():
+    sizes = dict.fromkeys(size for option in catalogue.model_options() for size in option.sizes)
+    return [("", gettext_lazy("Any size")), *((size, size.upper()) for size in sizes)]
+
+
+class ModelPriceForm(forms.ModelForm):
+    """Model and size picked from the catalogue: a price typed for a name or a size that no
+    generation ever has would be saved and never apply."""
+
+    model = forms.ChoiceField(label=gettext_lazy("model"), choices=_price_model_choices)
+    image_size = forms.ChoiceField(
+        label=gettext_lazy("image size"),
+        choices=_price_size_choices,
+        required=False,
+        help_text=gettext_lazy("Any size: the model's price for every size without its own."),
+    )
+
+    class Meta:
+        model = ModelPrice
+        fields = ["model", "image_size", "price"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A row saved for a model no longer on offer can still be opened (and deleted).
+        current = self.instance.model if self.instance.pk else ""
+        if current and catalogue.get_model_option(current) is None:
+            field = self.fields["model"]
+            field.choices = [
+                *field.choices,
+                (current, _("%(model)s (no longer on offer)") % {"model": current}),
+            ]
+
+    def clean(self):
+        data = super().clean()
+        option = catalogue.get_model_option(data.get("model"))
+        size = data.get("image_size") or ""
+        if data.get("model") and option is None:
+            self.add_error(
+                "model", _("This model is no longer on offer: its price can never apply.")
+            )
+        elif option is not None and size and size not in option.sizes:
+            message = (
+                _("%(model)s takes no image size: choose “Any size”.")
+                if not option.sizes
+                else _("%(model)s does not take %(size)s; it takes %(sizes)s.")
+            )
+            self.add_error(
+                "image_size",
+                message
+                % {
+                    "model": option.label,
+                    "size": size.upper(),
+                    "sizes": ", ".join(s.upper() for s in option.sizes),
+                },
+            )
+        return data
+
+
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
+    form = ModelPriceForm
     list_display = ["model", "image_size", "price"]
     list_editable = ["price"]
 
