@@ -195,7 +195,7 @@
     if (event.target.id === "id_model") { applyModelChoices(); }
     if (/^id_(model|image_size|count)$/.test(event.target.id)) {
       // The price is asked for once the choices are settled (a hidden size is not sent);
-      // a newer choice replaces a request still on its way (hx-sync), none is dropped.
+      // a newer choice waits for a request on its way, and only the newest is sent (hx-sync).
       document.body.dispatchEvent(new CustomEvent("banana:choice"));
     }
     saveDraft();
@@ -487,7 +487,7 @@
   on("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button && navigator.clipboard) {
-      navigator.clipboard.writeText(button.dataset.copy).then(function () { announce(gettext("Prompt copied.")); });
+      navigator.clipboard.writeText(button.dataset.copy).then(function () { announce(button.dataset.copied || gettext("Prompt copied.")); });
     }
     var toggle = event.target.closest("[data-nav-toggle]");
     if (toggle) {
