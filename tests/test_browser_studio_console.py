@@ -53,3 +53,29 @@ def test_quick_changes_of_the_choices_abort_no_price_request(page, live_server, 
 
     wait_for_price(page, price_text(credits.price_of_job("google/gempix2", "4k", 4)))
     assert seen == {"errors": [], "failed": []}
+
+
+def test_notify_me_is_offered_only_while_something_runs(browser, live_server, member):
+    from .sharing_builders import make_generation
+
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        done = make_generation(member, prompt="Finished long ago")
+        log_in(page, live_server, member.username)
+        assert page.locator("[data-notify]").is_hidden()
+
+        running = make_generation(member, prompt="Still going", status="in_progress")
+        page.reload()
+        page.locator("[data-notify]").wait_for(state="visible")
+
+        # Once it is over, the offer goes with it.
+        running.status = "success"
+        running.save()
+        done.delete()
+        page.reload()
+        assert page.locator("[data-notify]").is_hidden()
+    finally:
+        context.close()

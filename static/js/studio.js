@@ -70,7 +70,8 @@
   function setUpNotifyButton() {
     var button = $("[data-notify]");
     if (!button || !window.Notification || Notification.permission === "denied") { return; }
-    button.hidden = false;
+    // Offered only while something runs (updateQueue shows and hides it).
+    button.dataset.notifyOffered = "1";
     var refresh = function () {
       var active = wantsNotifications();
       button.setAttribute("aria-pressed", active ? "true" : "false");
@@ -90,6 +91,8 @@
     var queue = $("#queue");
     if (!queue) { return; }
     var n = $$("[data-in-flight]").length;
+    var notify = $("[data-notify]");
+    if (notify && notify.dataset.notifyOffered) { notify.hidden = n === 0; }
     queue.textContent = n === 0 ? "" : counted(ngettext("%(count)s image in progress", "%(count)s images in progress", n), n);
   }
 
