@@ -213,7 +213,8 @@ def test_public_page_sends_privacy_headers_and_preview_tags(client, member, sett
 
     assert response["Referrer-Policy"] == "same-origin"
     assert "noindex" in response["X-Robots-Tag"]
-    image_url = "https://banana.example.com" + reverse("share_image", args=[link.token, g.pk, 0])
+    # The display variant: large enough for a preview card, lighter than the original.
+    image_url = "https://banana.example.com" + reverse("share_display", args=[link.token, g.pk, 0])
     assert f'<meta property="og:image" content="{image_url}">' in response.text
     assert f'<meta name="twitter:image" content="{image_url}">' in response.text
     assert 'name="twitter:card" content="summary_large_image"' in response.text

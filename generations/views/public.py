@@ -57,15 +57,19 @@ def share_page(request, token):
     cards = [(g, r) for g in shown for r in g.results.all()]
     preview = None
     if cards:
+        # The display variant: large enough for a preview card, far lighter than the original.
         g, r = cards[0]
         preview = sharing.absolute_url(
-            reverse("share_image", args=[link.token, g.pk, r.position]), request
+            reverse("share_display", args=[link.token, g.pk, r.position]), request
         )
     context = {
         "link": link,
         "cards": cards,
         "title": link.collection.name if link.collection_id else _("A shared image"),
         "preview_url": preview,
+        "preview": cards[0][1] if cards else None,
+        # One shared image is shown large; a collection is a grid, however few it holds.
+        "one_large": bool(link.generation_id) and len(cards) == 1,
         "page_url": sharing.share_url(link, request),
     }
     response = render(request, "share/page.html", context)

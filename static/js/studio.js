@@ -448,6 +448,53 @@
     }
   }, true);
 
+  // --- The share page's lightbox (issue 19): keys ←/→/Esc, swipe, the display variant ---
+  var shareShots = [], shareShown = -1, swipeFrom = null;
+  function showShareShot(index) {
+    var box = $("#share-lightbox");
+    if (!box || !shareShots.length) { return; }
+    shareShown = (index + shareShots.length) % shareShots.length;
+    var shot = shareShots[shareShown];
+    var img = $("#share-lightbox-image");
+    img.src = shot.dataset.shareFull;
+    img.alt = $("img", shot).alt;
+    $("#share-lightbox-prompt").textContent = shot.dataset.sharePrompt || "";
+    var position = $("#share-lightbox-position");
+    if (position) { position.textContent = (shareShown + 1) + " / " + shareShots.length; }
+    if (!box.open) { box.showModal(); }
+  }
+  on("click", function (event) {
+    var shot = event.target.closest && event.target.closest("a.share-shot");
+    if (shot && !event.ctrlKey && !event.metaKey && !event.shiftKey && event.button === 0) {
+      event.preventDefault();
+      shareShots = $$("a.share-shot");
+      showShareShot(shareShots.indexOf(shot));
+      return;
+    }
+    var step = event.target.closest && event.target.closest("[data-share-step]");
+    if (step) { showShareShot(shareShown + parseInt(step.dataset.shareStep, 10)); return; }
+    if (event.target.closest && event.target.closest("[data-share-close]")) { $("#share-lightbox").close(); return; }
+    if (event.target.id === "share-lightbox") { event.target.close(); }  // the backdrop
+  });
+  on("keydown", function (event) {
+    var box = $("#share-lightbox");
+    if (!box || !box.open) { return; }
+    if (event.key === "ArrowRight") { event.preventDefault(); showShareShot(shareShown + 1); }
+    if (event.key === "ArrowLeft") { event.preventDefault(); showShareShot(shareShown - 1); }
+  });
+  on("pointerdown", function (event) {
+    if (event.target.closest && event.target.closest("#share-lightbox")) { swipeFrom = event.clientX; }
+  });
+  on("pointerup", function (event) {
+    if (swipeFrom === null) { return; }
+    var moved = event.clientX - swipeFrom;
+    swipeFrom = null;
+    if (Math.abs(moved) > 50) { showShareShot(shareShown + (moved < 0 ? 1 : -1)); }
+  });
+  on("close", function (event) {
+    if (event.target.id === "share-lightbox" && shareShots[shareShown]) { shareShots[shareShown].focus(); }
+  }, true);
+
   // --- Bulk selection -------------------------------------------------------------------
   var lastTicked = null;
   function updateBulk() {
