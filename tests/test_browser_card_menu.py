@@ -1,9 +1,11 @@
 """In Chromium, every action of a card's ⋯ menu works where cards are shown (the studio, the
 member's history, the team gallery), and the menu closes once the action is taken."""
 
+import os
+
 import pytest
 
-from generations.models import Generation
+from generations.models import Generation, ShareLink
 
 from .browser import log_in
 from .sharing_builders import make_generation
@@ -89,4 +91,30 @@ def test_favourite_from_a_menu_closes_the_menu(page, live_server, member, emulat
 
     page.locator(f"#card-{original.pk} details.menu:not([open])").wait_for()
     assert original.favourites.filter(user=member).exists()
+    assert errors == []
+
+
+def test_share_from_a_menu_shows_the_links_options_before_creating_it(page, live_server, member):
+    original = make_generation(member, prompt="A banana to share")
+    errors = console_errors(page)
+    log_in(page, live_server, member.username)
+    page.goto(live_server.url + "/history/")
+
+    open_menu(page, original)
+    page.click(f"#card-{original.pk} .menu-items summary:has-text('Share (new link)')")
+
+    form = page.locator(f"#card-{original.pk} .menu-share form")
+    assert form.locator("select[name=expires_in]").is_visible()
+    assert form.locator("input[name=show_prompts]").is_visible()
+    assert not ShareLink.objects.exists()  # nothing made yet: the options come first
+    if os.environ.get("BANANA_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["BANANA_SCREENSHOTS"], "menu-share.png"))
+    form.locator("input[name=show_prompts]").check()
+    form.locator("button[type=submit]").click()
+
+    page.locator(f"#card-{original.pk} #share-created").wait_for()
+    link = ShareLink.objects.get()
+    assert link.generation_id == original.pk
+    assert link.show_prompts and not link.show_author
+    assert link.token in page.inner_text(f"#card-{original.pk} #share-created")
     assert errors == []
