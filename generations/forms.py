@@ -311,6 +311,7 @@ class ShareForm(forms.Form):
     )
     show_prompts = forms.BooleanField(label=_("Show prompts"), required=False)
     show_author = forms.BooleanField(label=_("Show who made them"), required=False)
+    allow_download = forms.BooleanField(label=_("Allow downloads"), required=False)
 
     def clean(self):
         data = super().clean()

@@ -39,6 +39,7 @@ def create_share_link(
     expires_in=None,
     show_prompts=False,
     show_author=False,
+    allow_download=False,
 ):
     return ShareLink.objects.create(
         owner=owner,
@@ -47,6 +48,7 @@ def create_share_link(
         expires_at=timezone.now() + expires_in if expires_in else None,
         show_prompts=show_prompts,
         show_author=show_author,
+        allow_download=allow_download,
     )
 
 

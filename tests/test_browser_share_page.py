@@ -176,3 +176,30 @@ def test_the_share_page_passes_axe_and_fits(visitor, live_server, member, scheme
     visitor.click(".share-shot")
     assert serious_accessibility_violations(visitor) == []
     assert visitor.problems == []
+
+
+def test_a_download_button_only_where_the_sharer_allowed_it(visitor, live_server, member):
+    allowed = create_share_link(
+        member, generation=make_generation(member, prompt=PROMPT), allow_download=True
+    )
+    not_allowed = create_share_link(member, generation=make_generation(member, prompt=PROMPT))
+
+    visitor.goto(f"{live_server.url}/s/{allowed.token}/")
+    with visitor.expect_download() as download:
+        visitor.click(".share-download a")
+    assert download.value.suggested_filename.startswith("banana-a-banana-lighthouse")
+    visitor.click(".share-shot")
+    assert (
+        visitor.locator("#share-lightbox-download").get_attribute("href").endswith("/0/?download=1")
+    )
+    visitor.keyboard.press("Escape")
+
+    visitor.goto(f"{live_server.url}/s/{not_allowed.token}/")
+    assert visitor.locator(".share-download, #share-lightbox-download").count() == 0
+    g = not_allowed.generation
+    answer = requests.get(
+        f"{live_server.url}/s/{not_allowed.token}/images/{g.pk}/0/?download=1", timeout=10
+    )
+    assert answer.status_code == 200
+    assert "attachment" not in answer.headers.get("content-disposition", "")
+    assert visitor.problems == []

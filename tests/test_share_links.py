@@ -490,3 +490,12 @@ def test_rate_limit_behind_the_proxy_is_per_visitor(client, member, settings):
     guess = reverse("share_page", args=["guess-more-" + "x" * 40])
     assert client.get(guess, headers=guesser).status_code == 429
     assert client.get(guess, headers=visitor).status_code == 404
+
+
+def test_the_share_form_offers_downloads_and_the_link_keeps_the_choice(member, member_client):
+    g = make_generation(member)
+
+    member_client.post(reverse("share_create"), {"generation": g.pk, "allow_download": "on"})
+    member_client.post(reverse("share_create"), {"generation": g.pk})
+
+    assert sorted(ShareLink.objects.values_list("allow_download", flat=True)) == [False, True]

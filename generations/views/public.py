@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from generations import ratelimit, sharing
 from generations.models import Generation, ResultImage
-from generations.views.media import result_file, serve_file
+from generations.views.media import download_name, result_file, serve_file
 
 
 def _public(response):
@@ -123,11 +123,17 @@ def share_image(request, token, generation_id, position, variant="original"):
     if variant == "original" and not result.file:
         variant = "display"
     name, content_type = result_file(result, variant)
+    # A download (the original, as a file) only where the sharer allowed it.
+    download = variant == "original" and "download" in request.GET and link.allow_download
     response = serve_file(
         request,
         name,
         content_type,
         cache_control="private, no-cache",
         presigned_ttl=SHARE_PRESIGNED_TTL,
+        filename=download_name(result.generation, position, name.rsplit(".", 1)[-1])
+        if download
+        else "",
+        attachment=download,
     )
     return _public(response)

@@ -459,6 +459,8 @@
     img.src = shot.dataset.shareFull;
     img.alt = $("img", shot).alt;
     $("#share-lightbox-prompt").textContent = shot.dataset.sharePrompt || "";
+    var download = $("#share-lightbox-download");
+    if (download) { download.href = shot.dataset.shareDownload; }
     var position = $("#share-lightbox-position");
     if (position) { position.textContent = (shareShown + 1) + " / " + shareShots.length; }
     if (!box.open) { box.showModal(); }
