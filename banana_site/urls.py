@@ -8,3 +8,5 @@ urlpatterns = [
     path("", include("operations.urls")),
     path("", include("generations.urls")),
 ]
+
+handler403 = "generations.views.common.permission_denied"

@@ -337,6 +337,7 @@ class ShareForm(forms.Form):
     show_prompts = forms.BooleanField(label=_("Show prompts"), required=False)
     show_author = forms.BooleanField(label=_("Show who made them"), required=False)
     whole_thread = forms.BooleanField(label=_("Share the versions that led to it"), required=False)
+    allow_download = forms.BooleanField(label=_("Allow downloads"), required=False)
 
     def clean(self):
         data = super().clean()

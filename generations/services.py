@@ -308,7 +308,7 @@ def cancel_generation(generation_id: GenerationId) -> bool:
     """Call off a generation not yet sent upstream, and give its hold back: one conditional
     UPDATE (queued -> failed), so it either wins against the sender's claim or does nothing.
     Returns True when it was cancelled."""
-    message = gettext_noop("Cancelled before it was sent.")
+    message = Generation.CANCELLED_MESSAGE
     return bool(_finish_without_task(generation_id, message, allowed=[Status.QUEUED]))
 
 

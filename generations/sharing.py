@@ -40,6 +40,7 @@ def create_share_link(
     show_prompts=False,
     show_author=False,
     whole_thread=False,
+    allow_download=False,
 ):
     return ShareLink.objects.create(
         owner=owner,
@@ -50,6 +51,7 @@ def create_share_link(
         show_author=show_author,
         # Only a version of an edit thread has versions that led to it.
         whole_thread=whole_thread and generation is not None and generation.thread_id is not None,
+        allow_download=allow_download,
     )
 
 

@@ -115,6 +115,12 @@ urlpatterns = [
         {"variant": "thumbnail"},
         name="share_thumbnail",
     ),
+    path(
+        "s/<token:token>/images/<uuid:generation_id>/<int:position>/display/",
+        public.share_image,
+        {"variant": "display"},
+        name="share_display",
+    ),
     # The language switcher, and studio.js's strings in each language
     path("language/", languages.set_language, name="set_language"),
     path(

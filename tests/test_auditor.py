@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -180,3 +181,22 @@ def test_cleaning_up_sign_in_attempts_is_for_those_who_may_delete_them(auditor_c
     )
     assert response.status_code == 302
     assert "Cleaned up 0 expired access attempts" in admin_client.get(response["Location"]).text
+
+
+def test_an_auditor_opening_a_grant_url_gets_our_403_page_in_their_language(auditor_client):
+    profile = members.profile_for(User.objects.get(username="audra"))
+    profile.language = "ko"
+    profile.save()
+    verified_admin_client(auditor_client, profile.user)  # signs in again: the language comes along
+    accounts = ",".join(str(pk) for pk in CreditAccount.objects.values_list("pk", flat=True))
+
+    response = auditor_client.get(
+        reverse("admin:generations_creditaccount_grant") + f"?ids={accounts}"
+    )
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert '<html lang="ko">' in page
+    assert "css/studio.css" in page and 'class="topbar"' in page
+    assert "허용되지 않음" in page
+    assert "관리자 화면으로 돌아가기" in page

@@ -82,3 +82,29 @@ def test_the_docs_page_shows_examples_with_the_base_url(page, live_server, membe
     shot(page, f"docs-{width}")
     scroll = page.evaluate("document.querySelector('main').scrollWidth")
     assert scroll <= width
+
+
+def test_the_copy_button_copies_the_new_key_and_says_so(browser, live_server, member):
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    try:
+        log_in(page, live_server, member.username)
+        page.goto(live_server.url + "/keys/")
+        page.fill("#id_name", "copy me")
+        page.click("#new-key-form button[type=submit]")
+        secret = page.locator("#new-key-secret").inner_text().strip()
+
+        page.click("#new-key button:has-text('Copy')")
+
+        page.wait_for_function(
+            "() => document.querySelector('#announcer').textContent === 'Key copied.'"
+        )
+        assert page.evaluate("() => navigator.clipboard.readText()") == secret
+        assert page.locator("#new-key [onclick]").count() == 0
+        assert errors == []  # the policy refuses inline handlers: none is left to refuse
+    finally:
+        context.close()

@@ -334,3 +334,44 @@ def test_invitation_tokens_and_the_providers_code_never_reach_a_log_line():
     assert callback == (
         "GET /login/provider/callback/?code=[redacted]&state=[redacted]&iss=https://x"
     )
+
+
+def test_the_invite_form_says_how_many_credits_new_members_start_with(admin_client):
+    TeamSettings.objects.create(pk=1, starting_credits=Decimal("20"))
+    page = admin_client.get(reverse("admin:generations_invitation_add")).text
+    assert "New members start with 20 credits (Team settings)." in page
+
+    TeamSettings.objects.filter(pk=1).update(starting_credits=Decimal("0"))
+    page = admin_client.get(reverse("admin:generations_invitation_add")).text
+    assert "New members start with no credits" in page
+
+
+def test_a_member_who_joined_with_no_credits_is_told_how_many_they_have_and_whom_to_ask(
+    admin_client, smtp_inbox
+):
+    TeamSettings.objects.create(pk=1, starting_credits=Decimal("0"))
+    make_user("zed", is_staff=True, is_superuser=True)
+    invite(admin_client, "ana@example.com")
+    admin_client.logout()
+    join(admin_client, invitation_link(smtp_inbox, "ana@example.com"))
+
+    response = admin_client.post(
+        reverse("generate"),
+        {"prompt": "My first banana", "model": "google/gempix2", "count": 1},
+        headers={"HX-Request": "true"},
+    )
+
+    assert "Not enough credits: 0 available, 0.5 needed." in response.text
+    assert "Ask an admin for more: boss, zed." in response.text
+
+
+def test_the_join_page_gives_the_expiry_without_a_double_full_stop(admin_client, smtp_inbox):
+    invite(admin_client, "ana@example.com")
+    admin_client.logout()
+    # An afternoon expiry: English dates end in "p.m." there.
+    Invitation.objects.update(expires_at=timezone.now().replace(hour=21) + timedelta(days=2))
+
+    page = admin_client.get(path_of(invitation_link(smtp_inbox, "ana@example.com"))).text
+
+    assert "p.m." in page
+    assert ".." not in page.replace("…", "")

@@ -213,7 +213,8 @@ def test_public_page_sends_privacy_headers_and_preview_tags(client, member, sett
 
     assert response["Referrer-Policy"] == "same-origin"
     assert "noindex" in response["X-Robots-Tag"]
-    image_url = "https://banana.example.com" + reverse("share_image", args=[link.token, g.pk, 0])
+    # The display variant: large enough for a preview card, lighter than the original.
+    image_url = "https://banana.example.com" + reverse("share_display", args=[link.token, g.pk, 0])
     assert f'<meta property="og:image" content="{image_url}">' in response.text
     assert f'<meta name="twitter:image" content="{image_url}">' in response.text
     assert 'name="twitter:card" content="summary_large_image"' in response.text
@@ -489,3 +490,12 @@ def test_rate_limit_behind_the_proxy_is_per_visitor(client, member, settings):
     guess = reverse("share_page", args=["guess-more-" + "x" * 40])
     assert client.get(guess, headers=guesser).status_code == 429
     assert client.get(guess, headers=visitor).status_code == 404
+
+
+def test_the_share_form_offers_downloads_and_the_link_keeps_the_choice(member, member_client):
+    g = make_generation(member)
+
+    member_client.post(reverse("share_create"), {"generation": g.pk, "allow_download": "on"})
+    member_client.post(reverse("share_create"), {"generation": g.pk})
+
+    assert sorted(ShareLink.objects.values_list("allow_download", flat=True)) == [False, True]

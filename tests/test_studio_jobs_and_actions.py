@@ -156,6 +156,20 @@ def test_cancel_while_queued_fails_it_and_gives_the_hold_back(member, member_cli
     assert services.cancel_generation(generation.pk) is False
 
 
+def test_a_cancelled_job_reads_cancelled_without_an_error_or_a_retry(member, member_client):
+    generation = services.create_generation(member, model="google/gempix2", prompt="wait")
+
+    response = member_client.post(reverse("generation_cancel", args=[generation.pk]), headers=HTMX)
+
+    assert '<span class="badge badge-cancelled">Cancelled</span>' in response.text
+    assert "badge-failed" not in response.text
+    assert 'class="error"' not in response.text
+    assert "Retry" not in response.text
+    # And so it stays on every page that shows it, in the member's language.
+    history = member_client.get(reverse("history"), headers={"Accept-Language": "ko"}).text
+    assert "badge-cancelled" in history and "Retry" not in history
+
+
 def test_cancel_does_nothing_once_the_sender_claimed_it(member, emulator, committed):
     with committed():
         generation = services.create_generation(member, model="google/gempix2", prompt="gone")

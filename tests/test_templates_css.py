@@ -21,9 +21,7 @@ STYLESHEET = ROOT / "static" / "css" / "studio.css"
 
 # Classes a test or a script finds elements by, kept unstyled on purpose (a rule that styles
 # nothing would only pretend), each with who relies on it.
-HOOKS = {
-    "share-form": "tests/test_browser_credits_and_sharing.py clicks .share-form's button",
-}
+HOOKS = {}
 
 # Classes that appear at run time without a template writing them (htmx's htmx-request,
 # htmx-swapping, …) or that studio.js sets: a rule for one of them is not dead.

@@ -230,6 +230,27 @@ class InvitationRefused(Exception):
         super().__init__(message)
 
 
+def refusal_message(refusal: Exception) -> str:
+    """A refusal as the member reads it. Short of credits, it also names whom to ask (the
+    team's admins): a new member may start with none and could not know."""
+    message = str(refusal)
+    if isinstance(refusal, credits.NotEnoughCredits):
+        admins = (
+            get_user_model()
+            .objects.filter(is_active=True, is_superuser=True)
+            .order_by("username")
+            .values_list("username", flat=True)
+        )
+        names = ", ".join(admins[:5])
+        ask = (
+            _("Ask an admin for more: %(names)s.") % {"names": names}
+            if names
+            else _("Ask an admin for more.")
+        )
+        message = f"{message} {ask}"
+    return message
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

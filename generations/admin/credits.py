@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from generations import credits, quota, usage
+from generations import catalogue, credits, quota, usage
 from generations.admin.base import HistoryAdmin
 from generations.models import CreditAccount, CreditLedgerEntry, ModelPrice, TeamMonth, TeamSettings
 
@@ -57,28 +57,38 @@ class CreditChangeForm(forms.Form):
         return data
 
 
+def credit_column(model, field_name):
+    """A credit amount as people read it (89, 0.5), not as it is stored (89.000000), under
+    the field's own name and sortable by it."""
+
+    @admin.display(description=model._meta.get_field(field_name).verbose_name, ordering=field_name)
+    def column(self, obj):
+        value = getattr(obj, field_name)
+        return "—" if value is None else credits.format_credits(value)
+
+    return column
+
+
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
     list_display = [
         "user",
-        "balance",
-        "held",
-        "allowance",
-        "spent_this_month",
-        "limit_state",
-        "max_in_flight",
-        "max_per_minute",
+        "balance_amount",
+        "held_amount",
+        "this_month",
+        "in_flight",
+        "per_minute",
         "storage",
     ]
     list_filter = [LimitFilter]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
     # Balances move only through the ledger (the grant/adjust form), never by editing.
-    readonly_fields = ["user", "balance", "held", "allowance_period"]
+    readonly_fields = ["user", "balance_amount", "held_amount", "allowance_period"]
     fields = [
         "user",
-        "balance",
-        "held",
+        "balance_amount",
+        "held_amount",
         "monthly_allowance",
         "allowance_period",
         "max_in_flight",
@@ -86,6 +96,8 @@ class CreditAccountAdmin(admin.ModelAdmin):
         "storage_quota_mb",
     ]
     actions = ["grant_or_adjust"]
+    balance_amount = credit_column(CreditAccount, "balance")
+    held_amount = credit_column(CreditAccount, "held")
 
     def get_queryset(self, request):
         # What each member's images take, in the changelist's one query.
@@ -101,20 +113,26 @@ class CreditAccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description=gettext_lazy("monthly allowance"))
-    def allowance(self, obj):
-        return credits.allowance_of(obj)
-
-    @admin.display(description=gettext_lazy("spent this month"))
-    def spent_this_month(self, obj):
-        return credits.spent_between([obj.pk], credits.month_start_datetime()).get(
-            obj.pk, Decimal(0)
-        )
-
-    @admin.display(description=gettext_lazy("limit"))
-    def limit_state(self, obj):
+    # Spent, allowance and limit in one column, and short headings for the rate limits: the
+    # table fits a 1280 px screen beside the admin's menu and the filter.
+    @admin.display(description=gettext_lazy("this month"))
+    def this_month(self, obj):
+        spent = credits.spent_between([obj.pk], credits.month_start_datetime())
+        text = _("%(spent)s of %(allowance)s") % {
+            "spent": credits.format_credits(spent.get(obj.pk, Decimal(0))),
+            "allowance": credits.format_credits(credits.allowance_of(obj)),
+        }
         state = credits.limit_states([obj])[obj.pk]
-        return {"at": _("at the limit"), "near": _("near the limit")}.get(state, "—")
+        note = {"at": _("at the limit"), "near": _("near the limit")}.get(state)
+        return f"{text} · {note}" if note else text
+
+    @admin.display(description=gettext_lazy("in flight"), ordering="max_in_flight")
+    def in_flight(self, obj):
+        return "—" if obj.max_in_flight is None else obj.max_in_flight
+
+    @admin.display(description=gettext_lazy("per minute"), ordering="max_per_minute")
+    def per_minute(self, obj):
+        return "—" if obj.max_per_minute is None else obj.max_per_minute
 
     @admin.action(description=gettext_lazy("Grant or adjust credits…"), permissions=["change"])
     def grant_or_adjust(self, request, queryset):
@@ -229,9 +247,9 @@ class CreditLedgerEntryAdmin(HistoryAdmin):
         "created_at",
         "account",
         "kind",
-        "amount",
-        "held_delta",
-        "balance_after",
+        "amount_column",
+        "held_delta_column",
+        "balance_after_column",
         "generation_ref",
         "actor",
         "reason",
@@ -240,6 +258,9 @@ class CreditLedgerEntryAdmin(HistoryAdmin):
     search_fields = ["account__user__username", "idempotency_key", "reason"]
     date_hierarchy = "created_at"
     list_select_related = ["account__user", "actor"]
+    amount_column = credit_column(CreditLedgerEntry, "amount")
+    held_delta_column = credit_column(CreditLedgerEntry, "held_delta")
+    balance_after_column = credit_column(CreditLedgerEntry, "balance_after")
 
     # The id alone (no query per row), under a heading that can be translated.
     @admin.display(description=gettext_lazy("generation"))
@@ -247,8 +268,71 @@ class CreditLedgerEntryAdmin(HistoryAdmin):
         return obj.generation_id
 
 
+def _price_model_choices():
+    return [(option.id, f"{option.label} ({option.id})") for option in catalogue.model_options()]
+
+
+def _price_size_choices():
+    sizes = dict.fromkeys(size for option in catalogue.model_options() for size in option.sizes)
+    return [("", gettext_lazy("Any size")), *((size, size.upper()) for size in sizes)]
+
+
+class ModelPriceForm(forms.ModelForm):
+    """Model and size picked from the catalogue: a price typed for a name or a size that no
+    generation ever has would be saved and never apply."""
+
+    model = forms.ChoiceField(label=gettext_lazy("model"), choices=_price_model_choices)
+    image_size = forms.ChoiceField(
+        label=gettext_lazy("image size"),
+        choices=_price_size_choices,
+        required=False,
+        help_text=gettext_lazy("Any size: the model's price for every size without its own."),
+    )
+
+    class Meta:
+        model = ModelPrice
+        fields = ["model", "image_size", "price"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A row saved for a model no longer on offer can still be opened (and deleted).
+        current = self.instance.model if self.instance.pk else ""
+        if current and catalogue.get_model_option(current) is None:
+            field = self.fields["model"]
+            field.choices = [
+                *field.choices,
+                (current, _("%(model)s (no longer on offer)") % {"model": current}),
+            ]
+
+    def clean(self):
+        data = super().clean()
+        option = catalogue.get_model_option(data.get("model"))
+        size = data.get("image_size") or ""
+        if data.get("model") and option is None:
+            self.add_error(
+                "model", _("This model is no longer on offer: its price can never apply.")
+            )
+        elif option is not None and size and size not in option.sizes:
+            message = (
+                _("%(model)s takes no image size: choose “Any size”.")
+                if not option.sizes
+                else _("%(model)s does not take %(size)s; it takes %(sizes)s.")
+            )
+            self.add_error(
+                "image_size",
+                message
+                % {
+                    "model": option.label,
+                    "size": size.upper(),
+                    "sizes": ", ".join(s.upper() for s in option.sizes),
+                },
+            )
+        return data
+
+
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
+    form = ModelPriceForm
     list_display = ["model", "image_size", "price"]
     list_editable = ["price"]
 
@@ -257,11 +341,14 @@ class ModelPriceAdmin(admin.ModelAdmin):
 class TeamSettingsAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
-        "monthly_team_cap",
-        "default_monthly_allowance",
-        "starting_credits",
+        "monthly_team_cap_amount",
+        "default_monthly_allowance_amount",
+        "starting_credits_amount",
         "default_storage_quota_mb",
     ]
+    monthly_team_cap_amount = credit_column(TeamSettings, "monthly_team_cap")
+    default_monthly_allowance_amount = credit_column(TeamSettings, "default_monthly_allowance")
+    starting_credits_amount = credit_column(TeamSettings, "starting_credits")
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not TeamSettings.objects.exists()
@@ -272,4 +359,5 @@ class TeamSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(TeamMonth)
 class TeamMonthAdmin(HistoryAdmin):
-    list_display = ["month", "committed"]
+    list_display = ["month", "committed_amount"]
+    committed_amount = credit_column(TeamMonth, "committed")

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from generations import catalogue, upstream
+from generations import catalogue, credits, upstream
 from generations.accounts import members
 from generations.accounts.forms import InviteForm
 from generations.admin.base import ReadOnlyInline
@@ -160,6 +160,7 @@ class InvitationAdmin(admin.ModelAdmin):
             "form": form,
             "opts": self.opts,
             "valid_days": settings.BANANA_INVITATION_DAYS,
+            "starting_credits": credits.starting_credits(),
         }
         return TemplateResponse(request, "admin/generations/invite.html", context)
 

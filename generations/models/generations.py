@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -120,6 +121,9 @@ class Generation(models.Model):
         PRIVATE = "private", _("Only me")
 
     FINAL = frozenset({Status.SUCCESS, Status.FAILED})
+    # A cancel ends a generation as failed without a task (the upstream never knew of it);
+    # this message tells it apart, so it reads "Cancelled" rather than as an error.
+    CANCELLED_MESSAGE = gettext_noop("Cancelled before it was sent.")
     IN_FLIGHT = frozenset(set(Status) - FINAL)
     # Order of life, so that a late, stale answer never moves a row backwards.
     STATUS_RANK = {
@@ -277,6 +281,10 @@ class Generation(models.Model):
     @property
     def is_failed(self):
         return self.status == self.Status.FAILED
+
+    @property
+    def is_cancelled(self):
+        return self.is_failed and self.error_message == self.CANCELLED_MESSAGE
 
     @property
     def is_private(self):

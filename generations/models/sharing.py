@@ -43,6 +43,7 @@ class ShareLink(models.Model):
     # A link to a generation of an edit thread may publish the versions that led to it
     # (the sharer's own only: generations/threads.py).
     whole_thread = models.BooleanField(_("share the versions that led to it"), default=False)
+    allow_download = models.BooleanField(_("allow downloads"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)

@@ -8,7 +8,7 @@ import uuid
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import Http404
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -64,3 +64,10 @@ def safe_next_url(request):
 
 def generation_url(generation):
     return reverse("generation_detail", kwargs={"generation_id": generation.pk})
+
+
+def permission_denied(request, exception=None):
+    """Our 403 page (handler403), the admin's refusals included, in the member's language.
+    Without the credits header: a refused request writes nothing, not even the month's
+    allowance that rendering the header would credit."""
+    return render(request, "403.html", {"credit_summary": None}, status=403)

@@ -98,6 +98,10 @@ def menu(request, generation_id):
         "my_collections": collection_service.to_pick_from(request.user),
         "can_manage": generation.is_manageable_by(request.user),
         "can_share": generation.is_success and sharing.may_share(request.user, generation),
+        # Ids of its own: several cards' menus may be open on one page.
+        "share_form": ShareForm(
+            initial={"generation": generation.pk}, auto_id=f"share-{generation.pk}-%s"
+        ),
     }
     return render(request, "components/card_menu.html", context)
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from generations import ratelimit, sharing
 from generations.models import Generation, ResultImage
-from generations.views.media import result_file, serve_file
+from generations.views.media import download_name, result_file, serve_file
 
 
 def _public(response):
@@ -57,9 +57,10 @@ def share_page(request, token):
     cards = [(g, r) for g in shown for r in g.results.all()]
     preview = None
     if cards:
+        # The display variant: large enough for a preview card, far lighter than the original.
         g, r = cards[0]
         preview = sharing.absolute_url(
-            reverse("share_image", args=[link.token, g.pk, r.position]), request
+            reverse("share_display", args=[link.token, g.pk, r.position]), request
         )
     context = {
         "link": link,
@@ -70,6 +71,9 @@ def share_page(request, token):
         if link.whole_thread
         else _("A shared image"),
         "preview_url": preview,
+        "preview": cards[0][1] if cards else None,
+        # One shared image is shown large; a collection is a grid, however few it holds.
+        "one_large": bool(link.generation_id) and len(cards) == 1,
         "page_url": sharing.share_url(link, request),
     }
     response = render(request, "share/page.html", context)
@@ -125,11 +129,17 @@ def share_image(request, token, generation_id, position, variant="original"):
     if variant == "original" and not result.file:
         variant = "display"
     name, content_type = result_file(result, variant)
+    # A download (the original, as a file) only where the sharer allowed it.
+    download = variant == "original" and "download" in request.GET and link.allow_download
     response = serve_file(
         request,
         name,
         content_type,
         cache_control="private, no-cache",
         presigned_ttl=SHARE_PRESIGNED_TTL,
+        filename=download_name(result.generation, position, name.rsplit(".", 1)[-1])
+        if download
+        else "",
+        attachment=download,
     )
     return _public(response)

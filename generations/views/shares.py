@@ -33,6 +33,7 @@ def share_create(request):
         show_prompts=data["show_prompts"],
         show_author=data["show_author"],
         whole_thread=data["whole_thread"],
+        allow_download=data["allow_download"],
     )
     if request.htmx:
         return render(

@@ -109,7 +109,7 @@ def generate(request):
             visibility=data["visibility"],
         )
     except (services.ReferencesRefused, credits.CreditError, members.ModelNotAllowed) as exc:
-        form.add_error(None, str(exc))
+        form.add_error(None, members.refusal_message(exc))
         return _refused(request, form)
     if request.htmx:
         return _new_job_response(request, generations, form)
@@ -178,11 +178,12 @@ def _new_run_response(request, generation):
 
 def _credit_refusal(request, exc):
     if request.htmx:
-        response = render(request, "generations/home.html#credit_refusal", {"message": exc})
+        message = members.refusal_message(exc)
+        response = render(request, "generations/home.html#credit_refusal", {"message": message})
         response["HX-Retarget"] = "#announcer"
         response["HX-Reswap"] = "innerHTML"
         return response
-    messages.error(request, str(exc))
+    messages.error(request, members.refusal_message(exc))
     return redirect("home")
 
 

@@ -70,7 +70,8 @@
   function setUpNotifyButton() {
     var button = $("[data-notify]");
     if (!button || !window.Notification || Notification.permission === "denied") { return; }
-    button.hidden = false;
+    // Offered only while something runs (updateQueue shows and hides it).
+    button.dataset.notifyOffered = "1";
     var refresh = function () {
       var active = wantsNotifications();
       button.setAttribute("aria-pressed", active ? "true" : "false");
@@ -90,6 +91,8 @@
     var queue = $("#queue");
     if (!queue) { return; }
     var n = $$("[data-in-flight]").length;
+    var notify = $("[data-notify]");
+    if (notify && notify.dataset.notifyOffered) { notify.hidden = n === 0; }
     queue.textContent = n === 0 ? "" : counted(ngettext("%(count)s image in progress", "%(count)s images in progress", n), n);
   }
 
@@ -195,7 +198,7 @@
     if (event.target.id === "id_model") { applyModelChoices(); }
     if (/^id_(model|image_size|count)$/.test(event.target.id)) {
       // The price is asked for once the choices are settled (a hidden size is not sent);
-      // a newer choice replaces a request still on its way (hx-sync), none is dropped.
+      // a newer choice waits for a request on its way, and only the newest is sent (hx-sync).
       document.body.dispatchEvent(new CustomEvent("banana:choice"));
     }
     saveDraft();
@@ -390,6 +393,18 @@
     }
   });
 
+  // --- Card menus: closed once an action answers (issue 19) --------------------------------
+  // The event comes from the action (or, when its answer replaced it, from its nearest
+  // parent still on the page); the menu's own loading request comes from the menu itself.
+  on("htmx:afterRequest", function (event) {
+    var menu = event.target.closest && event.target.closest("details.menu");
+    if (!menu || event.target === menu || !event.detail.successful) { return; }
+    if (event.target.closest("[data-menu-stays]")) { return; }
+    var status = event.target.closest(".menu-picker") && $("[role=status]", menu);
+    if (status && status.textContent.trim()) { announce(status.textContent.trim()); }
+    menu.open = false;
+  });
+
   // --- Lightbox -------------------------------------------------------------------------
   var shots = [], shown = -1;
   function showShot(index) {
@@ -431,6 +446,55 @@
       var link = $("a", shots[shown]);
       if (link && link.isConnected) { link.focus(); }
     }
+  }, true);
+
+  // --- The share page's lightbox (issue 19): keys ←/→/Esc, swipe, the display variant ---
+  var shareShots = [], shareShown = -1, swipeFrom = null;
+  function showShareShot(index) {
+    var box = $("#share-lightbox");
+    if (!box || !shareShots.length) { return; }
+    shareShown = (index + shareShots.length) % shareShots.length;
+    var shot = shareShots[shareShown];
+    var img = $("#share-lightbox-image");
+    img.src = shot.dataset.shareFull;
+    img.alt = $("img", shot).alt;
+    $("#share-lightbox-prompt").textContent = shot.dataset.sharePrompt || "";
+    var download = $("#share-lightbox-download");
+    if (download) { download.href = shot.dataset.shareDownload; }
+    var position = $("#share-lightbox-position");
+    if (position) { position.textContent = (shareShown + 1) + " / " + shareShots.length; }
+    if (!box.open) { box.showModal(); }
+  }
+  on("click", function (event) {
+    var shot = event.target.closest && event.target.closest("a.share-shot");
+    if (shot && !event.ctrlKey && !event.metaKey && !event.shiftKey && event.button === 0) {
+      event.preventDefault();
+      shareShots = $$("a.share-shot");
+      showShareShot(shareShots.indexOf(shot));
+      return;
+    }
+    var step = event.target.closest && event.target.closest("[data-share-step]");
+    if (step) { showShareShot(shareShown + parseInt(step.dataset.shareStep, 10)); return; }
+    if (event.target.closest && event.target.closest("[data-share-close]")) { $("#share-lightbox").close(); return; }
+    if (event.target.id === "share-lightbox") { event.target.close(); }  // the backdrop
+  });
+  on("keydown", function (event) {
+    var box = $("#share-lightbox");
+    if (!box || !box.open) { return; }
+    if (event.key === "ArrowRight") { event.preventDefault(); showShareShot(shareShown + 1); }
+    if (event.key === "ArrowLeft") { event.preventDefault(); showShareShot(shareShown - 1); }
+  });
+  on("pointerdown", function (event) {
+    if (event.target.closest && event.target.closest("#share-lightbox")) { swipeFrom = event.clientX; }
+  });
+  on("pointerup", function (event) {
+    if (swipeFrom === null) { return; }
+    var moved = event.clientX - swipeFrom;
+    swipeFrom = null;
+    if (Math.abs(moved) > 50) { showShareShot(shareShown + (moved < 0 ? 1 : -1)); }
+  });
+  on("close", function (event) {
+    if (event.target.id === "share-lightbox" && shareShots[shareShown]) { shareShots[shareShown].focus(); }
   }, true);
 
   // --- Bulk selection -------------------------------------------------------------------
@@ -475,7 +539,7 @@
   on("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button && navigator.clipboard) {
-      navigator.clipboard.writeText(button.dataset.copy).then(function () { announce(gettext("Prompt copied.")); });
+      navigator.clipboard.writeText(button.dataset.copy).then(function () { announce(button.dataset.copied || gettext("Prompt copied.")); });
     }
     var toggle = event.target.closest("[data-nav-toggle]");
     if (toggle) {

@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("generations", "0017_edit_threads"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="sharelink",
+            name="allow_download",
+            field=models.BooleanField(default=False, verbose_name="allow downloads"),
+        ),
+    ]
