@@ -1,6 +1,6 @@
 """The Django admin: the audit of generations, credits and usage, and the members (one
 module per topic)."""
 
-from generations.admin import apikeys, credits, generations, members
+from generations.admin import apikeys, credits, generations, library, members
 
-__all__ = ["apikeys", "credits", "generations", "members"]
+__all__ = ["apikeys", "credits", "generations", "library", "members"]

@@ -261,6 +261,7 @@ class TeamSettingsAdmin(admin.ModelAdmin):
         "default_monthly_allowance",
         "starting_credits",
         "default_storage_quota_mb",
+        "members_make_team_presets",
     ]
 
     def has_add_permission(self, request):

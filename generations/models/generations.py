@@ -160,6 +160,18 @@ class Generation(models.Model):
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=Visibility.choices, default=default_visibility
     )
+    # A style preset wraps the member's words: `prompt` is what was sent, `member_prompt`
+    # the words typed (empty without a preset), `preset_name` the preset's name then.
+    preset = models.ForeignKey(
+        "generations.StylePreset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+        verbose_name=_("style preset"),
+    )
+    preset_name = models.CharField(_("style preset name"), max_length=100, blank=True)
+    member_prompt = models.TextField(_("member's words"), blank=True)
     # Soft delete: the row stays for the ledger, its files are removed.
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
 
@@ -320,6 +332,15 @@ class ReferenceImage(models.Model):
     content_type = models.CharField(max_length=50, blank=True, verbose_name=_("content type"))
     width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
     height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    # A library asset's reference shares the asset's file (generations/library.py).
+    library_asset = models.ForeignKey(
+        "generations.LibraryAsset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="references",
+        verbose_name=_("library asset"),
+    )
 
     class Meta:
         verbose_name = _("reference image")
