@@ -9,6 +9,7 @@ A generation made with a preset records the member's words (`member_prompt`), th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -147,3 +148,29 @@ def delete(user: User, preset: StylePreset) -> None:
     if not can_change(user, preset):
         raise PresetRefused(_("You may not delete this preset."))
     preset.delete()
+
+
+@dataclass(frozen=True)
+class Submit:
+    """What a submit sends once its preset and library assets are applied."""
+
+    prompt: str
+    member_prompt: str
+    preset: StylePreset | None
+    # The chosen library assets, then the preset's (each once), as references.
+    references: list[ReferenceInput]
+
+
+def for_submit(
+    user: User, prompt: str, *, preset: str | int | None = None, assets: Iterable[str | int] = ()
+) -> Submit:
+    """The prompt to send and the library references of a submit (the studio's or an
+    API's). Raises PresetRefused or services.ReferencesRefused."""
+    references = library.as_references(library.find_assets(user, [a for a in assets if a]))
+    chosen = find(user, preset) if preset not in (None, "") else None
+    if chosen is None:
+        return Submit(prompt=prompt, member_prompt="", preset=None, references=references)
+    applied = apply(user, chosen, prompt)
+    have = {ref.library_asset_id for ref in references}
+    references += [ref for ref in applied.references if ref.library_asset_id not in have]
+    return Submit(prompt=applied.prompt, member_prompt=prompt, preset=chosen, references=references)
