@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from generations.images import ImageRejected, ProcessedImage, validate_upload
 from generations.models import Generation, LibraryAsset, ReferenceImage, ResultImage
 from generations.models.library import Visibility
-from generations.services import ReferenceInput, ReferencesRefused, file_in_use
+from generations.services import LIBRARY_FILES, ReferenceInput, ReferencesRefused, file_in_use
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -63,7 +63,7 @@ def check_image(data: bytes) -> ProcessedImage:
 
 def _stored_name(content: bytes, extension: str) -> str:
     """The file of these bytes, written once: later assets with the same bytes share it."""
-    name = f"library/{hashlib.sha256(content).hexdigest()}.{extension}"
+    name = f"{LIBRARY_FILES}{hashlib.sha256(content).hexdigest()}.{extension}"
     if not default_storage.exists(name):
         saved = default_storage.save(name, ContentFile(content))
         if saved != name:  # written meanwhile by another request: keep the first one

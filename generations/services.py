@@ -212,6 +212,11 @@ def _count_library_uses(references: Sequence[ReferenceInput]) -> None:
         LibraryAsset.objects.filter(pk__in=used).update(use_count=F("use_count") + 1)
 
 
+# Where the team library keeps its files (generations/library.py): content addressed, and
+# named by the references that use them rather than copied.
+LIBRARY_FILES = "library/"
+
+
 def file_in_use(name: str, *, besides_generation: GenerationId | None = None) -> bool:
     """Whether a library asset or a reference (other than those of one generation) still
     names this file: a shared library file is removed only when nothing names it."""
@@ -246,7 +251,7 @@ def copy_references(generation: Generation) -> list[ReferenceInput]:
             width=ref.width,
             height=ref.height,
         )
-        if ref.file and ref.library_asset_id
+        if ref.file and (ref.file.name or "").startswith(LIBRARY_FILES)
         else _stored_file_as_input(
             ref.file, content_type=ref.content_type, width=ref.width, height=ref.height
         )
@@ -916,7 +921,8 @@ def remove_files(generation_id: GenerationId) -> None:
     shared: list[str] = []
     for reference in ReferenceImage.objects.filter(generation_id=generation_id):
         if reference.file.name:
-            (shared if reference.library_asset_id else names).append(reference.file.name)
+            shared_file = reference.file.name.startswith(LIBRARY_FILES)
+            (shared if shared_file else names).append(reference.file.name)
     ReferenceImage.objects.filter(generation_id=generation_id).delete()
     # A library file goes only with the last asset or reference that names it.
     names += [name for name in shared if not file_in_use(name)]

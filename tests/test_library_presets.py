@@ -116,6 +116,31 @@ def test_deleting_an_asset_keeps_the_file_while_a_generation_uses_it(member, com
     assert not default_storage.exists(name)
 
 
+def test_after_the_asset_is_gone_the_file_stays_until_the_last_generation_goes(member, committed):
+    asset = asset_of(member)
+    name = asset.file.name
+    first, second = (
+        services.create_job(
+            member, model="google/gempix2", prompt=p, references=library.as_references([asset])
+        )[0]
+        for p in ("one", "two")
+    )
+    with committed():
+        library.delete_asset(asset)
+    # A retry of a generation whose asset is gone still names the one file.
+    (retry,) = services.create_job(
+        member, model="google/gempix2", prompt="again", references=services.copy_references(first)
+    )
+    assert retry.references.get().file.name == name
+    for generation in (first, second):
+        with committed():
+            services.delete_generation(generation)
+        assert default_storage.exists(name)
+    with committed():
+        services.delete_generation(retry)
+    assert not default_storage.exists(name)
+
+
 def test_deleting_one_of_two_assets_of_the_same_bytes_keeps_the_file(member, teammate, committed):
     first, second = asset_of(member), asset_of(teammate)
     with committed():
