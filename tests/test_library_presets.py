@@ -17,6 +17,7 @@ from generations.accounts import members
 from generations.models import Generation, LibraryAsset, StylePreset, TeamSettings
 
 from .conftest import make_user
+from .otp_helpers import verified_admin_client
 from .sharing_builders import add_reference, make_generation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("client_requests_commit")]
@@ -431,3 +432,34 @@ def test_a_preset_adds_its_assets_and_a_private_asset_of_another_is_refused(
     )
     assert "not available" in response.text
     assert Generation.objects.count() == 1
+
+
+def test_with_the_switch_on_a_member_makes_and_changes_team_presets(member, teammate):
+    row = TeamSettings.current()
+    row.members_make_team_presets = True
+    row.save()
+    data = {"preset-name": "House", "preset-template": "{prompt}", "preset-scope": "team"}
+    assert client_for(member).post(reverse("presets"), data).status_code == 302
+    preset = StylePreset.objects.get()
+    assert preset.scope == "team"
+    renamed = {**data, "preset-name": "Renamed"}
+    assert (
+        client_for(teammate).post(reverse("preset_edit", args=[preset.pk]), renamed).status_code
+        == 302
+    )
+    preset.refresh_from_db()
+    assert preset.name == "Renamed"
+
+
+def test_admins_see_and_remove_any_asset_in_the_admin(member, admin_user, committed):
+    asset = asset_of(member, visibility="private", name="Hidden thing")
+    client = verified_admin_client(Client(), admin_user)
+    listing = client.get(reverse("admin:generations_libraryasset_changelist"))
+    assert "Hidden thing" in listing.text
+    with committed():
+        response = client.post(
+            reverse("admin:generations_libraryasset_delete", args=[asset.pk]), {"post": "yes"}
+        )
+    assert response.status_code == 302
+    assert not LibraryAsset.objects.exists()
+    assert not default_storage.exists(asset.file.name)
