@@ -361,6 +361,12 @@ def test_preview_shows_the_final_prompt(member, admin_user):
         reverse("preset_preview"), {"prompt": "a <mug>", "preset": preset.pk}
     )
     assert "a &lt;mug&gt;, soft light" in response.text
+    logo = asset_of(admin_user, name="Logo &amp; co")
+    presets.save(
+        admin_user, preset=preset, name="House", template="x", scope="team", asset_ids=[logo.pk]
+    )
+    response = client_for(member).get(reverse("preset_preview"), {"prompt": "a", "preset": "House"})
+    assert "Logo &amp;amp; co" in response.text
 
 
 # --- A submit, against the emulator --------------------------------------------------------

@@ -176,10 +176,21 @@ def preset_preview(request):
     """The composer's final prompt: the member's words wrapped by the chosen preset."""
     prompt = request.GET.get("prompt", "")
     chosen = request.GET.get("preset", "")
-    final = ""
+    final, assets = "", []
     if chosen:
         try:
-            final = presets.expand(presets.find(request.user, chosen).template, prompt)
+            preset = presets.find(request.user, chosen)
         except presets.PresetRefused:
-            final = ""
-    return render(request, "components/preset_picker.html#preview", {"final_prompt": final})
+            preset = None
+        if preset is not None:
+            final = presets.expand(preset.template, prompt)
+            assets = list(
+                LibraryAsset.objects.visible_to(request.user)
+                .filter(presets=preset)
+                .values_list("name", flat=True)
+            )
+    return render(
+        request,
+        "components/preset_picker.html#preview",
+        {"final_prompt": final, "preset_assets": assets},
+    )
