@@ -100,6 +100,17 @@ def upload_asset(owner: User, data: bytes, **fields: str) -> LibraryAsset:
     return add_asset(owner, check_image(data), **fields)
 
 
+def save_uploads(
+    owner: User, images: Sequence[ProcessedImage], file_names: Sequence[str]
+) -> list[LibraryAsset]:
+    """The composer's uploads (already checked as references), kept as team assets named
+    after their files."""
+    return [
+        add_asset(owner, image, name=(name.rsplit(".", 1)[0] if name else ""))
+        for image, name in zip(images, [*file_names, *[""] * len(images)], strict=False)
+    ]
+
+
 def _from_stored(file_name: str, owner: User, **fields: str) -> LibraryAsset:
     with default_storage.open(file_name, "rb") as fh:
         data = fh.read()

@@ -469,3 +469,28 @@ def test_admins_see_and_remove_any_asset_in_the_admin(member, admin_user, commit
     assert response.status_code == 302
     assert not LibraryAsset.objects.exists()
     assert not default_storage.exists(asset.file.name)
+
+
+def test_uploads_can_also_be_kept_in_the_library(member, emulator, committed):
+    with committed():
+        response = client_for(member).post(
+            reverse("generate"),
+            {
+                "prompt": "a mug",
+                "model": "google/gempix2",
+                "reference_files": [upload("blue", "brand-logo.png")],
+                "save_uploads_to_library": "1",
+            },
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200
+    asset = LibraryAsset.objects.get()
+    assert (asset.name, asset.owner, asset.visibility) == ("brand-logo", member, "team")
+    # Without the box, nothing is kept.
+    with committed():
+        client_for(member).post(
+            reverse("generate"),
+            {"prompt": "a mug", "model": "google/gempix2", "reference_files": [upload("red")]},
+            headers={"HX-Request": "true"},
+        )
+    assert LibraryAsset.objects.count() == 1

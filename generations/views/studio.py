@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from generations import catalogue, credits, galleries, presets, services
+from generations import catalogue, credits, galleries, library, presets, services
 from generations.accounts import members
 from generations.forms import GenerationForm
 from generations.models import ApiTask, Generation, ResultImage
@@ -127,6 +127,10 @@ def generate(request):
     ) as exc:
         form.add_error(None, str(exc))
         return _refused(request, form)
+    if request.POST.get("save_uploads_to_library") and data["reference_files"]:
+        # components/library_picker.html: "also keep my uploads in the library".
+        names = [f.name for f in request.FILES.getlist("reference_files")]
+        library.save_uploads(request.user, data["reference_files"], names)
     if request.htmx:
         return _new_job_response(request, generations, form)
     return redirect("generation_detail", generation_id=generations[0].pk)
