@@ -169,8 +169,8 @@ def create_job(
             keys.record_generations(
                 api_key, generations, price, callback_url=callback_url, base_url=base_url
             )
+        _claim_library_assets(references)
         _save_references(generations, references)
-        _count_library_uses(references)
         for generation in generations:
             # Sent by a worker, never inside the web request: a slow upstream must not hold it.
             enqueue_after_commit("send_generation", generation_id=str(generation.pk))
@@ -205,11 +205,21 @@ def _save_references(
     ReferenceImage.objects.bulk_create(rows)
 
 
-def _count_library_uses(references: Sequence[ReferenceInput]) -> None:
-    """One use per job for each library asset among its references."""
+def _claim_library_assets(references: Sequence[ReferenceInput]) -> None:
+    """The job's library assets, locked until it commits, each counted as one use. An
+    asset deleted meanwhile refuses the job (ReferencesRefused): its file may be on its
+    way out. The lock orders a submit and a deletion of the same asset, so the deletion's
+    check (`file_in_use`, after its commit) sees the job's reference or the job sees the
+    asset gone (SQLite: the submit already holds the database's write lock here)."""
     used = {ref.library_asset_id for ref in references if ref.library_asset_id}
-    if used:
-        LibraryAsset.objects.filter(pk__in=used).update(use_count=F("use_count") + 1)
+    if not used:
+        return
+    present = set(
+        LibraryAsset.objects.select_for_update().filter(pk__in=used).values_list("pk", flat=True)
+    )
+    if present != used:
+        raise ReferencesRefused(_("A library image was removed meanwhile. Pick it again."))
+    LibraryAsset.objects.filter(pk__in=used).update(use_count=F("use_count") + 1)
 
 
 # Where the team library keeps its files (generations/library.py): content addressed, and

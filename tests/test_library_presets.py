@@ -152,6 +152,17 @@ def test_deleting_one_of_two_assets_of_the_same_bytes_keeps_the_file(member, tea
     assert not default_storage.exists(second.file.name)
 
 
+def test_a_job_whose_asset_was_deleted_meanwhile_is_refused_and_holds_nothing(member, committed):
+    asset = asset_of(member)
+    references = library.as_references([asset])
+    with committed():
+        library.delete_asset(asset)
+    with pytest.raises(services.ReferencesRefused):
+        services.create_job(member, model="google/gempix2", prompt="x", references=references)
+    assert not Generation.objects.exists()
+    assert member.credit_account.entries.filter(kind="hold").count() == 0
+
+
 def test_each_job_counts_one_use(member):
     asset = asset_of(member)
     services.create_job(

@@ -266,6 +266,8 @@ def submit(
         )
     except members.ModelNotAllowed as exc:
         raise ModelNotAvailable(str(exc), "model") from None
+    except services.ReferencesRefused as exc:
+        raise schemas.NotFound(str(exc), "library_assets") from None
 
 
 def balance_of(key: ApiKey) -> schemas.Balance:
