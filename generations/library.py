@@ -124,11 +124,20 @@ def _from_stored(file_name: str, owner: User, **fields: str) -> LibraryAsset:
     return add_asset(owner, image, **fields)
 
 
+def _savable(user: User):
+    """The generations whose images a member may keep in the library: their own and the
+    team's. Not a private image of someone else's, though staff may see it: an asset is
+    shared with the team by default, and would show it to everyone."""
+    return Generation.objects.visible_to(user).filter(
+        Q(owner=user) | Q(visibility=Generation.Visibility.TEAM)
+    )
+
+
 def save_result(user: User, generation_id, position: int, **fields: str) -> LibraryAsset:
-    """A result image the member may see, as a new asset of theirs."""
+    """A result image the member may keep (`_savable`), as a new asset of theirs."""
     result = (
         ResultImage.objects.filter(
-            generation__in=Generation.objects.visible_to(user),
+            generation__in=_savable(user),
             generation_id=generation_id,
             position=position,
             state=ResultImage.State.STORED,
@@ -142,10 +151,11 @@ def save_result(user: User, generation_id, position: int, **fields: str) -> Libr
 
 
 def save_reference(user: User, generation_id, position: int, **fields: str) -> LibraryAsset:
-    """A stored reference image of a generation the member may see, as a new asset."""
+    """A stored reference image of a generation the member may keep (`_savable`), as a
+    new asset of theirs."""
     reference = (
         ReferenceImage.objects.filter(
-            generation__in=Generation.objects.visible_to(user),
+            generation__in=_savable(user),
             generation_id=generation_id,
             position=position,
         )

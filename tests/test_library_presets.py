@@ -326,6 +326,49 @@ def test_a_private_image_cannot_be_saved_by_a_teammate(member, teammate):
     assert not LibraryAsset.objects.exists()
 
 
+def test_staff_cannot_keep_a_members_private_image_in_the_library(member, auditor, admin_user):
+    generation = make_generation(member, visibility="private")
+    add_reference(generation)
+    for user in (auditor, admin_user):
+        for kind in ("result", "reference"):
+            response = client_for(user).post(
+                reverse("library_save"),
+                {
+                    "kind": kind,
+                    "generation": generation.pk,
+                    "position": 0,
+                    "name": "x",
+                    "visibility": "team",
+                },
+                headers={"HX-Request": "true"},
+            )
+            assert "no longer available" in response.text
+    assert not LibraryAsset.objects.exists()
+    # The owner may.
+    response = client_for(member).post(
+        reverse("library_save"),
+        {
+            "kind": "result",
+            "generation": generation.pk,
+            "position": 0,
+            "name": "x",
+            "visibility": "private",
+        },
+    )
+    assert response.status_code == 302
+    assert LibraryAsset.objects.get().visibility == "private"
+
+
+def test_anonymous_cannot_touch_presets(member):
+    preset = presets.save(member, name="Mine", template="x", scope="personal")
+    client = Client()
+    data = {"preset-name": "X", "preset-template": "x", "preset-scope": "personal"}
+    assert client.post(reverse("presets"), data).status_code == 302
+    assert client.post(reverse("preset_edit", args=[preset.pk]), data).status_code == 302
+    assert client.post(reverse("preset_delete", args=[preset.pk])).status_code == 302
+    assert list(StylePreset.objects.values_list("name", flat=True)) == ["Mine"]
+
+
 def test_detail_page_offers_save_to_library(member):
     generation = make_generation(member)
     page = client_for(member).get(reverse("generation_detail", args=[generation.pk]))
