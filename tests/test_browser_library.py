@@ -33,7 +33,15 @@ def watched_context(browser, *, locale, width):
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    # A load the browser itself cancels when the next page is opened (net::ERR_ABORTED:
+    # the favicon of a page left at once) is no failed request.
+    page.on(
+        "requestfailed",
+        lambda r: (
+            "ERR_ABORTED" not in (r.failure or "")
+            and problems.append(f"failed ({r.failure}): {r.url}")
+        ),
+    )
     page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
     return context, page, problems
 
