@@ -587,6 +587,13 @@
     var preset = event.target.closest("[data-apply-preset]");
     if (preset) { applyPreset(preset); }
   });
+  // The library page's upload: the chosen file's name replaces "Choose an image".
+  document.addEventListener("change", function (event) {
+    var choice = event.target.closest && event.target.closest("[data-shows-file-name]");
+    if (choice && event.target.files && event.target.files[0]) {
+      $(".button", choice).textContent = event.target.files[0].name;
+    }
+  });
   // A submit that went through starts the next job afresh.
   document.addEventListener("banana:submitted", function () {
     var list = libraryList();
