@@ -13,7 +13,7 @@ from generations.models import Generation, LibraryAsset
 
 from .browser import log_in, serious_accessibility_violations, sideways_overflow
 from .conftest import make_user
-from .sharing_builders import add_reference, make_generation
+from .sharing_builders import add_reference, make_generation, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -86,14 +86,27 @@ def test_library_asset_and_team_preset_from_another_members_composer(
         saver.locator("button[type=submit]").click()
         page.locator(".references p.note[role=status]").wait_for()
         check_page(page, "detail-saved", tag)
+        # An upload on the library page: the button shows the chosen file's name.
+        page.goto(f"{live_server.url}/library/")
+        page.set_input_files(
+            "#id_asset-image",
+            files=[{"name": "logo.png", "mimeType": "image/png", "buffer": png_bytes("navy")}],
+        )
+        page.locator("[data-shows-file-name] .button", has_text="logo.png").wait_for()
+        page.fill("#id_asset-name", "Logo")
+        page.fill("#id_asset-tags", "brand")
+        page.click("form[enctype] button[type=submit]")
+        page.locator(".library-asset", has_text="Logo").wait_for()
         page.goto(f"{live_server.url}/library/?q=%23mascot")
         page.locator(".library-asset", has_text="Mascot").wait_for()
+        assert page.locator(".library-asset").count() == 1
         check_page(page, "library", tag)
         assert problems == []
     finally:
         context.close()
-    asset = LibraryAsset.objects.get()
+    asset = LibraryAsset.objects.get(name="Mascot")
     assert asset.owner == member and asset.visibility == "team"
+    assert LibraryAsset.objects.get(name="Logo").tags == " brand "
 
     # A teammate uses it from their composer, with the team's preset.
     context, page, problems = watched_context(browser, locale=locale, width=width)
