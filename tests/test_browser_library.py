@@ -55,7 +55,8 @@ def check_page(page, name, tag):
     assert sideways_overflow(page) <= 0, name
 
 
-@pytest.mark.parametrize(("locale", "width"), [("en-US", 1280), ("ko-KR", 390)])
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
 def test_library_asset_and_team_preset_from_another_members_composer(
     browser, live_server, member, admin_user, with_webhooks, locale, width
 ):
