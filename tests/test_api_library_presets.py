@@ -9,6 +9,7 @@ from generations.models import CreditAccount, Generation
 
 from .api_helpers import bearer, data_uri, make_key, png_bytes
 from .conftest import make_user
+from .sharing_builders import make_generation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -142,3 +143,27 @@ def test_the_openapi_document_names_the_fields(live_server):
     schemas = document["components"]["schemas"]
     for name in ("ProviderSubmitRequest", "OpenAIImagesRequest"):
         assert {"preset", "library_assets"} <= set(schemas[name]["properties"])
+
+
+def test_an_edit_by_id_takes_a_preset_and_a_library_asset(live_server, emulator, member, team):
+    image = make_generation(member)
+    _, secret = make_key(member)
+    answer = provider_submit(
+        live_server,
+        secret,
+        {
+            "prompt": "now on a desk",
+            "model": "google/gempix2",
+            "edit_of": str(image.pk),
+            "preset": "House style",
+            "library_assets": ["Logo"],
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    edit = Generation.objects.get(pk=answer.json()["data"]["task_id"])
+    assert edit.parent == image
+    assert edit.prompt == "now on a desk, studio photo"
+    assert edit.member_prompt == "now on a desk"
+    # The edited image first, then the library's.
+    assert [r.library_asset_id for r in edit.references.all()] == [None, team["logo"].pk]
+    assert len(emulator.tasks[edit.upstream_task_id]["images"]) == 2

@@ -138,16 +138,18 @@ def image_gen(request: HttpRequest) -> HttpResponse:
             callback_url = (
                 jobs.checked_url(asked.callback_url, "callback_url") if asked.callback_url else ""
             )
+            edit_of = jobs.edit_target(key, asked.edit_of, "edit_of")
             chosen = jobs.library_choice(
                 key,
                 asked.prompt,
                 asked.preset,
                 asked.library_assets,
-                other_references=len(asked.images or ()),
+                other_references=len(asked.images or ()) + (edit_of is not None),
             )
             preset = chosen.preset
             (generation,) = jobs.submit(
                 key,
+                edit_of=edit_of,
                 model=model,
                 prompt=chosen.prompt,
                 references=chosen.references
@@ -162,7 +164,7 @@ def image_gen(request: HttpRequest) -> HttpResponse:
                 preset=preset,
                 member_prompt=chosen.member_prompt,
             )
-        except schemas.NotFound as exc:
+        except (schemas.ImageNotFound, schemas.NotFound) as exc:
             return provider_error(404, str(exc))
         except schemas.InvalidRequest as exc:
             return provider_error(400, str(exc))

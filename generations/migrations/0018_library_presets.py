@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0016_refresh_claim'),
+        ('generations', '0017_edit_threads'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
