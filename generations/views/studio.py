@@ -97,6 +97,7 @@ def generate(request):
             remix_of=data["remix_of"],
             reference_from=data["reference_from"],
             position=data["reference_position"],
+            remix_drop=data["remix_drop"],
         )
         generations = services.create_job(
             request.user,
