@@ -7,7 +7,8 @@ import io
 import os
 
 import pytest
-from PIL import Image
+from django.core.files.base import ContentFile
+from PIL import Image, ImageDraw
 
 from generations import credits, upstream
 from generations.credits import format_credits
@@ -230,3 +231,55 @@ def test_an_image_already_a_reference_is_not_added_twice_and_says_so(page, live_
     )
     assert page.locator("#compose .ref-list img").count() == 1
     assert page.inner_text("#compose [data-ref-count]") == "1 of 4 references"
+
+
+def picture(colour):
+    """A simple picture for a screenshot: a sun over hills in the given colour."""
+    image = Image.new("RGB", (384, 384), "#fbf3dc")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((220, 50, 320, 150), fill="#f7d774")
+    draw.polygon([(0, 300), (140, 170), (260, 280), (384, 200), (384, 384), (0, 384)], colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_studio_screenshot_for_the_readme(browser, live_server, member):
+    """docs/screenshots/studio.png: light, 1280 by 800, English, several finished cards. Drawn on
+    every run; written only with BANANA_WRITE_SCREENSHOTS=1 (then commit it)."""
+    prompts = [
+        "A lighthouse on a cliff at dawn, watercolour",
+        "A banana-shaped spaceship over a night city",
+        "Portrait of a cat in a Renaissance painting",
+        "Isometric tiny kitchen, soft pastel light",
+        "A koi pond seen from above, autumn leaves",
+        "Logo sketch for a lemonade stand",
+    ]
+    colours = ["#f2c230", "#3a6ea5", "#8a5a44", "#9fc5a0", "#d9534f", "#f5e6a8"]
+    for prompt, colour in zip(prompts, colours, strict=True):
+        generation = make_generation(member, prompt=prompt, aspect_ratio="1:1")
+        result = generation.results.get()
+        result.thumbnail.save("thumb.png", ContentFile(picture(colour)), save=False)
+        result.thumbnail_width = result.thumbnail_height = 384
+        result.save()
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, color_scheme="light", locale="en-US"
+    )
+    page = context.new_page()
+    try:
+        log_in(page, live_server, member.username)
+        page.fill("#id_prompt", "A quiet harbour at dawn, fishing boats, soft mist")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#cards img.result')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        page.locator("#id_prompt").blur()
+        shot = page.screenshot()
+        assert len(shot) > 10_000
+        if os.environ.get("BANANA_WRITE_SCREENSHOTS") == "1":
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            os.makedirs(os.path.join(root, "docs", "screenshots"), exist_ok=True)
+            with open(os.path.join(root, "docs", "screenshots", "studio.png"), "wb") as fh:
+                fh.write(shot)
+    finally:
+        context.close()
