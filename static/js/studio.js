@@ -167,6 +167,18 @@
     describeChoices();
   }
 
+  // A recent prompt, written again with one click.
+  on("click", function (event) {
+    var use = event.target.closest("[data-use-prompt]");
+    if (!use) { return; }
+    var prompt = $("#id_prompt");
+    prompt.value = use.dataset.usePrompt;
+    var list = use.closest("details");
+    if (list) { list.open = false; }
+    saveDraft();
+    prompt.focus();
+  });
+
   // The folded settings stay as the member left them, open or not, in this browser.
   on("toggle", function (event) {
     if (event.target.matches && event.target.matches("[data-composer-settings]")) {
