@@ -566,6 +566,21 @@
     }
   });
 
+  // --- Density of the card grid: comfortable or compact, remembered in this browser ------
+  function applyDensity() {
+    var density = localStorage.getItem("banana-density") === "compact" ? "compact" : "comfortable";
+    document.documentElement.dataset.grid = density;
+    $$("[data-density]").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.dataset.density === density ? "true" : "false");
+    });
+  }
+  on("click", function (event) {
+    var choice = event.target.closest("[data-density]");
+    if (!choice) { return; }
+    try { localStorage.setItem("banana-density", choice.dataset.density); } catch (e) { /* off */ }
+    applyDensity();
+  });
+
   // --- Lightbox -------------------------------------------------------------------------
   var shots = [], shown = -1;
   function showShot(index) {
@@ -582,6 +597,7 @@
     $("#lightbox-download").href = shot.dataset.original + "?download=1";
     $("#lightbox-copy").dataset.copy = shot.dataset.prompt || "";
     $("#lightbox-position").textContent = (shown + 1) + " / " + shots.length;
+    showShotActions(shot);
     if (!box.open) { box.showModal(); }
   }
   on("click", function (event) {
@@ -596,6 +612,35 @@
     if (step) { showShot(shown + parseInt(step.dataset.lightboxStep, 10)); return; }
     if (event.target.id === "lightbox") { event.target.close(); }  // a click on the backdrop
   });
+  // The card's actions on the image shown: remix, vary, use as reference, favourite, delete.
+  function showShotActions(shot) {
+    var set = function (id, attribute, value) {
+      var element = $(id);
+      if (!element) { return; }
+      element.hidden = !value;
+      if (value) { element.setAttribute(attribute, value); }
+    };
+    set("#lightbox-remix", "href", shot.dataset.remix);
+    set("#lightbox-use", "href", shot.dataset.use);
+    set("#lightbox-vary", "formaction", shot.dataset.vary);
+    set("#lightbox-favourite", "formaction", shot.dataset.favourite);
+    set("#lightbox-delete", "formaction", shot.dataset.delete);
+    var favourite = $("#lightbox-favourite");
+    if (favourite) { favourite.toggleAttribute("data-favoured", shot.hasAttribute("data-favoured")); }
+  }
+  // A swipe sideways on a phone moves to the next or previous image.
+  var swipeFrom = null;
+  on("touchstart", function (event) {
+    if (event.target.closest && event.target.closest("#lightbox") && event.touches.length === 1) {
+      swipeFrom = { x: event.touches[0].clientX, y: event.touches[0].clientY };
+    }
+  }, { passive: true });
+  on("touchend", function (event) {
+    if (!swipeFrom || !event.changedTouches.length) { return; }
+    var dx = event.changedTouches[0].clientX - swipeFrom.x, dy = event.changedTouches[0].clientY - swipeFrom.y;
+    swipeFrom = null;
+    if (Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy)) { showShot(shown + (dx < 0 ? 1 : -1)); }
+  }, { passive: true });
   on("keydown", function (event) {
     var box = $("#lightbox");
     if (!box || !box.open) { return; }
@@ -681,6 +726,7 @@
     syncReferences();
     restoreSettingsOpen();
     formOfReferences = compose();
+    applyDensity();
     if (restored) {
       // The page priced its own defaults: price the restored choices (once htmx has set up).
       window.setTimeout(function () { document.body.dispatchEvent(new CustomEvent("banana:choice")); }, 0);
