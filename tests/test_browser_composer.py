@@ -283,3 +283,30 @@ def test_the_studio_screenshot_for_the_readme(browser, live_server, member):
                 fh.write(shot)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_composer_in_korean_and_dark_stays_at_hand_and_accessible(
+    browser, live_server, member, size
+):
+    from .browser import sideways_overflow
+
+    for i in range(10):
+        make_generation(member, prompt=f"바나나 {i}")
+    context = browser.new_context(
+        viewport=SIZES[size], color_scheme="dark", locale="ko-KR", bypass_csp=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, live_server, member.username)
+        assert page.inner_text("#compose button[type=submit]") == "생성"
+        page.click("[data-composer-settings] > summary")
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight / 2)")
+        for selector in ("#id_prompt", "#id_model", "#price", "#compose button[type=submit]"):
+            assert on_screen(page, selector), selector
+        assert sideways_overflow(page) == 0
+        page.screenshot(path=os.path.join(SHOTS, f"korean-dark-{size}.png"))
+        assert serious_accessibility_violations(page) == []
+    finally:
+        context.close()
