@@ -310,3 +310,52 @@ def test_the_composer_in_korean_and_dark_stays_at_hand_and_accessible(
         assert serious_accessibility_violations(page) == []
     finally:
         context.close()
+
+
+def test_use_these_settings_fills_the_composer_in_place_and_a_recent_prompt_comes_back(
+    page, live_server, member, emulator
+):
+    first = make_generation(
+        member,
+        prompt="A kite over dunes",
+        model="google/nano-banana-pro",
+        aspect_ratio="16:9",
+        image_size="2k",
+    )
+    Generation.objects.filter(pk=first.pk).update(job_id=first.pk)
+    make_generation(
+        member,
+        prompt="A kite over dunes",
+        model="google/nano-banana-pro",
+        aspect_ratio="16:9",
+        image_size="2k",
+        job_id=first.pk,
+    )
+    add_reference(first, 0)
+    make_generation(member, prompt="An older prompt")
+    log_in(page, live_server, member.username)
+    page.evaluate("window.__samePage = true")
+
+    page.click(f"#card-{first.pk} .menu summary")
+    page.click(f"#card-{first.pk} .menu-items a:has-text('Use these settings')")
+    page.wait_for_function(
+        "() => document.querySelector('#id_prompt').value === 'A kite over dunes'"
+    )
+    assert page.evaluate("window.__samePage") is True
+    assert page.input_value("#id_model") == "google/nano-banana-pro"
+    assert page.input_value("#id_aspect_ratio") == "16:9"
+    assert page.input_value("#id_image_size") == "2k"
+    assert page.input_value("#id_count") == "2"
+    assert page.inner_text("#compose [data-ref-count]") == "1 of 4 references"
+    expected = credits.price_of_job("google/nano-banana-pro", "2k", 2)
+    wait_for_text(page, "#price", price_text(expected))
+
+    page.click("[data-recent-prompts] summary")
+    page.click("[data-recent-prompts] button:has-text('An older prompt')")
+    assert page.input_value("#id_prompt") == "An older prompt"
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("() => document.querySelectorAll('#cards .job').length === 3")
+    made = Generation.objects.filter(prompt="An older prompt").exclude(job_id=None)
+    assert made.count() == 2
+    assert sum(g.hold_amount for g in made) == expected
+    assert {g.references.count() for g in made} == {1}
