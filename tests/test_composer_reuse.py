@@ -95,3 +95,58 @@ def test_the_studio_lists_recent_prompts_escaped(member_client, member):
     assert "data-recent-prompts" in response.text
     assert "&lt;b&gt;bold&lt;/b&gt;" in response.text
     assert "<b>bold</b>" not in response.text
+
+
+def test_a_remix_leaves_out_the_references_the_member_removed(member_client, member, teammate):
+    original = make_generation(teammate, prompt="Three references")
+    for position in range(3):
+        add_reference(original, position)
+
+    response = member_client.post(
+        reverse("generate"),
+        {
+            "prompt": "Two of them",
+            "model": "google/gempix2",
+            "remix_of": str(original.pk),
+            "remix_drop": ["1"],
+        },
+    )
+
+    assert response.status_code == 302
+    remix = Generation.objects.get(prompt="Two of them")
+    assert remix.references.count() == 2
+
+
+def test_a_refused_remix_draws_the_references_still_kept(member_client, member, teammate):
+    original = make_generation(teammate, prompt="Two references")
+    add_reference(original, 0)
+    add_reference(original, 1)
+
+    response = member_client.post(
+        reverse("generate"),
+        {"prompt": "", "model": "google/gempix2", "remix_of": str(original.pk), "remix_drop": "0"},
+    )
+
+    assert response.status_code == 400
+    assert response.text.count("data-inherited=") == 1
+    assert reverse("reference_image", args=[original.pk, 1]) in response.text
+    assert 'name="remix_drop" value="0"' in response.text
+    assert "data-remix-note" in response.text
+
+
+def test_the_remix_note_shows_only_when_the_original_had_references(member_client, member):
+    plain = make_generation(member, prompt="No references")
+    response = member_client.get(reverse("generation_remix", args=[plain.pk]))
+    assert "data-remix-note" not in response.text
+    assert "0 of 4 references" in response.text
+
+
+def test_the_model_hint_follows_a_price_an_admin_sets(member_client):
+    from generations.models import ModelPrice
+
+    before = member_client.get(reverse("home")).text
+    assert "from 0.5 credits" in before
+    ModelPrice.objects.create(model="google/gempix2", image_size="", price=2)
+    ModelPrice.objects.create(model="google/gempix2", image_size="1k", price=3)
+    after = member_client.get(reverse("home")).text
+    assert 'data-hint="Detailed images, up to 4K · from 2 credits"' in after
