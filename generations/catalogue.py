@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.translation import gettext_lazy as _
 
 from generations import upstream
 
@@ -22,6 +23,20 @@ class ModelOption:
     sizes: tuple[str, ...]
     # Every model takes an aspect ratio today; a model entry may name fewer ("aspect_ratios").
     aspect_ratios: tuple[str, ...] = upstream.ASPECT_RATIOS
+    # What the model is good for, in a few words (the composer shows it under the picker).
+    hint: str = ""
+
+
+# The hints of the models on offer by default, in the page's language; a `BANANA_MODELS`
+# entry may give its own ("hint", shown as written).
+HINTS = {
+    "google/gempix2": _("Detailed images, up to 4K"),
+    "google/gemini-2.5-flash-image": _("Quick drafts and edits"),
+    "google/nano-banana": _("Quick, low-cost images"),
+    "google/nano-banana-pro": _("Best quality and legible text, up to 4K"),
+    "google/nano-banana-2": _("Fast, good quality, up to 4K"),
+    "google/gemini-3.1-flash-image-preview": _("Newest preview model, quick"),
+}
 
 
 def model_options() -> list[ModelOption]:
@@ -41,6 +56,7 @@ def _options_by_id() -> dict[str, ModelOption]:
                 label=m.get("label", m["id"]),
                 sizes=tuple(m.get("sizes", ())),
                 aspect_ratios=tuple(m.get("aspect_ratios", upstream.ASPECT_RATIOS)),
+                hint=m.get("hint", ""),
             ),
         )
     return options
@@ -71,3 +87,8 @@ def size_for(model_id: str, image_size: str | None) -> str:
     option = get_model_option(model_id)
     image_size = image_size or ""
     return image_size if option and image_size in option.sizes else ""
+
+
+def hint_of(option: ModelOption) -> str:
+    """What a model is good for: its configured hint, else ours (translated), else none."""
+    return option.hint or str(HINTS.get(option.id, ""))

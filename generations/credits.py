@@ -89,9 +89,28 @@ def price_of_job(model: str, image_size: str | None, count: object = 1) -> Decim
 
 
 def price_for(model: str, image_size: str | None = "") -> Decimal:
-    image_size = image_size or ""
     # The size's own price, else the model's: the model's few rows in one query.
     prices = dict(ModelPrice.objects.filter(model=model).values_list("image_size", "price"))
+    return _price_from(model, image_size, prices)
+
+
+def lowest_prices(models: Iterable[catalogue.ModelOption]) -> dict[str, Decimal]:
+    """The lowest price of one image of each model (the composer's "from …"), by the same
+    rule as price_for, with every model's price rows read in one query."""
+    models = list(models)
+    rows: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for model, size, price in ModelPrice.objects.filter(
+        model__in=[m.id for m in models]
+    ).values_list("model", "image_size", "price"):
+        rows[model][size] = price
+    return {
+        m.id: min(_price_from(m.id, size, rows[m.id]) for size in (m.sizes or ("",)))
+        for m in models
+    }
+
+
+def _price_from(model: str, image_size: str | None, prices: dict[str, Decimal]) -> Decimal:
+    image_size = image_size or ""
     for size in dict.fromkeys([image_size, ""]):
         if size in prices:
             return prices[size]

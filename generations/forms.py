@@ -1,3 +1,5 @@
+import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -6,18 +8,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from generations import catalogue, sharing, upstream
 from generations.accounts import members
-from generations.credits import price_of_job
+from generations.credits import lowest_prices, price_of_job
 from generations.fetch import FetchError, check_url
 from generations.images import ImageRejected, validate_upload
 from generations.models import Collection, Generation, ReferenceImage
 from generations.rendering.forms import KeptSelect
 from generations.services import ReferenceInput, reference_url_policy
+from generations.templatetags.credit_tags import credits_label
 
 REFERENCE_URL_MAX_LENGTH = ReferenceImage._meta.get_field("source_url").max_length
 
@@ -39,6 +43,24 @@ def rejection_text(exc: ImageRejected) -> str:
     return gettext(exc.template) % params if params else gettext(exc.template)
 
 
+@dataclass(frozen=True)
+class InheritedReference:
+    """A reference the new generation takes from another one: "remix" (one of the
+    original's, by position) or "from" (the image chosen with "use as reference")."""
+
+    kind: str
+    position: int
+    thumbnail: str  # the image's URL on this site; "" for a reference given by URL
+    source_url: str
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -53,7 +75,19 @@ class MultipleImageField(forms.FileField):
 
 class ModelSelect(KeptSelect):
     """The model picker; each option says which sizes and aspect ratios that model takes, so
-    the form offers only those (studio.js) without asking the server."""
+    the form offers only those (studio.js) without asking the server, and what the model is
+    good for with its lowest price (the hint under the picker)."""
+
+    hints: dict[str, str] = {}
+
+    def render(self, name, value, attrs=None, renderer=None):
+        # Asked when drawn, not when the form is built: a submit draws no picker.
+        options = [m for m in (catalogue.get_model_option(str(v)) for v, _ in self.choices) if m]
+        self.hints = model_hints(options)
+        return super().render(name, value, attrs, renderer)
+
+    def kept_key(self):
+        return tuple(sorted(self.hints.items()))
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
@@ -61,7 +95,19 @@ class ModelSelect(KeptSelect):
         if model is not None:
             option["attrs"]["data-sizes"] = " ".join(model.sizes)
             option["attrs"]["data-ratios"] = " ".join(model.aspect_ratios)
+            option["attrs"]["data-hint"] = self.hints.get(model.id, "")
         return option
+
+
+def model_hints(options: list[catalogue.ModelOption]) -> dict[str, str]:
+    """Each model's hint for the composer: what it is good for and its lowest price."""
+    lowest = lowest_prices(options)
+    hints = {}
+    for option in options:
+        price = gettext("from %(price)s") % {"price": credits_label(lowest[option.id])}
+        hint = catalogue.hint_of(option)
+        hints[option.id] = f"{hint} · {price}" if hint else price
+    return hints
 
 
 class GenerationForm(forms.Form):
@@ -108,9 +154,17 @@ class GenerationForm(forms.Form):
     remix_of = forms.UUIDField(required=False, widget=forms.HiddenInput)
     reference_from = forms.UUIDField(required=False, widget=forms.HiddenInput)
     reference_position = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # The positions of the remixed generation's references the member removed in the composer.
+    remix_drop = forms.TypedMultipleChoiceField(
+        required=False,
+        coerce=int,
+        choices=[(n, str(n)) for n in range(upstream.MAX_REFERENCE_IMAGES)],
+        widget=forms.MultipleHiddenInput,
+    )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         # The models this member may use (members.allowed_models, which create_generation
         # enforces too); without a member, every model on offer.
         self.options = members.allowed_models(user) if user else catalogue.model_options()
@@ -126,6 +180,17 @@ class GenerationForm(forms.Form):
         self.fields["aspect_ratio"].choices = [("", _("Default"))] + [
             (r, r) for r in upstream.ASPECT_RATIOS
         ]
+
+    # The limits the composer checks as references are added, the same the server applies.
+    max_references = upstream.MAX_REFERENCE_IMAGES
+
+    @property
+    def upload_max_bytes(self):
+        return settings.BANANA_UPLOAD_MAX_BYTES
+
+    @property
+    def reference_max_pixels(self):
+        return settings.BANANA_REFERENCE_MAX_PIXELS
 
     @classmethod
     def with_choices_of(cls, generation, user=None, **initial):
@@ -247,6 +312,37 @@ class GenerationForm(forms.Form):
         submitting: what the holds will take."""
         data = self.data if self.is_bound else self.initial
         return price_of_job(data.get("model") or "", data.get("image_size"), data.get("count"))
+
+    def inherited(self) -> list[InheritedReference]:
+        """The references a remix or "use as reference" brings along (read from what this
+        member may see), as the composer shows them: each one visible and removable."""
+        if self.user is None:
+            return []
+        value = self.data.get if self.is_bound else self.initial.get
+        visible = Generation.objects.visible_to(self.user)
+        shown: list[InheritedReference] = []
+        remix_of = _uuid_or_none(value("remix_of"))
+        if remix_of:
+            dropped = set(
+                self.data.getlist("remix_drop")
+                if self.is_bound and hasattr(self.data, "getlist")
+                else []
+            )
+            for ref in ReferenceImage.objects.filter(
+                generation__in=visible, generation_id=remix_of
+            ).order_by("position"):
+                if str(ref.position) in dropped:
+                    continue
+                thumbnail = (
+                    reverse("reference_image", args=[remix_of, ref.position]) if ref.file else ""
+                )
+                shown.append(InheritedReference("remix", ref.position, thumbnail, ref.source_url))
+        reference_from = _uuid_or_none(value("reference_from"))
+        if reference_from and visible.filter(pk=reference_from).exists():
+            position = value("reference_position") or 0
+            thumbnail = reverse("result_thumbnail", args=[reference_from, position])
+            shown.append(InheritedReference("from", int(position), thumbnail, ""))
+        return shown
 
     def references(self):
         refs = [

@@ -176,3 +176,28 @@ def toggle_favourite(user, generation):
 def set_visibility(generation, visibility):
     Generation.objects.filter(pk=generation.pk).update(visibility=visibility)
     generation.visibility = visibility
+
+
+RECENT_PROMPTS = 8
+
+
+def recent_prompts(user, limit: int = RECENT_PROMPTS) -> list[str]:
+    """The member's own latest prompts, newest first, each once (the composer's list)."""
+    seen: dict[str, None] = {}
+    rows = (
+        Generation.objects.filter(owner=user, deleted_at__isnull=True)
+        .order_by("-created_at")
+        .values_list("prompt", flat=True)[: limit * 8]
+    )
+    for prompt in rows:
+        seen.setdefault(prompt.strip(), None)
+        if len(seen) == limit:
+            break
+    return list(seen)
+
+
+def images_in_job(generation: Generation) -> int:
+    """How many images the submit that made this generation asked for."""
+    if generation.job_id is None:
+        return 1
+    return Generation.objects.filter(job_id=generation.job_id).count()

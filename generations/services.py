@@ -260,8 +260,10 @@ def _stored_file_as_input(
     )
 
 
-def copy_references(generation: Generation) -> list[ReferenceInput]:
-    """The references of a generation as ReferenceInputs, for a retry or a remix."""
+def copy_references(generation: Generation, skip: Iterable[int] = ()) -> list[ReferenceInput]:
+    """The references of a generation as ReferenceInputs, for a retry or a remix (without
+    those at the positions in `skip`: the member removed them from the remix)."""
+    skip = set(skip)
     return [
         ReferenceInput(
             stored_name=ref.file.name or "",
@@ -277,6 +279,7 @@ def copy_references(generation: Generation) -> list[ReferenceInput]:
         if ref.file
         else ReferenceInput(url=ref.source_url)
         for ref in generation.references.all()
+        if ref.position not in skip
     ]
 
 
@@ -295,17 +298,18 @@ def references_for_submit(
     remix_of: GenerationId | None = None,
     reference_from: GenerationId | None = None,
     position: int | None = 0,
+    remix_drop: Iterable[int] = (),
 ) -> list[ReferenceInput]:
-    """The references of a new generation: those a remix or "use as reference" inherits
-    (only from generations this user may see), then the member's own. Raises
-    ReferencesRefused when they cannot be used."""
+    """The references of a new generation: those a remix (less the positions in
+    `remix_drop`) or "use as reference" inherits (only from generations this user may see),
+    then the member's own. Raises ReferencesRefused when they cannot be used."""
     visible = Generation.objects.visible_to(user)
     inherited: list[ReferenceInput] = []
     if remix_of:
         original = visible.filter(pk=remix_of).first()
         if original is None:
             raise ReferencesRefused(_("The image to remix is no longer available."))
-        inherited += copy_references(original)
+        inherited += copy_references(original, skip=remix_drop)
     if reference_from:
         result = (
             ResultImage.objects.filter(

@@ -23,6 +23,7 @@ urlpatterns = [
     path("g/status/", studio.statuses, name="generation_statuses"),
     path("g/<uuid:generation_id>/retry/", studio.retry, name="generation_retry"),
     path("g/<uuid:generation_id>/remix/", studio.remix, name="generation_remix"),
+    path("g/<uuid:generation_id>/reuse/", studio.reuse, name="generation_reuse"),
     path("g/<uuid:generation_id>/vary/", studio.vary, name="generation_vary"),
     path("g/<uuid:generation_id>/cancel/", studio.cancel, name="generation_cancel"),
     path("references/pick/", studio.picker, name="reference_picker"),

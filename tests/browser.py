@@ -125,3 +125,11 @@ def sideways_overflow(page):
     return page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
+
+
+def open_composer_settings(page):
+    """Open the composer's folded settings (ratio, size, count, visibility, URLs) as a member
+    does, with a click; the browser remembers them open."""
+    settings = page.locator("[data-composer-settings]")
+    if not settings.evaluate("d => d.open"):
+        settings.locator("summary").click()

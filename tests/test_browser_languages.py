@@ -15,7 +15,7 @@ from generations import boards, catalogue, credits
 from generations.accounts.members import profile_for
 from generations.sharing import create_share_link
 
-from .browser import sideways_overflow
+from .browser import open_composer_settings, sideways_overflow
 from .conftest import make_user
 from .sharing_builders import make_generation
 
@@ -292,6 +292,7 @@ def test_after_switching_the_studio_keeps_every_choice_and_prices_them(browser, 
     try:
         log_in(page, live_server, "mina")
         # Choices first and the prompt last, then the other way round after the switch.
+        open_composer_settings(page)
         page.select_option("#id_image_size", "4k")
         page.select_option("#id_count", "3")
         page.fill("#id_prompt", "A lighthouse, three times, large")

@@ -13,7 +13,7 @@ from generations import boards, catalogue, credits, upstream
 from generations.credits import format_credits
 from generations.models import CreditAccount, Favourite, Generation, ResultImage
 
-from .browser import log_in
+from .browser import log_in, open_composer_settings
 from .sharing_builders import make_generation, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,6 +38,7 @@ def test_every_model_size_and_count_keeps_the_form_and_the_price_follows(
 ):
     log_in(page, live_server, member.username)
     page.fill("#id_prompt", "A quiet harbour at dawn")
+    open_composer_settings(page)
     page.select_option("#id_aspect_ratio", "16:9")
     for option in catalogue.model_options():
         page.select_option("#id_model", option.id)
@@ -77,6 +78,7 @@ def test_a_model_without_sizes_sends_none_and_the_size_comes_back_with_one_that_
     page, live_server, member, emulator
 ):
     log_in(page, live_server, member.username)
+    open_composer_settings(page)
     page.select_option("#id_model", "google/gempix2")
     page.select_option("#id_image_size", "2k")
     page.select_option("#id_model", "google/nano-banana")
@@ -95,6 +97,7 @@ def test_a_model_without_sizes_sends_none_and_the_size_comes_back_with_one_that_
 def test_a_four_image_job_shows_four_images_in_one_card(page, live_server, member, emulator):
     log_in(page, live_server, member.username)
     page.fill("#id_prompt", "Four bananas, four ways")
+    open_composer_settings(page)
     page.select_option("#id_count", "4")
     wait_for_price(page, price_text(Decimal("2")))
     page.click("#compose button[type=submit]")
@@ -140,6 +143,7 @@ def test_an_expired_session_goes_to_the_login_page_and_back_with_the_prompt_kept
     page.goto(f"{live_server.url}/history/")
     page.goto(f"{live_server.url}/")
     page.fill("#id_prompt", "A prompt I typed for a long time")
+    open_composer_settings(page)
     page.select_option("#id_aspect_ratio", "3:2")
     Session.objects.all().delete()  # the session expires
 
@@ -217,6 +221,8 @@ def test_references_dropped_and_pasted_show_as_thumbnails_can_be_reordered_and_a
     paste_file(page, "#id_prompt", "green.png", bytes(green))
 
     thumbs = page.locator("#compose .ref-list img")
+    # Each file is checked as it is added (type, bytes, pixels) before it shows.
+    thumbs.nth(2).wait_for()
     assert thumbs.count() == 3
     assert page.inner_text("#compose [data-ref-count]") == "3 of 4 references"
     page.click("#compose .ref-list button[aria-label='Move earlier: green.png']")
@@ -247,6 +253,7 @@ def test_more_than_four_references_are_refused_as_they_are_added(
     log_in(page, live_server, member.username)
     files = [(f"{i}.png", list(png_bytes())) for i in range(upstream.MAX_REFERENCE_IMAGES + 1)]
     drop_files(page, "#compose .dropzone", files)
+    page.locator("[data-ref-error]").wait_for()
     assert page.locator("#compose .ref-list img").count() == upstream.MAX_REFERENCE_IMAGES
     assert page.inner_text("#compose [data-ref-count]") == "4 of 4 references"
 
@@ -323,6 +330,7 @@ def test_a_refused_submit_keeps_the_files_and_its_message_goes_once_it_no_longer
 ):
     log_in(page, live_server, member.username)
     drop_files(page, "#compose .dropzone", [("red.png", list(png_bytes("red")))])
+    page.locator("#compose .ref-list img").wait_for()
     page.fill("#id_prompt", "   ")  # not empty to the browser, no prompt to the server
     page.keyboard.press("Control+Enter")  # submits from the keyboard
 

@@ -121,6 +121,7 @@ def test_private_generation_views_answer_404_to_another_member(client, member, t
         ("result_image", {"position": 0}),
         ("result_thumbnail", {"position": 0}),
         ("generation_remix", {}),
+        ("generation_reuse", {}),
     ]:
         url = reverse(name, kwargs={"generation_id": generation.pk, **kwargs})
         assert client.get(url).status_code == 404, name

@@ -81,8 +81,13 @@ class KeptSelect(forms.Select):
             choices,
             attributes,
             get_language(),
+            self.kept_key(),
         )
         return _kept(key, lambda: super(KeptSelect, self).render(name, value, attrs, renderer))
+
+    def kept_key(self) -> tuple:
+        """More that the drawn options depend on (a subclass's data attributes)."""
+        return ()
 
 
 _drawn: dict = {}

@@ -38,6 +38,7 @@ def recent_jobs(user):
 def render_studio(request, form, status=200):
     context = {
         "form": form,
+        "recent_prompts": galleries.recent_prompts(request.user),
         "jobs": recent_jobs(request.user),
         "in_flight": galleries.count_in_flight(request.user),
         "presets": presets.usable(request.user),
@@ -106,6 +107,7 @@ def generate(request):
             remix_of=data["remix_of"],
             reference_from=data["reference_from"],
             position=data["reference_position"],
+            remix_drop=data["remix_drop"],
         )
         generations = services.create_job(
             request.user,
@@ -255,8 +257,30 @@ def remix(request, generation_id):
     )
     if request.htmx:
         # Into the studio's form in place: the page stays, the form becomes the remix.
-        return render(request, "generations/home.html#compose", {"form": form})
+        return _compose_in_place(request, form)
     return render_studio(request, form)
+
+
+@require_GET
+def reuse(request, generation_id):
+    """The composer ("Use these settings") filled with a generation's prompt, model, ratio,
+    size, visibility, number of images (its job's) and references (removable, as a remix's)."""
+    original = get_generation_for(request.user, generation_id)
+    form = GenerationForm.with_choices_of(
+        original,
+        user=request.user,
+        prompt=original.prompt,
+        remix_of=original.pk,
+        count=galleries.images_in_job(original),
+    )
+    if request.htmx:
+        return _compose_in_place(request, form)
+    return render_studio(request, form)
+
+
+def _compose_in_place(request, form):
+    context = {"form": form, "recent_prompts": galleries.recent_prompts(request.user)}
+    return render(request, "generations/home.html#compose", context)
 
 
 @require_GET

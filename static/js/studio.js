@@ -167,6 +167,50 @@
       select.disabled = takesNone;
       if (!takesNone && select.selectedOptions[0] && select.selectedOptions[0].disabled) { select.value = ""; }
     });
+    describeChoices();
+  }
+
+  // A recent prompt, written again with one click.
+  on("click", function (event) {
+    var use = event.target.closest("[data-use-prompt]");
+    if (!use) { return; }
+    var prompt = $("#id_prompt");
+    prompt.value = use.dataset.usePrompt;
+    var list = use.closest("details");
+    if (list) { list.open = false; }
+    saveDraft();
+    prompt.focus();
+  });
+
+  // The folded settings stay as the member left them, open or not, in this browser.
+  on("toggle", function (event) {
+    if (event.target.matches && event.target.matches("[data-composer-settings]")) {
+      try { localStorage.setItem("banana-settings-open", event.target.open ? "1" : "0"); } catch (e) { /* off */ }
+    }
+  }, true);
+  function restoreSettingsOpen() {
+    var settings = $("#compose [data-composer-settings]");
+    if (settings && localStorage.getItem("banana-settings-open") === "1") { settings.open = true; }
+  }
+
+  // The composer says what the chosen model is good for (and costs), and its folded settings
+  // show their current choices on the button that opens them.
+  function describeChoices() {
+    var form = compose();
+    var model = form && $("#id_model", form);
+    var hint = form && $("[data-model-hint]", form);
+    if (hint && model && model.selectedOptions[0]) { hint.textContent = model.selectedOptions[0].dataset.hint || ""; }
+    var summary = form && $("[data-settings-summary]", form);
+    if (!summary) { return; }
+    var parts = [];
+    ["#id_aspect_ratio", "#id_image_size", "#id_count", "#id_visibility"].forEach(function (selector) {
+      var select = $(selector, form);
+      if (!select || select.disabled || !select.value || !select.selectedOptions[0]) { return; }
+      parts.push(selector === "#id_count" ? "×" + select.value : select.selectedOptions[0].textContent.trim());
+    });
+    var urls = referenceUrls().length;
+    if (urls) { parts.push(counted(ngettext("%(count)s URL", "%(count)s URLs", urls), urls)); }
+    summary.textContent = parts.length ? "· " + parts.join(" · ") : "";
   }
 
   // The draft (prompt and choices) is kept in this browser until a submit goes through, so
@@ -196,6 +240,7 @@
   on("change", function (event) {
     if (!event.target.closest("#compose")) { return; }
     if (event.target.id === "id_model") { applyModelChoices(); }
+    describeChoices();
     if (/^id_(model|image_size|count)$/.test(event.target.id)) {
       // The price is asked for once the choices are settled (a hidden size is not sent);
       // a newer choice waits for a request on its way, and only the newest is sent (hx-sync).
@@ -217,6 +262,8 @@
   on("htmx:afterRequest", function (event) {
     if (event.detail.elt.id !== "compose") { return; }
     var error = $("#compose .error");
+    var settings = error && error.closest("details");
+    if (settings) { settings.open = true; }
     if (error) { focusSomewhere(error.closest(".field") ? $("input, textarea, select", error.closest(".field")) || error : error); return; }
     if (focusedBeforeSubmit && focusedBeforeSubmit.isConnected && document.activeElement === document.body) {
       focusedBeforeSubmit.focus();
@@ -230,15 +277,40 @@
   });
 
   // --- References: drop, paste, pick, reorder, remove (at most four in all) -------------
-  // The chosen files live in one list; every change rebuilds the file input's FileList with
-  // a DataTransfer, so the form submits exactly what the thumbnails show.
+  // Every reference the submit will take shows in one list: those a remix or "use as
+  // reference" brings along (drawn by the server, [data-inherited]), the chosen files, and the
+  // URLs typed in the settings. The files live in one array; every change rebuilds the file
+  // input's FileList with a DataTransfer, so the form submits exactly what the thumbnails show.
+  // A file is checked as it is added, against the limits the server applies (the dropzone's
+  // data-max, data-max-bytes and data-max-pixels, from the same settings).
   var references = [];
   function referenceInput() { return $("#compose input[type=file][name=reference_files]"); }
-  function maxReferences() {
-    var zone = $("#compose [data-dropzone]");
+  function referenceZone() { return $("#compose [data-dropzone]"); }
+  function mostReferences() {
+    var zone = referenceZone();
+    return zone ? parseInt(zone.dataset.max, 10) : 4;
+  }
+  function referenceUrls() {
     var urls = $("#id_reference_urls");
-    var urlCount = urls ? urls.value.split("\n").filter(function (l) { return l.trim(); }).length : 0;
-    return (zone ? parseInt(zone.dataset.max, 10) : 4) - urlCount;
+    return urls ? urls.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean) : [];
+  }
+  function inheritedReferences() { return $$("#compose [data-ref-list] [data-inherited]"); }
+  function referencesCounted() { return inheritedReferences().length + references.length + referenceUrls().length; }
+  function maxReferences() { return mostReferences() - inheritedReferences().length - referenceUrls().length; }
+  function referenceError(text) {
+    var slot = $("#compose [data-ref-error]");
+    if (!slot) { return; }
+    slot.textContent = text || "";
+    slot.hidden = !text;
+  }
+  function referenceButton(label, text, data) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary small";
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    Object.keys(data).forEach(function (key) { button.dataset[key] = data[key]; });
+    return button;
   }
   function syncReferences() {
     var input = referenceInput();
@@ -247,7 +319,7 @@
     references.forEach(function (file) { transfer.items.add(file); });
     input.files = transfer.files;
     var list = $("#compose [data-ref-list]");
-    list.textContent = "";
+    $$("li:not([data-inherited])", list).forEach(function (item) { item.remove(); });
     references.forEach(function (file, index) {
       var item = document.createElement("li");
       var img = document.createElement("img");
@@ -258,36 +330,101 @@
       row.className = "row";
       [["←", gettext("Move earlier: %(name)s"), -1], ["×", gettext("Remove: %(name)s"), 0], ["→", gettext("Move later: %(name)s"), 1]].forEach(function (spec) {
         if ((spec[2] === -1 && index === 0) || (spec[2] === 1 && index === references.length - 1)) { return; }
-        var button = document.createElement("button");
-        button.type = "button";
-        button.className = "secondary small";
-        button.textContent = spec[0];
-        button.setAttribute("aria-label", interpolate(spec[1], { name: file.name }, true));
-        button.dataset.refIndex = index;
-        button.dataset.refMove = spec[2];
-        row.appendChild(button);
+        row.appendChild(referenceButton(interpolate(spec[1], { name: file.name }, true), spec[0], { refIndex: index, refMove: spec[2] }));
       });
       item.appendChild(img);
       item.appendChild(row);
       list.appendChild(item);
     });
-    var count = $("#compose [data-ref-count]");
-    var max = parseInt($("#compose [data-dropzone]").dataset.max, 10);
-    if (count) { count.textContent = interpolate(ngettext("%(count)s of %(max)s reference", "%(count)s of %(max)s references", max), { count: references.length, max: max }, true); }
-  }
-  function addReferences(files) {
-    var added = 0;
-    Array.prototype.forEach.call(files, function (file) {
-      if (!/^image\/(png|jpeg|webp)$/.test(file.type)) { return; }
-      if (references.length >= maxReferences()) { return; }
-      references.push(file);
-      added += 1;
+    referenceUrls().forEach(function (url, index) {
+      var item = document.createElement("li");
+      item.dataset.refUrl = index;
+      var text = document.createElement("span");
+      text.className = "ref-url";
+      text.textContent = url;
+      text.title = url;
+      var row = document.createElement("div");
+      row.className = "row";
+      row.appendChild(referenceButton(interpolate(gettext("Remove: %(name)s"), { name: url }, true), "×", { refUrlDrop: index }));
+      item.appendChild(text);
+      item.appendChild(row);
+      list.appendChild(item);
     });
-    if (files.length > added) {
-      var most = parseInt($("#compose [data-dropzone]").dataset.max, 10);
-      announce(counted(ngettext("At most %(count)s reference in all (PNG, JPEG or WebP).", "At most %(count)s references in all (PNG, JPEG or WebP).", most), most));
+    var count = $("#compose [data-ref-count]");
+    var max = mostReferences();
+    if (count) { count.textContent = interpolate(ngettext("%(count)s of %(max)s reference", "%(count)s of %(max)s references", max), { count: referencesCounted(), max: max }, true); }
+    var note = $("#compose [data-remix-note]");
+    if (note && !$("#compose [data-inherited=remix]")) { note.remove(); }
+  }
+  function imageKind(bytes) {
+    var b = new Uint8Array(bytes);
+    if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) { return "png"; }
+    if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) { return "jpeg"; }
+    if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) { return "webp"; }
+    return null;
+  }
+  function imagePixels(file, kind, head) {
+    if (kind === "png") {  // the header says it, without decoding 100 MB of pixels
+      var view = new DataView(head);
+      return Promise.resolve(view.getUint32(16) * view.getUint32(20));
     }
-    syncReferences();
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      var src = URL.createObjectURL(file);
+      img.onload = function () { URL.revokeObjectURL(src); resolve(img.naturalWidth * img.naturalHeight); };
+      img.onerror = function () { URL.revokeObjectURL(src); reject(new Error("undecodable")); };
+      img.src = src;
+    });
+  }
+  // Why a file cannot be a reference (the server's rule, checked here first), or null.
+  function referenceRefusal(file) {
+    var zone = referenceZone();
+    var maxBytes = parseInt(zone.dataset.maxBytes, 10), maxPixels = parseInt(zone.dataset.maxPixels, 10);
+    var name = { name: file.name };
+    if (file.size > maxBytes) {
+      return Promise.resolve(interpolate(gettext("“%(name)s” is larger than %(limit)s MB."), { name: file.name, limit: Math.floor(maxBytes / 1048576) }, true));
+    }
+    return file.slice(0, 24).arrayBuffer().then(function (head) {
+      var kind = imageKind(head);
+      if (!kind) { return interpolate(gettext("“%(name)s” is not a PNG, JPEG or WebP image."), name, true); }
+      return imagePixels(file, kind, head).then(function (pixels) {
+        if (pixels > maxPixels) {
+          return interpolate(gettext("“%(name)s” is too large (more than %(pixels)s pixels)."), { name: file.name, pixels: maxPixels.toLocaleString() }, true);
+        }
+        return null;
+      }, function () { return interpolate(gettext("“%(name)s” is damaged or incomplete."), name, true); });
+    });
+  }
+  function sameFile(a, b) {
+    return (a.sourceUrl && a.sourceUrl === b.sourceUrl) || (!a.sourceUrl && a.name === b.name && a.size === b.size && a.lastModified === b.lastModified);
+  }
+  var pendingChecks = Promise.resolve();
+  function addReferences(files) {
+    files = Array.prototype.slice.call(files);
+    // One batch after another, in the order they came, so the count is always true.
+    pendingChecks = pendingChecks.then(function () {
+      return Promise.all(files.map(referenceRefusal));
+    }).then(function (refusals) {
+      var messages = [];
+      files.forEach(function (file, index) {
+        if (refusals[index]) { messages.push(refusals[index]); return; }
+        if (references.some(function (known) { return sameFile(known, file); })) {
+          messages.push(interpolate(gettext("“%(name)s” is already a reference."), { name: file.sourceName || file.name }, true));
+          return;
+        }
+        if (references.length >= maxReferences()) {
+          var most = mostReferences();
+          messages.push(counted(ngettext("At most %(count)s reference in all.", "At most %(count)s references in all.", most), most));
+          return;
+        }
+        references.push(file);
+      });
+      referenceError(messages.join(" "));
+      if (messages.length) { announce(messages.join(" ")); }
+      syncReferences();
+      return messages.length === 0;
+    });
+    return pendingChecks;
   }
   function addReferenceFromUrl(url) {
     return fetch(url, { credentials: "same-origin" }).then(function (response) {
@@ -295,21 +432,26 @@
       return response.blob();
     }).then(function (blob) {
       var extension = (blob.type.split("/")[1] || "png").replace("jpeg", "jpg");
-      addReferences([new File([blob], "reference-" + Date.now() + "." + extension, { type: blob.type })]);
-      announce(gettext("Added as a reference."));
+      var file = new File([blob], "reference-" + Date.now() + "." + extension, { type: blob.type });
+      file.sourceUrl = url;  // the same image picked twice is the same reference
+      file.sourceName = gettext("This image");
+      return addReferences([file]);
+    }).then(function (added) {
+      if (added) { announce(gettext("Added as a reference.")); }
       var prompt = $("#id_prompt");
       if (prompt) { prompt.scrollIntoView({ block: "center" }); }
     }).catch(function () { announce(gettext("That image could not be added.")); });
   }
   on("change", function (event) {
-    if (event.target === referenceInput() && !event.target.dataset.syncing) {
+    if (event.target === referenceInput()) {
       // Files chosen with the picker join those already there (not replace them).
-      var picked = Array.prototype.slice.call(event.target.files);
-      var known = references.slice();
-      references = [];
-      known.forEach(function (f) { references.push(f); });
-      addReferences(picked.filter(function (f) { return known.indexOf(f) < 0; }));
+      var picked = Array.prototype.slice.call(event.target.files).filter(function (f) { return references.indexOf(f) < 0; });
+      syncReferences();
+      addReferences(picked);
     }
+  });
+  on("input", function (event) {
+    if (event.target.id === "id_reference_urls") { syncReferences(); describeChoices(); }
   });
   on("click", function (event) {
     var move = event.target.closest("[data-ref-move]");
@@ -318,8 +460,39 @@
       var file = references.splice(index, 1)[0];
       if (step !== 0) { references.splice(index + step, 0, file); }
       syncReferences();
-      var buttons = $$("#compose [data-ref-list] button");
+      referenceError("");
+      var buttons = $$("#compose [data-ref-list] li:not([data-inherited]) button");
       focusSomewhere(buttons[Math.min(index * 2, buttons.length - 1)] || referenceInput());
+      return;
+    }
+    var drop = event.target.closest("[data-ref-drop]");
+    if (drop) {
+      // A reference from the remixed image (the server leaves it out) or the chosen image.
+      var item = drop.closest("[data-inherited]");
+      var form = compose();
+      if (item.dataset.inherited === "remix") {
+        var dropped = document.createElement("input");
+        dropped.type = "hidden";
+        dropped.name = "remix_drop";
+        dropped.value = item.dataset.position;
+        form.appendChild(dropped);
+      } else {
+        ["reference_from", "reference_position"].forEach(function (name) { if (form.elements[name]) { form.elements[name].value = ""; } });
+      }
+      item.remove();
+      syncReferences();
+      referenceError("");
+      focusSomewhere(referenceInput());
+      return;
+    }
+    var urlDrop = event.target.closest("[data-ref-url-drop]");
+    if (urlDrop) {
+      var urls = referenceUrls();
+      urls.splice(parseInt(urlDrop.dataset.refUrlDrop, 10), 1);
+      $("#id_reference_urls").value = urls.join("\n");
+      saveDraft();
+      syncReferences();
+      focusSomewhere(referenceInput());
       return;
     }
     var add = event.target.closest("[data-add-reference]");
@@ -363,12 +536,15 @@
     event.preventDefault();
     addReferences(files);
   });
-  // A remix replaces the form: its references start anew.
+  // A remix replaces the form: its references start anew (a submit keeps the form).
+  var formOfReferences = null;
   on("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "compose" || (event.detail.elt && event.detail.elt.id === "compose" && !event.detail.elt.isConnected)) {
+    if (formOfReferences && compose() !== formOfReferences) {
       references = [];
+      referenceError("");
     }
-    if ($("#compose")) { applyModelChoices(); }
+    formOfReferences = compose();
+    if ($("#compose")) { applyModelChoices(); syncReferences(); restoreSettingsOpen(); }
   });
 
   // --- Card menus -----------------------------------------------------------------------
@@ -405,6 +581,21 @@
     menu.open = false;
   });
 
+  // --- Density of the card grid: comfortable or compact, remembered in this browser ------
+  function applyDensity() {
+    var density = localStorage.getItem("banana-density") === "compact" ? "compact" : "comfortable";
+    document.documentElement.dataset.grid = density;
+    $$("[data-density]").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.dataset.density === density ? "true" : "false");
+    });
+  }
+  on("click", function (event) {
+    var choice = event.target.closest("[data-density]");
+    if (!choice) { return; }
+    try { localStorage.setItem("banana-density", choice.dataset.density); } catch (e) { /* off */ }
+    applyDensity();
+  });
+
   // --- Lightbox -------------------------------------------------------------------------
   var shots = [], shown = -1;
   function showShot(index) {
@@ -421,6 +612,7 @@
     $("#lightbox-download").href = shot.dataset.original + "?download=1";
     $("#lightbox-copy").dataset.copy = shot.dataset.prompt || "";
     $("#lightbox-position").textContent = (shown + 1) + " / " + shots.length;
+    showShotActions(shot);
     if (!box.open) { box.showModal(); }
   }
   on("click", function (event) {
@@ -435,6 +627,35 @@
     if (step) { showShot(shown + parseInt(step.dataset.lightboxStep, 10)); return; }
     if (event.target.id === "lightbox") { event.target.close(); }  // a click on the backdrop
   });
+  // The card's actions on the image shown: remix, vary, use as reference, favourite, delete.
+  function showShotActions(shot) {
+    var set = function (id, attribute, value) {
+      var element = $(id);
+      if (!element) { return; }
+      element.hidden = !value;
+      if (value) { element.setAttribute(attribute, value); }
+    };
+    set("#lightbox-remix", "href", shot.dataset.remix);
+    set("#lightbox-use", "href", shot.dataset.use);
+    set("#lightbox-vary", "formaction", shot.dataset.vary);
+    set("#lightbox-favourite", "formaction", shot.dataset.favourite);
+    set("#lightbox-delete", "formaction", shot.dataset.delete);
+    var favourite = $("#lightbox-favourite");
+    if (favourite) { favourite.toggleAttribute("data-favoured", shot.hasAttribute("data-favoured")); }
+  }
+  // A swipe sideways on a phone moves to the next or previous image.
+  var swipeFrom = null;
+  on("touchstart", function (event) {
+    if (event.target.closest && event.target.closest("#lightbox") && event.touches.length === 1) {
+      swipeFrom = { x: event.touches[0].clientX, y: event.touches[0].clientY };
+    }
+  }, { passive: true });
+  on("touchend", function (event) {
+    if (!swipeFrom || !event.changedTouches.length) { return; }
+    var dx = event.changedTouches[0].clientX - swipeFrom.x, dy = event.changedTouches[0].clientY - swipeFrom.y;
+    swipeFrom = null;
+    if (Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy)) { showShot(shown + (dx < 0 ? 1 : -1)); }
+  }, { passive: true });
   on("keydown", function (event) {
     var box = $("#lightbox");
     if (!box || !box.open) { return; }
@@ -566,6 +787,10 @@
     } catch (e) { /* no Intl: times stay in the server's zone */ }
     var restored = restoreDraft();
     applyModelChoices();
+    syncReferences();
+    restoreSettingsOpen();
+    formOfReferences = compose();
+    applyDensity();
     if (restored) {
       // The page priced its own defaults: price the restored choices (once htmx has set up).
       window.setTimeout(function () { document.body.dispatchEvent(new CustomEvent("banana:choice")); }, 0);
