@@ -19,6 +19,7 @@ PUBLIC = {
     "share_page",
     "share_image",
     "share_thumbnail",
+    "share_display",
     "signed_media",
     "healthz",
     "readyz",  # probes: tests/test_operations_probes.py
