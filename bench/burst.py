@@ -1,7 +1,8 @@
 """A team's burst, end to end: how long images take, not how fast pages are.
 
-    python -m bench.burst            (make bench-burst; BENCH_DATABASE_URL=postgres://… for
-                                      PostgreSQL, whose database it EMPTIES first)
+    python -m bench.burst [N …]      (make bench-burst; BENCH_DATABASE_URL=postgres://… for
+                                      PostgreSQL, whose database it EMPTIES first; N picks
+                                      scenarios by number, from 0)
 
 The production-like stack on loopback: gunicorn (gunicorn.conf.py, 2 processes, its
 default threads), ONE task worker (`manage.py worker`, its default lanes), the emulator
@@ -349,7 +350,7 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
             for thread in tabs:
                 thread.join(timeout=70)
         rows = {g.pk: g for g in Generation.objects.all()}
-        to_sent, added, own = [], [], []
+        to_sent, added, own, marked, kept = [], [], [], [], []
         for pk, generation in rows.items():
             created = generation.created_at.timestamp()
             if pk in observer.sent:
@@ -358,6 +359,10 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
             if task and task.get("final_at") and pk in observer.stored:
                 added.append(observer.stored[pk] - task["final_at"])
                 own.append(task["final_at"] - task["created_at"])
+                if generation.finished_at:
+                    finished_at = generation.finished_at.timestamp()
+                    marked.append(finished_at - task["final_at"])
+                    kept.append(observer.stored[pk] - finished_at)
         refreshes = DBTaskResult.objects.filter(
             task_path__in=[
                 "generations.tasks.refresh_claimed_generation",
@@ -374,6 +379,11 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
             "added p50": percentile(added, 50),
             "added p95": percentile(added, 95),
             "provider p50": statistics.median(own) if own else float("nan"),
+            # Where the added time goes: the provider's end until our row says so (the
+            # webhook, its refresh asking the upstream), then until the image is kept (its
+            # download, variants).
+            "marked p50": statistics.median(marked) if marked else float("nan"),
+            "kept p50": statistics.median(kept) if kept else float("nan"),
             "all stored after": finished - started,
             "refresh tasks per image": refreshes / max(1, total),
             "callbacks": trickler.accepted if trickler else None,
@@ -406,7 +416,10 @@ def main():
         f"{'scenario':<52} {'sent p50/p95':>14} {'+stored p50/p95':>16} "
         f"{'all':>7} {'refresh/img':>12}"
     )
+    chosen = {int(arg) for arg in sys.argv[1:]} or set(range(len(SCENARIOS)))
     for index, (name, options) in enumerate(SCENARIOS):
+        if index not in chosen:
+            continue
         try:
             r = run_scenario(workdir, f"s{index}", **options)
         except BaseException:
@@ -427,7 +440,8 @@ def main():
         )
         print(
             f"{'':<52} CPU: web {r['cpu']['web']:.1f} s, worker {r['cpu']['worker']:.1f} s; "
-            f"machine load {r['load']:.1f} on {os.cpu_count()} cores"
+            f"machine load {r['load']:.1f} on {os.cpu_count()} cores; provider's end -> final "
+            f"here p50 {r['marked p50']:.1f} s, -> stored p50 {r['kept p50']:.1f} s"
         )
     shutil.rmtree(workdir, ignore_errors=True)
     print(

@@ -133,7 +133,7 @@ def _check_literal_host(host: str, policy: FetchPolicy) -> None:
     ip = _literal_ip(host)
     if ip is not None and not _ip_allowed(ip, policy.allow_private):
         raise FetchError(
-            f"Refusing to fetch from {host}: address not allowed.",
+            address_refused_message(host),
             permanent=True,
             address_refused=True,
         )
@@ -259,6 +259,12 @@ def _check_url(url: str, policy: FetchPolicy) -> str:
     return host
 
 
+def address_refused_message(host: str) -> str:
+    """One message whether the host did not resolve or resolved to a refused address, so
+    that nobody learns from our answers what resolves inside our network."""
+    return f"Refusing {host}: it does not resolve, or its address is not allowed."
+
+
 def check_url(url: str, policy: FetchPolicy) -> None:
     """Refuse a URL that ``fetch`` would refuse, without fetching it: its form (scheme,
     credentials, https, allowed hosts) and every address its host resolves to now.
@@ -279,19 +285,17 @@ def check_url(url: str, policy: FetchPolicy) -> None:
         if policy.allow_private:  # development: names may resolve only where fetched
             return
         raise FetchError(
-            f"Could not resolve {host}.", permanent=False, address_refused=True
+            address_refused_message(host), permanent=False, address_refused=True
         ) from None
     for info in infos:
         try:
             ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         except ValueError:
             raise FetchError(
-                f"Could not resolve {host}.", permanent=True, address_refused=True
+                address_refused_message(host), permanent=True, address_refused=True
             ) from None
         if not _ip_allowed(ip, policy.allow_private):
-            raise FetchError(
-                f"Refusing {host}: address not allowed.", permanent=True, address_refused=True
-            )
+            raise FetchError(address_refused_message(host), permanent=True, address_refused=True)
 
 
 # --------------------------------------------------------------------------- data: URIs
@@ -375,7 +379,7 @@ def _get(session: requests.Session, url: str, policy: FetchPolicy, host: str) ->
         )
     except _BlockedAddressError:
         raise FetchError(
-            f"Refusing to fetch from {host}: address not allowed.",
+            address_refused_message(host),
             permanent=True,
             address_refused=True,
         ) from None

@@ -263,6 +263,29 @@ class GenerationForm(forms.Form):
         return refs
 
 
+class EditForm(GenerationForm):
+    """A follow-up prompt on a finished image (generations/threads.py): the image comes
+    first, the member may add references of their own; the rest is the image's."""
+
+    position = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    KEPT = ("prompt", "reference_files", "reference_urls", "position")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in self.KEPT:
+                del self.fields[name]
+        self.fields["prompt"].label = _("What should change?")
+        self.fields["prompt"].widget.attrs.update(rows=2, placeholder=_("e.g. make the sky purple"))
+        self.fields["reference_files"].help_text = gettext(
+            "At most %(more)d: the image is the first of the %(max)d references."
+        ) % {"more": upstream.MAX_REFERENCE_IMAGES - 1, "max": upstream.MAX_REFERENCE_IMAGES}
+
+    def clean_position(self):
+        return self.cleaned_data["position"] or 0
+
+
 class GalleryFilterForm(forms.Form):
     q = forms.CharField(label=_("Search prompts"), required=False, max_length=200)
     member = forms.ModelChoiceField(
@@ -280,6 +303,8 @@ class GalleryFilterForm(forms.Form):
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     favourites = forms.BooleanField(label=_("Favourites only"), required=False)
+    # Edit threads: each thread shown as its newest version only.
+    newest_versions = forms.BooleanField(label=_("Newest version of each thread"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -311,6 +336,7 @@ class ShareForm(forms.Form):
     )
     show_prompts = forms.BooleanField(label=_("Show prompts"), required=False)
     show_author = forms.BooleanField(label=_("Show who made them"), required=False)
+    whole_thread = forms.BooleanField(label=_("Share the versions that led to it"), required=False)
     allow_download = forms.BooleanField(label=_("Allow downloads"), required=False)
 
     def clean(self):

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, Value
 
-from generations import credits, prepared
+from generations import credits, prepared, threads
 from generations.models import Favourite, Generation, ResultImage
 
 
@@ -97,6 +97,8 @@ def apply_filters(queryset, filters, user):
         queryset = queryset.filter(created_at__date__lte=filters["date_to"])
     if filters.get("favourites") and user.is_authenticated:
         queryset = queryset.filter(favourites__user=user)
+    if filters.get("newest_versions"):
+        queryset = threads.newest_of_each_thread(queryset, user)
     return queryset.search(filters.get("q"))
 
 
@@ -128,7 +130,8 @@ def card_page(user, mode, filters=None, cursor=None, size=None):
     else:
         rows = _PAGES.rows(shape, user_pk=user.pk, created=created, pk=pk)
     owner = user if mode == "history" else None
-    generations = prepared.cards_from_rows(["is_favourite"], rows, owner=owner)
+    generations = prepared.cards_from_rows(["is_favourite"], rows, owner=owner)[: size + 1]
+    threads.label_cards(user, generations[:size])
     return generations[:size], len(generations) > size
 
 

@@ -39,6 +39,7 @@ def create_share_link(
     expires_in=None,
     show_prompts=False,
     show_author=False,
+    whole_thread=False,
     allow_download=False,
 ):
     return ShareLink.objects.create(
@@ -48,6 +49,8 @@ def create_share_link(
         expires_at=timezone.now() + expires_in if expires_in else None,
         show_prompts=show_prompts,
         show_author=show_author,
+        # Only a version of an edit thread has versions that led to it.
+        whole_thread=whole_thread and generation is not None and generation.thread_id is not None,
         allow_download=allow_download,
     )
 
@@ -122,6 +125,8 @@ def shared_generations(link):
             )
         )
     )
+    if link.generation_id and link.whole_thread:
+        return _shared_thread(link, visible)
     if link.generation_id:
         return list(visible.filter(pk=link.generation_id))
     ordered = link.collection.items.order_by("position", "pk").values_list(
@@ -129,6 +134,20 @@ def shared_generations(link):
     )
     rows = visible.in_bulk(list(ordered))
     return [rows[pk] for pk in ordered if pk in rows]
+
+
+def _shared_thread(link, visible):
+    """An edit thread's link (generations/threads.py): the versions from the first to the
+    shared one, oldest first, the sharer's own only (as a collection shows them)."""
+    thread_id = link.generation.thread_id
+    parents = dict(Generation.objects.filter(thread_id=thread_id).values_list("pk", "parent_id"))
+    path = [link.generation_id]
+    while parents.get(path[-1]):
+        path.append(parents[path[-1]])
+    rows = visible.in_bulk(path)
+    if link.generation_id not in rows:
+        return []  # the shared version itself is gone: so is the link's page
+    return [rows[pk] for pk in reversed(path) if pk in rows]
 
 
 def links_of(user):

@@ -7,6 +7,7 @@ upkeep.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.tasks import task
 from django.utils import timezone
@@ -30,14 +31,16 @@ def refresh_claimed_generation(*, generation_id):
 
 
 @task
-def refresh_after_webhook(*, generation_id, deferred=False, final=False):
+def refresh_after_webhook(*, generation_id, deferred=False, final=False, images=()):
     """A webhook says the task changed. Coalesced like every refresh: when none can be
     asked yet, come back once one can. A deferred run that still finds none gives up:
     someone asked the upstream after the webhook came, and saw what it announced."""
-    due = services.refresh_on_webhook(generation_id, announced_final=final)
+    due = services.refresh_on_webhook(generation_id, announced_final=final, announced_images=images)
     if due is None or deferred or not refresh_after_webhook.get_backend().supports_defer:
         return
-    options = {"final": True} if final else {}
+    options: dict[str, Any] = {"final": True} if final else {}
+    if images:
+        options["images"] = images
     refresh_after_webhook.using(run_after=due).enqueue(
         generation_id=generation_id, deferred=True, **options
     )

@@ -11,6 +11,7 @@ from generations.views import (
     public,
     shares,
     studio,
+    threads,
     webhooks,
 )
 
@@ -35,6 +36,9 @@ urlpatterns = [
     path("g/<uuid:generation_id>/", gallery.detail, name="generation_detail"),
     path("g/<uuid:generation_id>/menu/", gallery.menu, name="generation_menu"),
     path("g/<uuid:generation_id>/favourite/", gallery.favourite, name="generation_favourite"),
+    # Edit threads
+    path("g/<uuid:generation_id>/edit/", threads.edit, name="generation_edit"),
+    path("g/<uuid:generation_id>/compare/", threads.compare, name="generation_compare"),
     # Several at once
     path("selection/", bulk.bulk, name="bulk"),
     path("selection/download.zip", bulk.download_zip, name="bulk_download"),

@@ -16,6 +16,7 @@ from PIL import Image
 
 from generations import catalogue, credits
 from generations.api import jobs
+from generations.fetch import FetchError, FetchPolicy, address_refused_message, check_url
 from generations.models import Generation, ReferenceImage
 
 from .api_helpers import bearer, data_uri, make_key, noise_png
@@ -158,6 +159,19 @@ def test_unresolvable_and_refused_addresses_read_the_same(
     }
     assert {a.json()["detail"] for a in refs} == {jobs.ADDRESS_REFUSED.format(param="images[0]")}
     assert Generation.objects.count() == 0
+
+
+def test_a_fetch_refusal_reads_the_same_whether_the_name_resolves_or_not(fake_dns):
+    """The message a member reads on the keys page (a delivery's error) or under a reference
+    URL comes from here: it must not tell a name that does not resolve from a refused one."""
+    policy = FetchPolicy(require_https=False, allow_private=False)
+    messages = set()
+    for host in ("nowhere.invalid", "intranet.test", "metadata.test", "10.0.0.5"):
+        with pytest.raises(FetchError) as refused:
+            check_url(f"http://{host}/hook", policy)
+        messages.add(refused.value.message.replace(host, "HOST"))
+
+    assert messages == {address_refused_message("HOST")}
 
 
 # --- 21.11 Deeply nested JSON is a malformed body, not a 500 --------------------------------

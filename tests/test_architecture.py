@@ -191,6 +191,9 @@ NAME_TAKERS = {"getattr", "setattr", "hasattr", "delattr"}
 
 def _is_internal(node, private_names):
     name = node.attr
+    if ast.unparse(node.value) in sys.stdlib_module_names:
+        # `os._exit` is the standard library's documented API, not Django's internal.
+        return False
     if name in INTERNAL_NAMES or (name in private_names and name not in DOCUMENTED):
         return True
     if name == "as_sql":

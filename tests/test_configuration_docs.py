@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "docs" / "configuration.md"
 SETTINGS = ROOT / "banana_site" / "settings.py"
+# gunicorn's own variables are read where gunicorn reads them.
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 
 # Rows whose default is said in words: what the words claim, of the setting's value.
 SAID_IN_WORDS = {
@@ -30,6 +32,10 @@ SAID_IN_WORDS = {
     "BANANA_FETCH_ALLOWED_HOSTS": lambda hosts: hosts == [],
     "BANANA_PRICES": lambda prices: all(p == {"": "0.5", "4k": "1.0"} for p in prices.values()),
     "TRUSTED_PROXIES": lambda networks: networks == [],
+    # No pool in development (SQLite, runserver); gunicorn's processes get one of 8.
+    "DB_POOL_SIZE": lambda size: size == 0,
+    "DB_POOL_TIMEOUT": lambda seconds: seconds == 5.0,
+    "GUNICORN_CONTROL_SOCKET": lambda path: path == "",
 }
 
 
@@ -52,23 +58,27 @@ def table_rows():
 
 def settings_reads():
     """{variable: how the settings default it}: the default of its `env.…("VARIABLE", …)`
-    read, else (read by a helper of settings.py) the setting it is assigned to."""
+    read (at any depth of settings.py, or an `os.environ.get` of gunicorn.conf.py), else
+    (read by a helper of settings.py) the setting it is assigned to."""
     reads = {}
-    for node in ast.parse(SETTINGS.read_text()).body:
-        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
-            continue
-        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-        for call in ast.walk(node.value):
-            if not isinstance(call, ast.Call) or not call.args:
+    for source in (SETTINGS, GUNICORN_CONF):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
                 continue
-            first = call.args[0]
-            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-                continue
-            defaults = [k.value for k in call.keywords if k.arg == "default"] + call.args[1:2]
-            if ast.unparse(call.func).startswith("env") and defaults:
-                reads.setdefault(first.value, ast.unparse(defaults[0]))
-            elif isinstance(target, ast.Name):
-                reads.setdefault(first.value, target.id)
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            for call in ast.walk(node.value):
+                if not isinstance(call, ast.Call) or not call.args:
+                    continue
+                first = call.args[0]
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    continue
+                function = ast.unparse(call.func)
+                defaults = [k.value for k in call.keywords if k.arg == "default"]
+                defaults += call.args[1:2]
+                if function.startswith(("env", "os.environ.get")) and defaults:
+                    reads.setdefault(first.value, ast.unparse(defaults[0]))
+                elif source == SETTINGS and isinstance(target, ast.Name):
+                    reads.setdefault(first.value, target.id)
     return reads
 
 

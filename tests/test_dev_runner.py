@@ -135,7 +135,14 @@ def test_rundev_names_a_busy_port_and_how_to_choose_another(tmp_path, taken, wha
 
 def test_make_run_takes_the_ports_it_is_given():
     dry = subprocess.run(
-        [shutil.which("make") or "make", "-n", "run", "PORT=8123", "EMULATOR_PORT=8124"],
+        [
+            shutil.which("make") or "make",
+            "-n",
+            "--no-print-directory",
+            "run",
+            "PORT=8123",
+            "EMULATOR_PORT=8124",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -260,7 +260,7 @@ def test_fetch_checks_the_address_again_at_every_redirect_hop(server, host):
     with pytest.raises(FetchError) as exc:
         fetch(server.url("/goto?u=" + urllib.parse.quote(target, safe="")), DEV)
     assert exc.value.permanent
-    assert "address not allowed" in exc.value.message
+    assert "its address is not allowed" in exc.value.message
     assert server.hits["/goto"] == 1
     assert server.hits["/png"] == 0
 
@@ -340,7 +340,7 @@ def test_fetch_refuses_addresses_outside_the_policy_before_connecting(
     with pytest.raises(FetchError) as exc:
         fetch(_literal_url(address), FetchPolicy(require_https=False, allow_private=private_ok))
     assert exc.value.permanent
-    assert "address not allowed" in exc.value.message
+    assert "its address is not allowed" in exc.value.message
     assert no_network == []
 
 

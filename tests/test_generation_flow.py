@@ -407,6 +407,69 @@ def test_fifty_webhooks_cause_one_upstream_query_per_interval(
     assert generation.status == Generation.Status.PENDING
 
 
+def _run_queued_tasks():
+    """What a worker would run now, once each, in order; the paths of what ran."""
+    from django_tasks_db.models import DBTaskResult
+
+    ran = []
+    for result in DBTaskResult.objects.order_by("enqueued_at"):
+        result.task.call(**result.args_kwargs["kwargs"])
+        ran.append(result.task_path)
+        result.delete()
+    return ran
+
+
+def test_a_webhook_announcing_success_stores_the_image_in_the_same_task(
+    member, emulator, settings, client, committed
+):
+    """The announced image is fetched while the upstream confirms the success: no second
+    task, no second wait, for the member."""
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    emulator.config.pending_seconds = 60
+    with committed():
+        services.create_generation(member, model="google/gempix2", prompt="x")
+    generation = Generation.objects.get()
+    callback_url = emulator.tasks[generation.upstream_task_id]["callback_url"]
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    payload = emulator.finish(generation.upstream_task_id, "success")
+
+    client.post(callback_url, payload, content_type="application/json")
+    ran = _run_queued_tasks()
+
+    assert ran == ["generations.tasks.refresh_after_webhook"]
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SUCCESS
+    assert generation.results.get().state == ResultImage.State.STORED
+
+
+def test_an_announced_image_the_upstream_does_not_confirm_is_not_kept(
+    member, emulator, settings, client, committed
+):
+    """A webhook body is a hint: an image it names is fetched (under the result policy),
+    but kept only when the upstream's own answer names it."""
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    emulator.config.pending_seconds = 60
+    with committed():
+        services.create_generation(member, model="google/gempix2", prompt="running")
+        services.create_generation(member, model="google/gempix2", prompt="other")
+    running, other = Generation.objects.order_by("prompt").reverse()
+    elsewhere = emulator.finish(other.upstream_task_id, "success")  # a real image, not ours
+    callback_url = emulator.tasks[running.upstream_task_id]["callback_url"]
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    client.post(
+        callback_url,
+        {**elsewhere, "task_id": running.upstream_task_id},
+        content_type="application/json",
+    )
+    _run_queued_tasks()
+
+    running.refresh_from_db()
+    assert running.status == Generation.Status.PENDING
+    assert not running.results.exists()
+    assert emulator.query_count(running.upstream_task_id) >= 1
+
+
 def test_a_webhook_that_is_not_due_comes_back_when_it_is(
     member, emulator, settings, client, committed
 ):

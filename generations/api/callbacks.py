@@ -31,6 +31,7 @@ import logging
 import socket
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -46,7 +47,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from generations.api import task_bodies
 from generations.background import enqueue_after_commit, release_connection
-from generations.fetch import FetchError, FetchPolicy, check_url
+from generations.fetch import FetchError, FetchPolicy, address_refused_message, check_url
 from generations.models import ApiTask, CallbackAttempt, CallbackDelivery, Generation
 from generations.models.generations import GenerationId
 
@@ -255,9 +256,8 @@ def _post(url: str, body: str, headers: dict[str, str], policy: FetchPolicy) -> 
             preload_content=False,
         )
     except _Refused:
-        raise FetchError(
-            "Refusing the callback URL: address not allowed.", permanent=True
-        ) from None
+        host = urllib.parse.urlsplit(url).hostname or ""
+        raise FetchError(address_refused_message(host), permanent=True) from None
     except urllib3.exceptions.HTTPError as exc:
         raise FetchError(f"Could not deliver: {type(exc).__name__}.", permanent=False) from None
     finally:

@@ -26,7 +26,7 @@ from django.core.validators import URLValidator
 from django.db import connection
 from django.db.models import Prefetch
 
-from generations import catalogue, credits, services, upstream
+from generations import catalogue, credits, services, threads, upstream
 from generations.accounts import members
 from generations.api import bodies, keys, schemas, task_bodies
 from generations.api.callbacks import address_policy
@@ -213,11 +213,28 @@ def submit(
     callback_url: str = "",
     base_url: str = "",
     count: int = 1,
+    edit_of: Generation | None = None,
 ) -> list[Generation]:
     """`count` generations for the key's member, each its own task and hold, all or none
     (one job): a refusal (credits.CreditError, including the key's budget) rolls every one
-    back. A model or size the member may not use is ModelNotAvailable, nothing spent."""
+    back. A model or size the member may not use is ModelNotAvailable, nothing spent. With
+    `edit_of` (an image of ours: `edit_target`), they are the next versions of its thread,
+    its image their first reference (threads.create_edit)."""
     try:
+        if edit_of is not None:
+            return threads.create_edit(
+                key.user,
+                edit_of,
+                count=count,
+                model=model,
+                prompt=prompt,
+                aspect_ratio=aspect_ratio,
+                image_size=image_size,
+                references=references,
+                api_key=key,
+                callback_url=callback_url,
+                base_url=base_url,
+            )
         return services.create_job(
             key.user,
             count=count,
@@ -232,6 +249,28 @@ def submit(
         )
     except members.ModelNotAllowed as exc:
         raise ModelNotAvailable(str(exc), "model") from None
+    except services.ReferencesRefused:
+        raise InvalidRequest(
+            f"at most {upstream.MAX_REFERENCE_IMAGES} images in all, the edited image included",
+            "images",
+        ) from None
+    except threads.EditRefused:
+        raise schemas.ImageNotFound(EDIT_REFUSED, "edit_of") from None
+
+
+# One answer for an id that names nothing, an image the key's member may not see or edit,
+# and one not finished: no hint that a private image exists.
+EDIT_REFUSED = "no finished image of ours with this id that you may edit"
+
+
+def edit_target(key: ApiKey, image_id: str | None, param: str) -> Generation | None:
+    """The image an API request edits (`edit_of`, `image_id`), or None when it names none."""
+    if not image_id:
+        return None
+    try:
+        return threads.editable_image(key.user, image_id)
+    except threads.EditRefused:
+        raise schemas.ImageNotFound(EDIT_REFUSED, param) from None
 
 
 def balance_of(key: ApiKey) -> schemas.Balance:

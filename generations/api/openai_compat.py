@@ -43,7 +43,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.http import require_GET, require_POST
 
-from generations import catalogue, credits
+from generations import catalogue, credits, upstream
 from generations.api import bodies, jobs, keys, schemas, task_bodies
 from generations.api.schemas import InvalidRequest
 from generations.api.views import answer, base_url, bearer_key_view, read_json, request_key
@@ -80,7 +80,8 @@ def invalid_key() -> HttpResponse:
 
 
 def invalid(exc: InvalidRequest) -> HttpResponse:
-    return openai_error(400, str(exc), code=exc.code, param=exc.param)
+    status = 404 if isinstance(exc, schemas.ImageNotFound) else 400
+    return openai_error(status, str(exc), code=exc.code, param=exc.param)
 
 
 def refused(exc: credits.CreditError) -> HttpResponse:
@@ -197,10 +198,19 @@ def edits(request: HttpRequest) -> HttpResponse:
             model = schemas.OpenAIImageEditRequest
             asked = schemas.parse(model, {**schemas.from_form(model, fields), "image": uploads})
             options = options_of(key, asked)
+            edit_of = jobs.edit_target(key, asked.image_id, "image_id")
+            if not uploads and edit_of is None:
+                raise InvalidRequest(
+                    f"image is required: one to {upstream.MAX_REFERENCE_IMAGES} image files, "
+                    "or image_id",
+                    "image",
+                )
             references = [jobs.reference_from_upload(u, i, work) for i, u in enumerate(uploads)]
         except InvalidRequest as exc:
             return invalid(exc)
-        return _make_and_wait(request, key, options, references=references, work=work)
+        return _make_and_wait(
+            request, key, options, references=references, work=work, edit_of=edit_of
+        )
 
 
 def _make_and_wait(
@@ -210,6 +220,7 @@ def _make_and_wait(
     *,
     references: list[ReferenceInput],
     work: bodies.Workspace | None = None,
+    edit_of: Generation | None = None,
 ) -> HttpResponse:
     if not jobs.WAIT_SLOTS.take():
         return openai_error(
@@ -230,6 +241,7 @@ def _make_and_wait(
                 image_size=options.image_size,
                 base_url=base_url(request),
                 count=options.count,
+                edit_of=edit_of,
             )
         except InvalidRequest as exc:
             return invalid(exc)

@@ -57,6 +57,12 @@ class ModelNotAvailable(InvalidRequest):
     code = "model_not_found"
 
 
+class ImageNotFound(InvalidRequest):
+    """`edit_of`/`image_id` names no finished image the key's member may edit (404)."""
+
+    code = "image_not_found"
+
+
 # --- Rules shared by the schema and the validation -------------------------------------------
 
 # What str.strip() removes, and what JSON Schema's \s matches (U+FEFF): a prompt needs one
@@ -70,6 +76,15 @@ SIZE_PATTERN = "|auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4}"
 IMAGE_SOURCE_PATTERN = "(?:[Hh][Tt][Tt][Pp][Ss]?://|[Dd][Aa][Tt][Aa]:)[^\\x00]*"
 CALLBACK_PATTERN = "[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]*"
 DECIMAL_PATTERN = "[0-9]+\\.[0-9]{6}"
+UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+# An image of ours to edit (generations/threads.py): the provider API's `edit_of`, the
+# OpenAI-compatible edits' `image_id`.
+_EDIT_OF = (
+    "The id of an image of ours to edit: a task id of this API, or the id in a studio "
+    "page's address (/g/<id>/). It must be finished, and yours or visible to the team. Its "
+    f"image is sent first (one of the {upstream.MAX_REFERENCE_IMAGES} reference images) "
+    "and the new generation becomes the next version in its edit thread."
+)
 # What the columns that keep them hold.
 URL_MAX_LENGTH: int = min(
     ReferenceImage._meta.get_field("source_url").max_length or 0,
@@ -238,6 +253,7 @@ class ProviderSubmitRequest(Request):
             "only) or base64 `data:` URIs, decoded one at a time."
         ),
     )
+    edit_of: Annotated[str, *matches(UUID_PATTERN)] | None = Field(None, description=_EDIT_OF)
 
 
 class SubmitData(Answer):
@@ -414,11 +430,14 @@ class OpenAIImageEditRequest(OpenAIImageOptions):
     image: Annotated[
         list[Any],
         Field(
-            min_length=1,
+            min_length=0,
             max_length=upstream.MAX_REFERENCE_IMAGES,
             json_schema_extra=_binary_files,
+            description="Required unless `image_id` names an image of ours.",
         ),
     ]
+    # Not nullable: in a form, "null" would read as not sent (from_form); "" is none.
+    image_id: Annotated[str, *matches(f"|{UUID_PATTERN}")] = Field("", description=_EDIT_OF)
 
 
 class OpenAIImage(Answer):
@@ -486,6 +505,8 @@ MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
         if e["type"] == "too_long"
         else f"image is required: one to {MAX_ITEMS} image files"
     ),
+    "edit_of": lambda e: "edit_of must be an image id (a UUID)",
+    "image_id": lambda e: "image_id must be an image id (a UUID)",
     "n": lambda e: _N,
     "size": lambda e: "size must be 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'",
     "response_format": lambda e: "response_format must be 'b64_json' or 'url'",
@@ -649,6 +670,7 @@ def _openai_responses() -> dict[str, Any]:
             OpenAIError, "The key is missing, unknown, revoked, or its member deactivated."
         ),
         "402": _json(OpenAIError, "Not enough credits, the key's budget or the team's cap."),
+        "404": _json(OpenAIError, "`image_id` names no finished image of ours you may edit."),
         "413": _too_large(OpenAIError),
         "429": _json(
             OpenAIError,
@@ -717,6 +739,10 @@ def document(base_url: str, *, retry_schedule: str) -> dict[str, Any]:
                             "Bad parameters, malformed JSON, or credits refused (see `detail`).",
                         ),
                         "401": _provider_unauthorized(1),
+                        "404": _json(
+                            ProviderError,
+                            "`edit_of` names no finished image of ours you may edit.",
+                        ),
                         "413": _too_large(ProviderError),
                         "429": _json(
                             ProviderError,

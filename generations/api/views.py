@@ -138,8 +138,10 @@ def image_gen(request: HttpRequest) -> HttpResponse:
             callback_url = (
                 jobs.checked_url(asked.callback_url, "callback_url") if asked.callback_url else ""
             )
+            edit_of = jobs.edit_target(key, asked.edit_of, "edit_of")
             (generation,) = jobs.submit(
                 key,
+                edit_of=edit_of,
                 model=model,
                 prompt=asked.prompt,
                 references=jobs.references_from_strings(asked.images, work, body.spilled),
@@ -148,6 +150,8 @@ def image_gen(request: HttpRequest) -> HttpResponse:
                 callback_url=callback_url,
                 base_url=base_url(request),
             )
+        except schemas.ImageNotFound as exc:
+            return provider_error(404, str(exc))
         except schemas.InvalidRequest as exc:
             return provider_error(400, str(exc))
         except credits.CreditError as exc:

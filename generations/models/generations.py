@@ -164,6 +164,18 @@ class Generation(models.Model):
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=Visibility.choices, default=default_visibility
     )
+    # An edit thread (generations/threads.py): the version this one was made from (its
+    # image is this one's first reference, copied, so removing it breaks nothing) and the
+    # thread all versions share, the first version's id (kept when a version is removed).
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="edits",
+        verbose_name=_("edit of"),
+    )
+    thread_id = models.UUIDField(_("edit thread"), null=True, blank=True, db_index=True)
     # Soft delete: the row stays for the ledger, its files are removed.
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
 
@@ -218,6 +230,9 @@ class Generation(models.Model):
     objects = GenerationQuerySet.as_manager()
     # Set on the rows a submit creates (credits.place_holds): the ledger row of the hold.
     hold_entry: CreditLedgerEntry | None = None
+    # Set on a page's cards by threads.label_cards: "v3 of 5", as the viewer sees the thread.
+    thread_number: int = 0
+    thread_size: int = 0
 
     class Meta:
         ordering = ["-created_at"]

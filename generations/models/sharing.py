@@ -40,6 +40,9 @@ class ShareLink(models.Model):
     token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
     show_prompts = models.BooleanField(_("show prompts"), default=False)
     show_author = models.BooleanField(_("show who made it"), default=False)
+    # A link to a generation of an edit thread may publish the versions that led to it
+    # (the sharer's own only: generations/threads.py).
+    whole_thread = models.BooleanField(_("share the versions that led to it"), default=False)
     allow_download = models.BooleanField(_("allow downloads"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)

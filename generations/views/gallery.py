@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from generations import boards as collection_service
-from generations import galleries, services, sharing
+from generations import galleries, services, sharing, threads
 from generations.forms import GalleryFilterForm, ShareForm
 from generations.models import Collection, Generation, ResultImage
 from generations.views.common import (
@@ -71,6 +71,7 @@ def detail_context(request, generation):
         "my_collections": collections,
         "in_collections": in_collections,
         "share_form": ShareForm(initial={"generation": generation.pk}),
+        "thread": threads.thread_for(user, generation),
     }
 
 

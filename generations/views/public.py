@@ -65,7 +65,11 @@ def share_page(request, token):
     context = {
         "link": link,
         "cards": cards,
-        "title": link.collection.name if link.collection_id else _("A shared image"),
+        "title": link.collection.name
+        if link.collection_id
+        else _("A shared edit thread")
+        if link.whole_thread
+        else _("A shared image"),
         "preview_url": preview,
         "preview": cards[0][1] if cards else None,
         # One shared image is shown large; a collection is a grid, however few it holds.
@@ -95,7 +99,9 @@ def _shared_result(link, generation_id, position):
     """The stored result a live link shows, in one query: the link's own generation, or
     one of its collection's, as long as `sharing.shareable` still allows it."""
     generations = Generation.objects.filter(sharing.shareable(link.owner_id), pk=generation_id)
-    if link.generation_id:
+    if link.generation_id and link.whole_thread:
+        generations = generations.filter(pk__in=[g.pk for g in sharing.shared_generations(link)])
+    elif link.generation_id:
         generations = generations.filter(pk=link.generation_id)
     else:
         generations = generations.filter(collection_items__collection_id=link.collection_id)

@@ -32,6 +32,7 @@ def share_create(request):
         expires_in=sharing.lifetime_of(data["expires_in"]),
         show_prompts=data["show_prompts"],
         show_author=data["show_author"],
+        whole_thread=data["whole_thread"],
         allow_download=data["allow_download"],
     )
     if request.htmx:

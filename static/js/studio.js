@@ -579,5 +579,23 @@
     updateQueue();
     updateBulk();
   }
+  // --- Edit threads: the before/after slider of the compare page -----------------------
+  // The range input is the control (keyboard-operable as any range); the after image is
+  // clipped from the left by its value, through a custom property (no inline style).
+  function syncCompare(range) {
+    var slider = $("[data-compare]", range.closest(".compare") || document);
+    if (slider) { slider.style.setProperty("--cut", range.value + "%"); }
+  }
+  on("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-compare-range]")) { syncCompare(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () { $$("[data-compare-range]").forEach(syncCompare); });
+  // A card menu's "Edit" opens the follow-up prompt in the card: the menu closes over it.
+  on("click", function (event) {
+    var edit = event.target.closest && event.target.closest("[data-closes-menu]");
+    var menu = edit && edit.closest("details.menu");
+    if (menu) { menu.open = false; }
+  });
+
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
