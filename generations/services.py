@@ -35,6 +35,7 @@ from generations.fetch import FetchError, FetchPolicy, fetch
 from generations.images import ImageRejected, ProcessedImage, process_image
 from generations.models import (
     Generation,
+    LibraryAsset,
     ReferenceImage,
     ResultImage,
     UpstreamHealth,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models.fields.files import FieldFile
 
-    from generations.models import ApiKey
+    from generations.models import ApiKey, StylePreset
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class ReferenceInput:
     content_type: str = ""
     width: int | None = None
     height: int | None = None
+    # A library asset's file, shared rather than copied (generations/library.py).
+    stored_name: str = ""
+    library_asset_id: int | None = None
 
 
 def create_generation(
@@ -117,6 +121,8 @@ def create_job(
     callback_url: str = "",
     base_url: str = "",
     job_id: uuid.UUID | None = None,
+    preset: StylePreset | None = None,
+    member_prompt: str = "",
 ) -> list[Generation]:
     """Several images of one prompt: each its own generation (its own upstream task and its
     own hold), sharing a job id; once committed, each is sent upstream. One transaction:
@@ -149,6 +155,9 @@ def create_job(
             parent=parent,
             thread_id=(parent.thread_id or parent.pk) if parent is not None else None,
             visibility=visibility or settings.BANANA_DEFAULT_VISIBILITY,
+            preset=preset,
+            preset_name=preset.name if preset else "",
+            member_prompt=member_prompt if preset else "",
         )
         for _ in range(count)
     ]
@@ -169,6 +178,7 @@ def create_job(
             keys.record_generations(
                 api_key, generations, price, callback_url=callback_url, base_url=base_url
             )
+        _claim_library_assets(references)
         _save_references(generations, references)
         for generation in generations:
             # Sent by a worker, never inside the web request: a slow upstream must not hold it.
@@ -191,13 +201,48 @@ def _save_references(
                 width=ref.width,
                 height=ref.height,
             )
-            if ref.content:
+            if ref.stored_name:
+                # The library's file itself: stored once however many jobs use it.
+                reference.file.name = ref.stored_name
+                reference.library_asset_id = ref.library_asset_id
+            elif ref.content:
                 reference.file.save(f"ref.{ref.extension}", ContentFile(ref.content), save=False)
             elif ref.path:
                 with open(ref.path, "rb") as fh:
                     reference.file.save(f"ref.{ref.extension}", File(fh), save=False)
             rows.append(reference)
     ReferenceImage.objects.bulk_create(rows)
+
+
+def _claim_library_assets(references: Sequence[ReferenceInput]) -> None:
+    """The job's library assets, locked until it commits, each counted as one use. An
+    asset deleted meanwhile refuses the job (LibraryAssetGone): its file may be on its
+    way out. The lock orders a submit and a deletion of the same asset, so the deletion's
+    check (`file_in_use`, after its commit) sees the job's reference or the job sees the
+    asset gone (SQLite: the submit already holds the database's write lock here)."""
+    used = {ref.library_asset_id for ref in references if ref.library_asset_id}
+    if not used:
+        return
+    present = set(
+        LibraryAsset.objects.select_for_update().filter(pk__in=used).values_list("pk", flat=True)
+    )
+    if present != used:
+        raise LibraryAssetGone(_("A library image was removed meanwhile. Pick it again."))
+    LibraryAsset.objects.filter(pk__in=used).update(use_count=F("use_count") + 1)
+
+
+# Where the team library keeps its files (generations/library.py): content addressed, and
+# named by the references that use them rather than copied.
+LIBRARY_FILES = "library/"
+
+
+def file_in_use(name: str, *, besides_generation: GenerationId | None = None) -> bool:
+    """Whether a library asset or a reference (other than those of one generation) still
+    names this file: a shared library file is removed only when nothing names it."""
+    references = ReferenceImage.objects.filter(file=name)
+    if besides_generation is not None:
+        references = references.exclude(generation_id=besides_generation)
+    return LibraryAsset.objects.filter(file=name).exists() or references.exists()
 
 
 def _stored_file_as_input(
@@ -218,7 +263,15 @@ def _stored_file_as_input(
 def copy_references(generation: Generation) -> list[ReferenceInput]:
     """The references of a generation as ReferenceInputs, for a retry or a remix."""
     return [
-        _stored_file_as_input(
+        ReferenceInput(
+            stored_name=ref.file.name or "",
+            library_asset_id=ref.library_asset_id,
+            content_type=ref.content_type,
+            width=ref.width,
+            height=ref.height,
+        )
+        if ref.file and (ref.file.name or "").startswith(LIBRARY_FILES)
+        else _stored_file_as_input(
             ref.file, content_type=ref.content_type, width=ref.width, height=ref.height
         )
         if ref.file
@@ -229,6 +282,10 @@ def copy_references(generation: Generation) -> list[ReferenceInput]:
 
 class ReferencesRefused(Exception):
     """The references of a new generation cannot be used; str() is for the member."""
+
+
+class LibraryAssetGone(ReferencesRefused):
+    """A library asset among the references was deleted before the job committed."""
 
 
 def references_for_submit(
@@ -930,10 +987,14 @@ def remove_files(generation_id: GenerationId) -> None:
     ResultImage.objects.filter(generation_id=generation_id).update(
         file="", display="", thumbnail="", state=ResultImage.State.FAILED, source=""
     )
+    shared: list[str] = []
     for reference in ReferenceImage.objects.filter(generation_id=generation_id):
         if reference.file.name:
-            names.append(reference.file.name)
+            shared_file = reference.file.name.startswith(LIBRARY_FILES)
+            (shared if shared_file else names).append(reference.file.name)
     ReferenceImage.objects.filter(generation_id=generation_id).delete()
+    # A library file goes only with the last asset or reference that names it.
+    names += [name for name in shared if not file_in_use(name)]
     for name in names:
         default_storage.delete(name)
 

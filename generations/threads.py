@@ -26,7 +26,7 @@ from generations.models import Generation, ResultImage
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
-    from generations.models import ApiKey
+    from generations.models import ApiKey, StylePreset
 
 
 class EditRefused(Exception):
@@ -75,6 +75,8 @@ def create_edit(
     api_key: ApiKey | None = None,
     callback_url: str = "",
     base_url: str = "",
+    preset: StylePreset | None = None,
+    member_prompt: str = "",
 ) -> list[Generation]:
     """The next version(s) of `parent`'s image: its image first, then the member's own
     references (within the upstream's limit), the parent's settings unless given. Priced,
@@ -97,6 +99,8 @@ def create_edit(
         api_key=api_key,
         callback_url=callback_url,
         base_url=base_url,
+        preset=preset,
+        member_prompt=member_prompt,
     )
 
 

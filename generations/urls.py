@@ -7,6 +7,7 @@ from generations.views import (
     credits,
     gallery,
     languages,
+    library,
     media,
     public,
     shares,
@@ -99,6 +100,15 @@ urlpatterns = [
         boards.collection_move,
         name="collection_move",
     ),
+    # The team library and style presets
+    path("library/", library.library_page, name="library"),
+    path("library/save/", library.library_save, name="library_save"),
+    path("library/pick/", library.library_picker, name="library_picker"),
+    path("library/<int:asset_id>/delete/", library.library_delete, name="library_delete"),
+    path("presets/", library.presets_page, name="presets"),
+    path("presets/preview/", library.preset_preview, name="preset_preview"),
+    path("presets/<int:preset_id>/", library.preset_edit, name="preset_edit"),
+    path("presets/<int:preset_id>/delete/", library.preset_delete, name="preset_delete"),
     # Share links: the member's side, then the public one
     path("links/", shares.share_links, name="share_links"),
     path("links/new/", shares.share_create, name="share_create"),

@@ -173,7 +173,7 @@ def test_generate_edit_edit_branch_compare_share_and_open_logged_out(
         public = visitor.new_page()
         public_problems = watched(public)
         assert public.goto(url).status == 200
-        assert public.locator("img.result").count() == 3
+        assert public.locator(".share-grid img").count() == 3
         text = public.locator("main").inner_text()
         assert text.index("A yellow mug") < text.index("purple") < text.index("wooden table")
         assert "teapot" not in text

@@ -4,10 +4,10 @@ module per topic)."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
-from generations.admin import apikeys, credits, generations, members
+from generations.admin import apikeys, credits, generations, library, members
 
 # Our name at the top of every admin page and in its title, not "Django administration".
 admin.site.site_header = gettext_lazy("Banana Studio admin")
 admin.site.site_title = gettext_lazy("Banana Studio admin")
 
-__all__ = ["apikeys", "credits", "generations", "members"]
+__all__ = ["apikeys", "credits", "generations", "library", "members"]

@@ -345,6 +345,7 @@ class TeamSettingsAdmin(admin.ModelAdmin):
         "default_monthly_allowance_amount",
         "starting_credits_amount",
         "default_storage_quota_mb",
+        "members_make_team_presets",
     ]
     monthly_team_cap_amount = credit_column(TeamSettings, "monthly_team_cap")
     default_monthly_allowance_amount = credit_column(TeamSettings, "default_monthly_allowance")

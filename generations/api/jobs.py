@@ -26,14 +26,14 @@ from django.core.validators import URLValidator
 from django.db import connection
 from django.db.models import Prefetch
 
-from generations import catalogue, credits, services, threads, upstream
+from generations import catalogue, credits, presets, services, threads, upstream
 from generations.accounts import members
 from generations.api import bodies, keys, schemas, task_bodies
 from generations.api.callbacks import address_policy
 from generations.api.schemas import InvalidRequest, ModelNotAvailable, model_aliases
 from generations.fetch import FetchError, FetchPolicy, check_url, fetch
 from generations.images import ImageRejected, validate_upload
-from generations.models import ApiKey, Generation, ResultImage
+from generations.models import ApiKey, Generation, ResultImage, StylePreset
 from generations.models.generations import GenerationId
 from generations.services import ReferenceInput
 
@@ -199,6 +199,39 @@ def _reference_from_bytes(data: bytes, param: str, work: bodies.Workspace) -> Re
     )
 
 
+# --- Style presets and library assets (issue 20) ---------------------------------------------
+
+
+def library_choice(
+    key: ApiKey,
+    prompt: str,
+    preset: int | str | None,
+    assets: Sequence[int | str] | None,
+    *,
+    other_references: int = 0,
+) -> presets.Submit:
+    """A call's preset and library assets, as the studio's (`presets.for_submit`): the
+    prompt to send and the library references, within the reference limit with the
+    call's `other_references`. schemas.NotFound (a preset or asset the member may not use)
+    and InvalidRequest name the field at fault."""
+    try:
+        chosen = presets.for_submit(key.user, prompt, preset=preset, assets=assets or ())
+    except presets.PresetRefused as exc:
+        raise schemas.NotFound(str(exc), "preset") from None
+    except services.ReferencesRefused as exc:
+        raise schemas.NotFound(str(exc), "library_assets") from None
+    # Without library references the call's own check says it (the edited image's, say).
+    if chosen.references and (
+        len(chosen.references) + other_references > upstream.MAX_REFERENCE_IMAGES
+    ):
+        raise InvalidRequest(
+            f"At most {upstream.MAX_REFERENCE_IMAGES} references in all, the preset's, the "
+            "library's and an edited image included.",
+            "library_assets",
+        )
+    return chosen
+
+
 # --- Submitting ----------------------------------------------------------------------------
 
 
@@ -214,6 +247,8 @@ def submit(
     base_url: str = "",
     count: int = 1,
     edit_of: Generation | None = None,
+    preset: StylePreset | None = None,
+    member_prompt: str = "",
 ) -> list[Generation]:
     """`count` generations for the key's member, each its own task and hold, all or none
     (one job): a refusal (credits.CreditError, including the key's budget) rolls every one
@@ -234,6 +269,8 @@ def submit(
                 api_key=key,
                 callback_url=callback_url,
                 base_url=base_url,
+                preset=preset,
+                member_prompt=member_prompt,
             )
         return services.create_job(
             key.user,
@@ -246,9 +283,13 @@ def submit(
             api_key=key,
             callback_url=callback_url,
             base_url=base_url,
+            preset=preset,
+            member_prompt=member_prompt,
         )
     except members.ModelNotAllowed as exc:
         raise ModelNotAvailable(str(exc), "model") from None
+    except services.LibraryAssetGone as exc:
+        raise schemas.NotFound(str(exc), "library_assets") from None
     except services.ReferencesRefused:
         raise InvalidRequest(
             f"at most {upstream.MAX_REFERENCE_IMAGES} images in all, the edited image included",

@@ -43,7 +43,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.http import require_GET, require_POST
 
-from generations import catalogue, credits, upstream
+from generations import catalogue, credits, presets, upstream
 from generations.api import bodies, jobs, keys, schemas, task_bodies
 from generations.api.schemas import InvalidRequest
 from generations.api.views import answer, base_url, bearer_key_view, read_json, request_key
@@ -80,7 +80,7 @@ def invalid_key() -> HttpResponse:
 
 
 def invalid(exc: InvalidRequest) -> HttpResponse:
-    status = 404 if isinstance(exc, schemas.ImageNotFound) else 400
+    status = 404 if isinstance(exc, (schemas.ImageNotFound, schemas.NotFound)) else 400
     return openai_error(status, str(exc), code=exc.code, param=exc.param)
 
 
@@ -125,19 +125,35 @@ class Options:
     image_size: str
     response_format: str
     output: task_bodies.Output
+    # A style preset and library assets (issue 20): the references they add, the words sent.
+    chosen: presets.Submit | None = None
 
 
-def options_of(key: ApiKey, asked: schemas.OpenAIImageOptions) -> Options:
+def options_of(
+    key: ApiKey, asked: schemas.OpenAIImageOptions, *, other_references: int = 0
+) -> Options:
     """What the call asks, in our terms: the model (OpenAI's own names through their
     aliases), the nearest ratio and size, and the answer's form (OpenAI's default for the
-    model named when `response_format` is not sent)."""
-    model, alias = jobs.openai_model(key, asked.model)
+    model named when `response_format` is not sent). A style preset's defaults fill the
+    model, size and `n` the call did not send."""
+    chosen = jobs.library_choice(
+        key, asked.prompt, asked.preset, asked.library_assets, other_references=other_references
+    )
+    preset = chosen.preset
+    model, alias = jobs.openai_model(key, asked.model or (preset.model if preset else None))
     aspect_ratio, image_size = jobs.size_choice(model, asked.size)
+    if preset and asked.size in (None, "", "auto"):
+        aspect_ratio = preset.aspect_ratio
+        image_size = jobs.image_size_for(model, preset.image_size)
+    count = asked.n or 1
+    if preset and preset.count and "n" not in asked.model_fields_set:
+        count = preset.count
     default_format = schemas.OPENAI_IMAGE_MODELS.get(alias or "", "b64_json")
     return Options(
-        prompt=asked.prompt,
+        chosen=chosen,
+        prompt=chosen.prompt,
         model=model,
-        count=asked.n or 1,
+        count=count,
         aspect_ratio=aspect_ratio,
         image_size=image_size,
         response_format=asked.response_format or default_format,
@@ -196,9 +212,15 @@ def edits(request: HttpRequest) -> HttpResponse:
             if masks:
                 raise InvalidRequest("masks are not supported", "mask")
             model = schemas.OpenAIImageEditRequest
+            assets = request.POST.getlist("library_assets") + request.POST.getlist(
+                "library_assets[]"
+            )
+            fields.pop("library_assets[]", None)
+            if assets:
+                fields["library_assets"] = assets
             asked = schemas.parse(model, {**schemas.from_form(model, fields), "image": uploads})
-            options = options_of(key, asked)
             edit_of = jobs.edit_target(key, asked.image_id, "image_id")
+            options = options_of(key, asked, other_references=len(uploads) + (edit_of is not None))
             if not uploads and edit_of is None:
                 raise InvalidRequest(
                     f"image is required: one to {upstream.MAX_REFERENCE_IMAGES} image files, "
@@ -232,11 +254,14 @@ def _make_and_wait(
         )
     try:
         try:
+            chosen = options.chosen
             made = jobs.submit(
                 key,
                 model=options.model,
                 prompt=options.prompt,
-                references=references,
+                references=(chosen.references if chosen else []) + references,
+                preset=chosen.preset if chosen else None,
+                member_prompt=chosen.member_prompt if chosen else "",
                 aspect_ratio=options.aspect_ratio,
                 image_size=options.image_size,
                 base_url=base_url(request),

@@ -57,6 +57,12 @@ class ModelNotAvailable(InvalidRequest):
     code = "model_not_found"
 
 
+class NotFound(InvalidRequest):
+    """A style preset or library asset the request names is not one the member may use."""
+
+    code = "not_found"
+
+
 class ImageNotFound(InvalidRequest):
     """`edit_of`/`image_id` names no finished image the key's member may edit (404)."""
 
@@ -211,6 +217,30 @@ class Answer(BaseModel):
 # --- The provider's API ------------------------------------------------------------------------
 
 
+# A style preset and library assets (issue 20), by id or by name, in both APIs.
+PresetField = Annotated[
+    int | Annotated[str, Field(min_length=1, max_length=100)] | None,
+    Field(
+        description=(
+            "A style preset by id or name (your own personal preset of that name first, then "
+            "the team's): its text wraps the prompt, its library assets come first among the "
+            "references, and its defaults fill the options not sent."
+        )
+    ),
+]
+LibraryAssetsField = Annotated[
+    list[int | Annotated[str, Field(min_length=1, max_length=100)]] | None,
+    Field(
+        max_length=upstream.MAX_REFERENCE_IMAGES,
+        description=(
+            "Assets of the team library by id or name (the newest of that name you may use), "
+            f"sent as references; with all other references, at most "
+            f"{upstream.MAX_REFERENCE_IMAGES}."
+        ),
+    ),
+]
+
+
 class ProviderSubmitRequest(Request):
     prompt: Prompt
     model: Annotated[
@@ -253,6 +283,8 @@ class ProviderSubmitRequest(Request):
             "only) or base64 `data:` URIs, decoded one at a time."
         ),
     )
+    preset: PresetField = None
+    library_assets: LibraryAssetsField = None
     edit_of: Annotated[str, *matches(UUID_PATTERN)] | None = Field(None, description=_EDIT_OF)
 
 
@@ -405,6 +437,8 @@ class OpenAIImageOptions(Request):
         AfterValidator(_no_stream),
         Field(json_schema_extra={"enum": [False, None]}, description="Not supported."),
     ] = None
+    preset: PresetField = None
+    library_assets: LibraryAssetsField = None
 
 
 class OpenAIImagesRequest(OpenAIImageOptions):
@@ -670,7 +704,11 @@ def _openai_responses() -> dict[str, Any]:
             OpenAIError, "The key is missing, unknown, revoked, or its member deactivated."
         ),
         "402": _json(OpenAIError, "Not enough credits, the key's budget or the team's cap."),
-        "404": _json(OpenAIError, "`image_id` names no finished image of ours you may edit."),
+        "404": _json(
+            OpenAIError,
+            "`image_id` names no finished image of ours you may edit, or a style preset or "
+            "library asset named is not yours to use.",
+        ),
         "413": _too_large(OpenAIError),
         "429": _json(
             OpenAIError,
@@ -741,7 +779,8 @@ def document(base_url: str, *, retry_schedule: str) -> dict[str, Any]:
                         "401": _provider_unauthorized(1),
                         "404": _json(
                             ProviderError,
-                            "`edit_of` names no finished image of ours you may edit.",
+                            "`edit_of` names no finished image of ours you may edit, or a "
+                            "style preset or library asset named is not yours to use.",
                         ),
                         "413": _too_large(ProviderError),
                         "429": _json(

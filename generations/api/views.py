@@ -139,18 +139,32 @@ def image_gen(request: HttpRequest) -> HttpResponse:
                 jobs.checked_url(asked.callback_url, "callback_url") if asked.callback_url else ""
             )
             edit_of = jobs.edit_target(key, asked.edit_of, "edit_of")
+            chosen = jobs.library_choice(
+                key,
+                asked.prompt,
+                asked.preset,
+                asked.library_assets,
+                other_references=len(asked.images or ()) + (edit_of is not None),
+            )
+            preset = chosen.preset
             (generation,) = jobs.submit(
                 key,
                 edit_of=edit_of,
                 model=model,
-                prompt=asked.prompt,
-                references=jobs.references_from_strings(asked.images, work, body.spilled),
-                aspect_ratio=asked.aspect_ratio or "",
-                image_size=jobs.image_size_for(model, asked.image_size),
+                prompt=chosen.prompt,
+                references=chosen.references
+                + jobs.references_from_strings(asked.images, work, body.spilled),
+                # A preset's defaults fill what the call left out.
+                aspect_ratio=asked.aspect_ratio or (preset.aspect_ratio if preset else ""),
+                image_size=jobs.image_size_for(
+                    model, asked.image_size or (preset.image_size if preset else "")
+                ),
                 callback_url=callback_url,
                 base_url=base_url(request),
+                preset=preset,
+                member_prompt=chosen.member_prompt,
             )
-        except schemas.ImageNotFound as exc:
+        except (schemas.ImageNotFound, schemas.NotFound) as exc:
             return provider_error(404, str(exc))
         except schemas.InvalidRequest as exc:
             return provider_error(400, str(exc))

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0017_edit_threads"),
+        ("generations", "0018_library_presets"),
     ]
 
     operations = [

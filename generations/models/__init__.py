@@ -23,6 +23,7 @@ from generations.models.generations import (
     hash_secret,
     new_secret,
 )
+from generations.models.library import LibraryAsset, StylePreset
 from generations.models.members import (
     Invitation,
     MemberProfile,
@@ -48,6 +49,7 @@ __all__ = [
     "Generation",
     "GenerationQuerySet",
     "Invitation",
+    "LibraryAsset",
     "MemberProfile",
     "MemberSession",
     "ModelAccess",
@@ -58,6 +60,7 @@ __all__ = [
     "ResultImage",
     "Role",
     "ShareLink",
+    "StylePreset",
     "TeamMonth",
     "TeamSettings",
     "UpstreamHealth",

@@ -183,6 +183,12 @@ class TeamSettings(models.Model):
         ),
     )
 
+    members_make_team_presets = models.BooleanField(
+        _("members may make team presets"),
+        default=False,
+        help_text=_("Off: only admins make, change and delete the team's style presets."),
+    )
+
     class Meta:
         verbose_name = _("team settings")
         verbose_name_plural = _("team settings")

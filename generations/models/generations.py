@@ -164,6 +164,18 @@ class Generation(models.Model):
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=Visibility.choices, default=default_visibility
     )
+    # A style preset wraps the member's words: `prompt` is what was sent, `member_prompt`
+    # the words typed (empty without a preset), `preset_name` the preset's name then.
+    preset = models.ForeignKey(
+        "generations.StylePreset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+        verbose_name=_("style preset"),
+    )
+    preset_name = models.CharField(_("style preset name"), max_length=100, blank=True)
+    member_prompt = models.TextField(_("member's words"), blank=True)
     # An edit thread (generations/threads.py): the version this one was made from (its
     # image is this one's first reference, copied, so removing it breaks nothing) and the
     # thread all versions share, the first version's id (kept when a version is removed).
@@ -343,6 +355,15 @@ class ReferenceImage(models.Model):
     content_type = models.CharField(max_length=50, blank=True, verbose_name=_("content type"))
     width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
     height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    # A library asset's reference shares the asset's file (generations/library.py).
+    library_asset = models.ForeignKey(
+        "generations.LibraryAsset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="references",
+        verbose_name=_("library asset"),
+    )
 
     class Meta:
         verbose_name = _("reference image")

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from generations import catalogue, credits, galleries, services
+from generations import catalogue, credits, galleries, library, presets, services
 from generations.accounts import members
 from generations.forms import GenerationForm
 from generations.models import ApiTask, Generation, ResultImage
@@ -40,6 +40,7 @@ def render_studio(request, form, status=200):
         "form": form,
         "jobs": recent_jobs(request.user),
         "in_flight": galleries.count_in_flight(request.user),
+        "presets": presets.usable(request.user),
     }
     return render(request, "generations/home.html", context, status=status)
 
@@ -91,9 +92,17 @@ def generate(request):
         return _refused(request, form)
     data = form.cleaned_data
     try:
+        # The composer's library assets and style preset (components/library_picker.html,
+        # components/preset_picker.html).
+        chosen = presets.for_submit(
+            request.user,
+            data["prompt"],
+            preset=request.POST.get("preset", ""),
+            assets=request.POST.getlist("library_asset"),
+        )
         references = services.references_for_submit(
             request.user,
-            form.references(),
+            chosen.references + form.references(),
             remix_of=data["remix_of"],
             reference_from=data["reference_from"],
             position=data["reference_position"],
@@ -102,15 +111,26 @@ def generate(request):
             request.user,
             count=data["count"],
             model=data["model"],
-            prompt=data["prompt"],
+            prompt=chosen.prompt,
             aspect_ratio=data["aspect_ratio"],
             image_size=data["image_size"],
             references=references,
             visibility=data["visibility"],
+            preset=chosen.preset,
+            member_prompt=chosen.member_prompt,
         )
-    except (services.ReferencesRefused, credits.CreditError, members.ModelNotAllowed) as exc:
+    except (
+        services.ReferencesRefused,
+        presets.PresetRefused,
+        credits.CreditError,
+        members.ModelNotAllowed,
+    ) as exc:
         form.add_error(None, members.refusal_message(exc))
         return _refused(request, form)
+    if request.POST.get("save_uploads_to_library") and data["reference_files"]:
+        # components/library_picker.html: "also keep my uploads in the library".
+        names = [f.name for f in request.FILES.getlist("reference_files")]
+        library.save_uploads(request.user, data["reference_files"], names)
     if request.htmx:
         return _new_job_response(request, generations, form)
     return redirect("generation_detail", generation_id=generations[0].pk)

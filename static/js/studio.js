@@ -599,3 +599,91 @@
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
+
+// --- The team library and style presets in the composer (issue 20) ------------------------
+// Chosen library assets travel as hidden library_asset ids (the server names their stored
+// file; nothing is uploaded again). A preset is applied with one click: its id goes in the
+// hidden "preset" field, its defaults fill the form, and the server shows the final prompt.
+(function () {
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (all, name) { return String(values[name]); });
+  };
+  var $ = function (selector, root) { return (root || document).querySelector(selector); };
+
+  function libraryList() { return $("#compose [data-library-chosen]"); }
+
+  function addLibraryAsset(button) {
+    var list = libraryList();
+    if (!list || $("input[value='" + button.dataset.addLibraryAsset + "']", list)) { return; }
+    var item = document.createElement("li");
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "library_asset";
+    input.value = button.dataset.addLibraryAsset;
+    var img = document.createElement("img");
+    img.src = button.dataset.thumb;
+    img.alt = button.dataset.name;
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", interpolate(gettext("Remove: %(name)s"), { name: button.dataset.name }, true));
+    remove.dataset.removeLibraryAsset = "";
+    item.append(input, img, remove);
+    list.append(item);
+  }
+
+  function applyPreset(button) {
+    var form = $("#compose");
+    var field = $("#id_preset", form);
+    if (!form || !field) { return; }
+    field.value = button.dataset.applyPreset;
+    button.closest("[role=group]").querySelectorAll("[data-apply-preset]").forEach(function (other) {
+      other.setAttribute("aria-pressed", other === button ? "true" : "false");
+    });
+    [["model", button.dataset.model], ["aspect_ratio", button.dataset.ratio], ["image_size", button.dataset.size], ["count", button.dataset.count]].forEach(function (pair) {
+      var element = form.elements[pair[0]];
+      if (element && pair[1]) {
+        element.value = pair[1];
+        element.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+    document.body.dispatchEvent(new CustomEvent("banana:preset"));
+  }
+
+  document.addEventListener("click", function (event) {
+    var open = event.target.closest("[data-open-library]");
+    if (open) {
+      var dialog = $("#library-picker");
+      htmx.ajax("GET", open.dataset.url, { target: "#library-picker-items", swap: "innerHTML" });
+      dialog.showModal();
+      return;
+    }
+    var add = event.target.closest("[data-add-library-asset]");
+    if (add) {
+      addLibraryAsset(add);
+      add.closest("dialog").close();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-library-asset]");
+    if (remove) {
+      remove.closest("li").remove();
+      return;
+    }
+    var preset = event.target.closest("[data-apply-preset]");
+    if (preset) { applyPreset(preset); }
+  });
+  // The library page's upload: the chosen file's name replaces "Choose an image".
+  document.addEventListener("change", function (event) {
+    var choice = event.target.closest && event.target.closest("[data-shows-file-name]");
+    if (choice && event.target.files && event.target.files[0]) {
+      $(".button", choice).textContent = event.target.files[0].name;
+    }
+  });
+  // A submit that went through starts the next job afresh.
+  document.addEventListener("banana:submitted", function () {
+    var list = libraryList();
+    if (list) { list.textContent = ""; }
+  });
+})();
