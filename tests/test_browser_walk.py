@@ -110,6 +110,9 @@ def test_every_page_of_the_site_in_every_combination(
         "api-docs": reverse("api_docs"),
         "settings": reverse("account_settings"),
         "share-links": reverse("share_links"),
+        "library": reverse("library"),
+        "presets": reverse("presets"),
+        "compare": reverse("generation_compare", args=[done.pk]),
     }
     options = {"language": language, "scheme": scheme, "size": size}
     context = signed_in_context(browser, live_server, member, **options)

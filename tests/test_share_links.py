@@ -499,3 +499,19 @@ def test_the_share_form_offers_downloads_and_the_link_keeps_the_choice(member, m
     member_client.post(reverse("share_create"), {"generation": g.pk})
 
     assert sorted(ShareLink.objects.values_list("allow_download", flat=True)) == [False, True]
+
+
+def test_the_display_variant_is_checked_against_the_link_like_the_original(client, member):
+    shared = make_generation(member)
+    other = make_generation(member, prompt="not shared")
+    link = create_share_link(member, generation=shared)
+
+    def status(generation):
+        url = reverse("share_display", args=[link.token, generation.pk, 0])
+        return client.get(url).status_code
+
+    assert status(shared) == 200
+    assert status(other) == 404
+    link.revoked_at = timezone.now()
+    link.save()
+    assert status(shared) == 404

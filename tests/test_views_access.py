@@ -19,6 +19,7 @@ PUBLIC = {
     "share_page",
     "share_image",
     "share_thumbnail",
+    "share_display",
     "signed_media",
     "healthz",
     "readyz",  # probes: tests/test_operations_probes.py
@@ -58,6 +59,8 @@ SAMPLE_KWARGS = {
     "link_id": uuid.UUID(int=9),
     "key_id": uuid.UUID(int=10),
     "session_id": 1,
+    "asset_id": 11,
+    "preset_id": 12,
     "token": "t" * 43,
     "secret": "s" * 43,
 }

@@ -580,6 +580,11 @@
     if (status && status.textContent.trim()) { announce(status.textContent.trim()); }
     menu.open = false;
   });
+  on("click", function (event) {
+    var copy = event.target.closest && event.target.closest(".menu-items [data-copy]");
+    var menu = copy && copy.closest("details.menu");
+    if (menu) { menu.open = false; $("summary", menu).focus(); }
+  });
 
   // --- Density of the card grid: comfortable or compact, remembered in this browser ------
   function applyDensity() {
