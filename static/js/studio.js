@@ -647,7 +647,33 @@
     set("#lightbox-delete", "formaction", shot.dataset.delete);
     var favourite = $("#lightbox-favourite");
     if (favourite) { favourite.toggleAttribute("data-favoured", shot.hasAttribute("data-favoured")); }
+    showShotEdit(shot);
   }
+  // Edit in the lightbox (issue 20): the follow-up prompt's form of the image shown, loaded
+  // below the actions (components/edit_form.html); a submit opens the new version's page.
+  function showShotEdit(shot) {
+    var edit = $("#lightbox-edit"), slot = $("#lightbox-edit-slot");
+    if (!edit || !slot) { return; }
+    edit.hidden = !shot.dataset.edit;
+    edit.dataset.url = shot.dataset.edit || "";
+    edit.setAttribute("aria-expanded", "false");
+    slot.textContent = "";
+  }
+  on("click", function (event) {
+    var edit = event.target.closest && event.target.closest("#lightbox-edit");
+    if (!edit || !edit.dataset.url) { return; }
+    var slot = $("#lightbox-edit-slot");
+    if (edit.getAttribute("aria-expanded") === "true") {
+      slot.textContent = "";
+      edit.setAttribute("aria-expanded", "false");
+      return;
+    }
+    htmx.ajax("GET", edit.dataset.url, { target: slot, swap: "innerHTML" }).then(function () {
+      edit.setAttribute("aria-expanded", "true");
+      var box = $("textarea", slot);
+      if (box) { box.focus(); }
+    });
+  });
   // A swipe sideways on a phone moves to the next or previous image.
   var swipeFrom = null;
   on("touchstart", function (event) {
@@ -664,6 +690,8 @@
   on("keydown", function (event) {
     var box = $("#lightbox");
     if (!box || !box.open) { return; }
+    // Arrows in the edit form's prompt move its caret, not to another image.
+    if (event.target.closest && event.target.closest("textarea, input, select")) { return; }
     if (event.key === "ArrowRight") { event.preventDefault(); showShot(shown + 1); }
     if (event.key === "ArrowLeft") { event.preventDefault(); showShot(shown - 1); }
   });
@@ -707,6 +735,8 @@
   on("keydown", function (event) {
     var box = $("#share-lightbox");
     if (!box || !box.open) { return; }
+    // Arrows in the edit form's prompt move its caret, not to another image.
+    if (event.target.closest && event.target.closest("textarea, input, select")) { return; }
     if (event.key === "ArrowRight") { event.preventDefault(); showShareShot(shareShown + 1); }
     if (event.key === "ArrowLeft") { event.preventDefault(); showShareShot(shareShown - 1); }
   });
