@@ -9,10 +9,16 @@ import os
 
 import pytest
 
+from generations import library
 from generations.models import Generation
 
-from .browser import log_in, serious_accessibility_violations, sideways_overflow
-from .sharing_builders import make_generation
+from .browser import (
+    log_in,
+    open_composer_settings,
+    serious_accessibility_violations,
+    sideways_overflow,
+)
+from .sharing_builders import make_generation, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -95,6 +101,106 @@ def test_edit_from_the_lightbox_by_keyboard(
         assert Generation.objects.count() == before + 1
         made = newest()
         assert made.parent == mug and made.prompt == "make the mug purple"
+        assert problems == []
+    finally:
+        context.close()
+
+
+def references_listed(page, language):
+    """Every reference counted is listed — the composer's own and the library's chips —
+    visible, with its own remove button; returns how many, after checking the count says so."""
+    items = page.locator("#compose [data-ref-list] > li, #compose [data-library-chosen] > li")
+    n = items.count()
+    said = f"{n} of 4" if language == "en" else f"{n}/4"
+    page.wait_for_function(
+        "said => document.querySelector('#compose [data-ref-count]').textContent.includes(said)",
+        arg=said,
+    )
+    for i in range(n):
+        assert items.nth(i).is_visible()
+        assert items.nth(i).locator("button[aria-label]").count() >= 1
+    return n
+
+
+def pick_from_library(page, asset):
+    page.click("#compose [data-open-library]")
+    page.locator(f"#library-picker [data-add-library-asset='{asset.pk}']").click()
+    page.locator("#library-picker").wait_for(state="hidden")
+
+
+@pytest.mark.parametrize(("width", "language", "scheme"), CASES)
+def test_library_assets_count_among_the_references(
+    browser, live_server, member, with_webhooks, width, language, scheme
+):
+    logo = library.upload_asset(member, png_bytes("green"), name="Logo", tags="brand")
+    mascot = library.upload_asset(member, png_bytes("yellow"), name="Mascot", tags="brand")
+    mug = make_generation(member, prompt="A yellow mug on a desk")
+    tag = f"library-count-{width}-{language}-{scheme}"
+    context, page, problems = watched_context(
+        browser, width=width, language=language, scheme=scheme
+    )
+    try:
+        log_in(page, live_server, member.username)
+        # One of every kind: the chosen image, two files, a library asset: four of four.
+        page.click(f"#card-{mug.pk} .menu summary")
+        # From the keyboard: on a phone the open menu may reach under the composer's sheet.
+        page.locator(f"#card-{mug.pk} .menu-items [data-add-reference]").focus()
+        page.keyboard.press("Enter")
+        page.locator("#compose [data-ref-list] img").first.wait_for()
+        page.set_input_files(
+            "#id_reference_files",
+            [
+                {"name": f"{c}.png", "mimeType": "image/png", "buffer": png_bytes(c)}
+                for c in ("red", "blue")
+            ],
+        )
+        page.locator("#compose [data-ref-list] img").nth(2).wait_for()
+        pick_from_library(page, logo)
+        assert references_listed(page, language) == 4
+        error = page.locator("#compose [data-ref-error]")
+        assert error.is_hidden()
+        # A fifth library asset is refused at once, and says why.
+        pick_from_library(page, mascot)
+        error.wait_for()
+        refusal = error.inner_text()
+        assert refusal and references_listed(page, language) == 4
+        assert (
+            page.locator(f"#compose [data-library-chosen] input[value='{mascot.pk}']").count() == 0
+        )
+        check_page(page, "full", tag)
+        # A fifth file, or a URL, is refused with the same words.
+        page.set_input_files(
+            "#id_reference_files",
+            [{"name": "white.png", "mimeType": "image/png", "buffer": png_bytes("white")}],
+        )
+        page.wait_for_function(
+            "said => document.querySelector('#compose [data-ref-error]').textContent === said"
+            " && document.querySelectorAll('#compose [data-ref-list] img').length === 3",
+            arg=refusal,
+        )
+        open_composer_settings(page)
+        page.fill("#id_reference_urls", "https://example.com/a.png")
+        assert error.inner_text() == refusal
+        page.fill("#id_reference_urls", "")
+        assert error.is_hidden()
+        assert references_listed(page, language) == 4
+        # The library chip is removed like the others, from the keyboard; focus goes on.
+        remove = page.locator("#compose [data-library-chosen] button[data-remove-library-asset]")
+        remove.focus()
+        page.keyboard.press("Enter")
+        assert references_listed(page, language) == 3
+        assert page.evaluate("document.activeElement.matches('[data-open-library]')")
+        # The other asset now fits; what the submit sends is what was counted.
+        pick_from_library(page, mascot)
+        assert references_listed(page, language) == 4
+        page.fill("#id_prompt", "Four references")
+        page.click("#compose button[type=submit]")
+        page.locator("#cards img.result").nth(1).wait_for(timeout=30_000)
+        made = Generation.objects.get(prompt="Four references")
+        assert made.references.count() == 4
+        assert made.references.filter(library_asset=mascot).count() == 1
+        # A submit keeps the composer's references, the library's among them, all counted.
+        assert references_listed(page, language) == 4
         assert problems == []
     finally:
         context.close()

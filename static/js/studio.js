@@ -295,8 +295,14 @@
     return urls ? urls.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean) : [];
   }
   function inheritedReferences() { return $$("#compose [data-ref-list] [data-inherited]"); }
-  function referencesCounted() { return inheritedReferences().length + references.length + referenceUrls().length; }
-  function maxReferences() { return mostReferences() - inheritedReferences().length - referenceUrls().length; }
+  // The library picker's chips (components/library_picker.html) count as references too.
+  function libraryReferences() { return $$("#compose [data-library-chosen] > li"); }
+  function referencesCounted() { return inheritedReferences().length + references.length + referenceUrls().length + libraryReferences().length; }
+  function maxReferences() { return mostReferences() - inheritedReferences().length - referenceUrls().length - libraryReferences().length; }
+  function tooManyReferences() {
+    var most = mostReferences();
+    return counted(ngettext("At most %(count)s reference in all.", "At most %(count)s references in all.", most), most);
+  }
   function referenceError(text) {
     var slot = $("#compose [data-ref-error]");
     if (!slot) { return; }
@@ -413,8 +419,7 @@
           return;
         }
         if (references.length >= maxReferences()) {
-          var most = mostReferences();
-          messages.push(counted(ngettext("At most %(count)s reference in all.", "At most %(count)s references in all.", most), most));
+          messages.push(tooManyReferences());
           return;
         }
         references.push(file);
@@ -451,7 +456,14 @@
     }
   });
   on("input", function (event) {
-    if (event.target.id === "id_reference_urls") { syncReferences(); describeChoices(); }
+    if (event.target.id === "id_reference_urls") {
+      syncReferences();
+      describeChoices();
+      // A URL beyond the limit: said at once (the server refuses it too).
+      var over = referencesCounted() > mostReferences();
+      referenceError(over ? tooManyReferences() : "");
+      if (over) { announce(tooManyReferences()); }
+    }
   });
   on("click", function (event) {
     var move = event.target.closest("[data-ref-move]");
@@ -536,6 +548,15 @@
     event.preventDefault();
     addReferences(files);
   });
+  // The library picker (below) asks before it adds an asset, and says when its chips change.
+  on("banana:reference-adding", function (event) {
+    if (referencesCounted() >= mostReferences()) {
+      event.preventDefault();
+      referenceError(tooManyReferences());
+      announce(tooManyReferences());
+    }
+  });
+  on("banana:references-changed", function () { syncReferences(); referenceError(""); });
   // A remix replaces the form: its references start anew (a submit keeps the form).
   var formOfReferences = null;
   on("htmx:afterSwap", function (event) {
@@ -868,9 +889,13 @@
 
   function libraryList() { return $("#compose [data-library-chosen]"); }
 
+  function referencesChanged() { document.dispatchEvent(new CustomEvent("banana:references-changed")); }
+
   function addLibraryAsset(button) {
     var list = libraryList();
     if (!list || $("input[value='" + button.dataset.addLibraryAsset + "']", list)) { return; }
+    // The composer counts every reference and refuses one beyond the limit, saying why.
+    if (!document.dispatchEvent(new CustomEvent("banana:reference-adding", { cancelable: true }))) { return; }
     var item = document.createElement("li");
     var input = document.createElement("input");
     input.type = "hidden";
@@ -879,14 +904,19 @@
     var img = document.createElement("img");
     img.src = button.dataset.thumb;
     img.alt = button.dataset.name;
+    img.width = img.height = 72;
+    var row = document.createElement("div");
+    row.className = "row";
     var remove = document.createElement("button");
     remove.type = "button";
-    remove.className = "link";
+    remove.className = "secondary small";
     remove.textContent = "×";
     remove.setAttribute("aria-label", interpolate(gettext("Remove: %(name)s"), { name: button.dataset.name }, true));
     remove.dataset.removeLibraryAsset = "";
-    item.append(input, img, remove);
+    row.append(remove);
+    item.append(input, img, row);
     list.append(item);
+    referencesChanged();
   }
 
   function applyPreset(button) {
@@ -924,6 +954,9 @@
     var remove = event.target.closest("[data-remove-library-asset]");
     if (remove) {
       remove.closest("li").remove();
+      referencesChanged();
+      var opener = $("#compose [data-open-library]");
+      if (opener) { opener.focus(); }
       return;
     }
     var preset = event.target.closest("[data-apply-preset]");
@@ -936,9 +969,6 @@
       $(".button", choice).textContent = event.target.files[0].name;
     }
   });
-  // A submit that went through starts the next job afresh.
-  document.addEventListener("banana:submitted", function () {
-    var list = libraryList();
-    if (list) { list.textContent = ""; }
-  });
+  // A submit keeps the chosen assets, as it keeps every other reference of the composer:
+  // the next job starts from what was counted and sent (each is removable).
 })();
