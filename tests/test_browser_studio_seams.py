@@ -8,8 +8,9 @@ Selectors name attributes and addresses, not words, so one walk serves both lang
 import os
 
 import pytest
+from django.urls import reverse
 
-from generations import library
+from generations import library, presets
 from generations.models import Generation
 
 from .browser import (
@@ -201,6 +202,65 @@ def test_library_assets_count_among_the_references(
         assert made.references.filter(library_asset=mascot).count() == 1
         # A submit keeps the composer's references, the library's among them, all counted.
         assert references_listed(page, language) == 4
+        assert problems == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("width", "language", "scheme"), CASES)
+def test_a_preset_applied_in_the_edit_form(
+    browser, live_server, member, with_webhooks, width, language, scheme
+):
+    logo = library.upload_asset(member, png_bytes("green"), name="Logo", tags="brand")
+    house = presets.save(
+        member,
+        name="House style",
+        template="{prompt}, studio photo",
+        scope="personal",
+        aspect_ratio="16:9",
+        asset_ids=[logo.pk],
+    )
+    mug = make_generation(member, prompt="A yellow mug on a desk", aspect_ratio="1:1")
+    tag = f"edit-preset-{width}-{language}-{scheme}"
+    context, page, problems = watched_context(
+        browser, width=width, language=language, scheme=scheme
+    )
+    try:
+        log_in(page, live_server, member.username)
+        page.goto(live_server.url + reverse("generation_detail", args=[mug.pk]))
+        page.wait_for_load_state("load")
+        page.locator(f'[hx-get="{reverse("generation_edit", args=[mug.pk])}"]').first.click()
+        box = page.locator(f"#edit-prompt-{mug.pk}")
+        box.wait_for()
+        box.fill("make the mug purple")
+        # The preset from the keyboard; the prompt that will be sent shows as in the composer.
+        page.locator(f"#edit-preset-{mug.pk}").select_option(str(house.pk))
+        final = page.locator(f"#edit-final-{mug.pk} q")
+        final.wait_for()
+        page.wait_for_function(
+            "id => document.querySelector(id)?.textContent === 'make the mug purple, studio photo'",
+            arg=f"#edit-final-{mug.pk} q",
+        )
+        assert "Logo" in page.inner_text(f"#edit-final-{mug.pk}")
+        check_page(page, "form", tag)
+        before = Generation.objects.count()
+        start = page.url
+        page.locator(f"#edit-{mug.pk} button[type=submit]").click()
+        page.wait_for_url(lambda url: url != start)
+        assert Generation.objects.count() == before + 1
+        made = newest()
+        assert made.parent == mug
+        assert (made.prompt, made.member_prompt) == (
+            "make the mug purple, studio photo",
+            "make the mug purple",
+        )
+        assert (made.preset, made.preset_name) == (house, "House style")
+        # The image first, then the preset's asset; the image's ratio, not the preset's.
+        assert [r.library_asset for r in made.references.order_by("position")] == [None, logo]
+        assert made.aspect_ratio == "1:1"
+        # The version's page says the words, the preset and the prompt sent.
+        text = page.locator(".detail dl").inner_text()
+        assert "House style" in text and "make the mug purple, studio photo" in text
         assert problems == []
     finally:
         context.close()
