@@ -264,3 +264,106 @@ def test_a_preset_applied_in_the_edit_form(
         assert problems == []
     finally:
         context.close()
+
+
+def card_action(page, generation, href):
+    """A card's menu opened with a click, one of its actions taken from the keyboard (on a
+    phone the open menu may reach under the composer's sheet)."""
+    page.click(f"#card-{generation.pk} .menu summary")
+    action = page.locator(f'#card-{generation.pk} .menu-items [href="{href}"]')
+    action.focus()
+    page.keyboard.press("Enter")
+
+
+def new_job(page, before):
+    """The next job's card in the studio, its image shown; returns its generation."""
+    page.wait_for_function(
+        "n => document.querySelectorAll('#cards .job').length > n", arg=before, timeout=20_000
+    )
+    made = newest()
+    page.locator(f"#card-{made.pk} img.result").wait_for(timeout=30_000)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("width", "language", "scheme"),
+    [(1280, "en", "light"), (390, "ko", "dark"), (1280, "ko", "dark"), (390, "en", "light")],
+)
+def test_the_studio_loop_walked(
+    browser, live_server, member, with_webhooks, width, language, scheme
+):
+    """Generate → edit from the lightbox → apply a preset → pick a library asset → remix →
+    use these settings, watching the console and the requests throughout."""
+    logo = library.upload_asset(member, png_bytes("green"), name="Logo", tags="brand")
+    house = presets.save(
+        member, name="House style", template="{prompt}, studio photo", scope="personal"
+    )
+    tag = f"loop-{width}-{language}-{scheme}"
+    context, page, problems = watched_context(
+        browser, width=width, language=language, scheme=scheme
+    )
+    jobs = lambda: page.locator("#cards .job").count()  # noqa: E731
+    try:
+        log_in(page, live_server, member.username)
+        # Generate.
+        page.fill("#id_prompt", "A yellow mug on a desk")
+        before = jobs()
+        page.click("#compose button[type=submit]")
+        first = new_job(page, before)
+        # Edit it from the lightbox, with the preset.
+        page.click(f"#card-{first.pk} .shot > a")
+        page.locator("#lightbox[open]").wait_for()
+        page.click("#lightbox-edit")
+        page.locator(f"#lightbox-edit-slot #edit-prompt-{first.pk}").fill("make the mug purple")
+        page.locator(f"#lightbox-edit-slot #edit-preset-{first.pk}").select_option(str(house.pk))
+        page.locator(f"#edit-final-{first.pk} q").wait_for()
+        check_page(page, "lightbox-edit", tag)
+        start = page.url
+        page.locator(f"#lightbox-edit-slot #edit-{first.pk} button[type=submit]").click()
+        page.wait_for_url(lambda url: url != start)
+        version = newest()
+        assert version.parent == first and version.preset == house
+        page.locator("figure.full-image img.result").wait_for(timeout=30_000)
+        check_page(page, "version", tag)
+        # Back in the studio: the preset and a library asset in the composer.
+        page.goto(live_server.url + reverse("home"))
+        page.fill("#id_prompt", "a teapot")
+        page.click(f"#compose [data-apply-preset='{house.pk}']")
+        page.locator("#final-prompt q").wait_for()
+        page.click("#compose [data-open-library]")
+        page.click(f"#library-picker [data-add-library-asset='{logo.pk}']")
+        assert references_listed(page, language) == 1
+        check_page(page, "composer", tag)
+        before = jobs()
+        page.click("#compose button[type=submit]")
+        teapot = new_job(page, before)
+        assert (teapot.prompt, teapot.preset) == ("a teapot, studio photo", house)
+        assert teapot.references.get().library_asset == logo
+        # Remix it, in place: its reference comes along, counted once.
+        page.click("#compose [data-library-chosen] [data-remove-library-asset]")
+        card_action(page, teapot, reverse("generation_remix", args=[teapot.pk]))
+        page.locator("#compose [data-inherited=remix]").wait_for()
+        assert references_listed(page, language) == 1
+        # The composer swapped in keeps the style presets (and picks the library still).
+        assert page.locator(f"#compose [data-apply-preset='{house.pk}']").count() == 1
+        assert page.locator("#compose [data-open-library]").count() == 1
+        page.fill("#id_prompt", "a teapot, remixed")
+        before = jobs()
+        page.click("#compose button[type=submit]")
+        remixed = new_job(page, before)
+        assert remixed.references.count() == 1
+        # Use the first image's settings.
+        card_action(page, first, reverse("generation_reuse", args=[first.pk]))
+        page.wait_for_function(
+            "() => document.querySelector('#id_prompt').value === 'A yellow mug on a desk'"
+        )
+        assert references_listed(page, language) == 0
+        assert page.locator(f"#compose [data-apply-preset='{house.pk}']").count() == 1
+        check_page(page, "reuse", tag)
+        before = jobs()
+        page.click("#compose button[type=submit]")
+        again = new_job(page, before)
+        assert again.prompt == first.prompt and again.model == first.model
+        assert problems == []
+    finally:
+        context.close()
