@@ -363,3 +363,63 @@ def test_the_studio_loop_walked(
         assert problems == []
     finally:
         context.close()
+
+
+def count_says(page, said):
+    page.wait_for_function(
+        "said => document.querySelector('#compose [data-ref-count]').textContent.includes(said)",
+        arg=said,
+    )
+
+
+@pytest.mark.parametrize(("width", "language", "scheme"), CASES)
+def test_a_presets_assets_count_among_the_references(
+    browser, live_server, member, with_webhooks, width, language, scheme
+):
+    logo = library.upload_asset(member, png_bytes("green"), name="Logo", tags="brand")
+    mascot = library.upload_asset(member, png_bytes("yellow"), name="Mascot", tags="brand")
+    brand = presets.save(
+        member,
+        name="Brand",
+        template="{prompt}, on brand",
+        scope="personal",
+        asset_ids=[logo.pk, mascot.pk],
+    )
+    context, page, problems = watched_context(
+        browser, width=width, language=language, scheme=scheme
+    )
+    count = page.locator("#compose [data-ref-count]")
+    said = (lambda n: f"{n} of 4") if language == "en" else (lambda n: f"{n}/4")
+    try:
+        log_in(page, live_server, member.username)
+        page.set_input_files(
+            "#id_reference_files",
+            [
+                {"name": f"{c}.png", "mimeType": "image/png", "buffer": png_bytes(c)}
+                for c in ("red", "blue")
+            ],
+        )
+        page.locator("#compose [data-ref-list] img").nth(1).wait_for()
+        assert said(2) in count.inner_text()
+        # The preset brings its two assets: four of four.
+        page.click(f"#compose [data-apply-preset='{brand.pk}']")
+        count_says(page, said(4))
+        # One of them picked as well is counted once.
+        page.click("#compose [data-open-library]")
+        page.click(f"#library-picker [data-add-library-asset='{logo.pk}']")
+        page.locator("#compose [data-library-chosen] li").wait_for()
+        assert said(4) in count.inner_text()
+        # A fifth file is refused at once.
+        page.set_input_files(
+            "#id_reference_files",
+            [{"name": "white.png", "mimeType": "image/png", "buffer": png_bytes("white")}],
+        )
+        page.locator("#compose [data-ref-error]").wait_for()
+        assert page.locator("#compose [data-ref-list] img").count() == 2
+        check_page(page, "preset-full", f"preset-count-{width}-{language}-{scheme}")
+        # No preset: its assets go from the count (the picked one stays).
+        page.click("#compose [data-apply-preset='']")
+        count_says(page, said(3))
+        assert problems == []
+    finally:
+        context.close()

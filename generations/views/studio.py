@@ -41,7 +41,7 @@ def composer_context(request, form):
     return {
         "form": form,
         "recent_prompts": galleries.recent_prompts(request.user),
-        "presets": presets.usable(request.user),
+        "presets": presets.for_composer(request.user),
     }
 
 

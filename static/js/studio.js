@@ -297,8 +297,15 @@
   function inheritedReferences() { return $$("#compose [data-ref-list] [data-inherited]"); }
   // The library picker's chips (components/library_picker.html) count as references too.
   function libraryReferences() { return $$("#compose [data-library-chosen] > li"); }
-  function referencesCounted() { return inheritedReferences().length + references.length + referenceUrls().length + libraryReferences().length; }
-  function maxReferences() { return mostReferences() - inheritedReferences().length - referenceUrls().length - libraryReferences().length; }
+  // And the applied preset's assets (its button's data-assets), those not chosen already.
+  function presetReferences() {
+    var preset = $("#compose [data-apply-preset][aria-pressed=true]");
+    var chosen = $$("#compose [data-library-chosen] input[name=library_asset]").map(function (input) { return input.value; });
+    return ((preset && preset.dataset.assets) || "").split(" ").filter(function (id) { return id && chosen.indexOf(id) < 0; });
+  }
+  function otherReferences() { return inheritedReferences().length + referenceUrls().length + libraryReferences().length + presetReferences().length; }
+  function referencesCounted() { return references.length + otherReferences(); }
+  function maxReferences() { return mostReferences() - otherReferences(); }
   function tooManyReferences() {
     var most = mostReferences();
     return counted(ngettext("At most %(count)s reference in all.", "At most %(count)s references in all.", most), most);
@@ -550,6 +557,9 @@
   });
   // The library picker (below) asks before it adds an asset, and says when its chips change.
   on("banana:reference-adding", function (event) {
+    // One of the applied preset's assets picked as well is still one reference.
+    var asset = event.detail && event.detail.libraryAsset;
+    if (asset && presetReferences().indexOf(asset) >= 0) { return; }
     if (referencesCounted() >= mostReferences()) {
       event.preventDefault();
       referenceError(tooManyReferences());
@@ -557,6 +567,14 @@
     }
   });
   on("banana:references-changed", function () { syncReferences(); referenceError(""); });
+  // A preset applied: its assets are counted; beyond the limit is said at once (the server
+  // refuses the submit too).
+  on("banana:preset", function () {
+    syncReferences();
+    var over = referencesCounted() > mostReferences();
+    referenceError(over ? tooManyReferences() : "");
+    if (over) { announce(tooManyReferences()); }
+  }, true);  // dispatched on the body, not bubbling: heard on its way down
   // A remix replaces the form: its references start anew (a submit keeps the form).
   var formOfReferences = null;
   on("htmx:afterSwap", function (event) {
@@ -895,7 +913,7 @@
     var list = libraryList();
     if (!list || $("input[value='" + button.dataset.addLibraryAsset + "']", list)) { return; }
     // The composer counts every reference and refuses one beyond the limit, saying why.
-    if (!document.dispatchEvent(new CustomEvent("banana:reference-adding", { cancelable: true }))) { return; }
+    if (!document.dispatchEvent(new CustomEvent("banana:reference-adding", { cancelable: true, detail: { libraryAsset: button.dataset.addLibraryAsset } }))) { return; }
     var item = document.createElement("li");
     var input = document.createElement("input");
     input.type = "hidden";
