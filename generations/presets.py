@@ -102,7 +102,7 @@ def apply(user: User, preset: StylePreset, prompt: str) -> Applied:
             % {"max": settings.BANANA_PROMPT_MAX_LENGTH}
         )
     assets = list(
-        LibraryAsset.objects.visible_to(user).filter(presets=preset).order_by("created_at")
+        LibraryAsset.objects.usable_by(user).filter(presets=preset).order_by("created_at")
     )
     return Applied(prompt=final, references=library.as_references(assets))
 

@@ -97,6 +97,15 @@ def test_search_by_name_and_tag_sees_only_what_the_member_may(member, teammate, 
     assert list(library.search(AnonymousUser())) == []
 
 
+def test_staff_see_a_private_asset_but_cannot_put_it_into_an_image(member, auditor, admin_user):
+    """A private asset in a staff member's generation would show it to the whole team."""
+    private = asset_of(member, "blue", name="Secret mascot", visibility="private")
+    for staff in (auditor, admin_user):
+        assert list(library.search(staff, "mascot", to_use=True)) == []
+        with pytest.raises(services.ReferencesRefused):
+            library.find_assets(staff, [private.pk])
+
+
 def test_deleting_an_asset_keeps_the_file_while_a_generation_uses_it(member, committed):
     asset = asset_of(member)
     name = asset.file.name
