@@ -81,6 +81,10 @@ def add_asset(
 ) -> LibraryAsset:
     """A new asset of an image already checked (`check_image`) or already ours."""
     stored = _stored_name(image.content, image.extension)
+    # Another asset of the same bytes may be deleted meanwhile: its deletion looks for
+    # users of the file once it commits, before this row is there to be seen. Once this
+    # row is committed, the file is written again if that removed it.
+    transaction.on_commit(lambda: _stored_name(image.content, image.extension))
     return LibraryAsset.objects.create(
         owner=owner,
         name=name.strip()[:100] or _("Untitled"),

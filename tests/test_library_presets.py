@@ -106,6 +106,20 @@ def test_staff_see_a_private_asset_but_cannot_put_it_into_an_image(member, audit
             library.find_assets(staff, [private.pk])
 
 
+def test_a_new_asset_keeps_its_file_when_another_of_the_same_bytes_is_deleted_meanwhile(
+    member, teammate, committed
+):
+    """The other asset's deletion looks for users of the file when it commits, which may be
+    before the new asset's row is there to see: the new asset writes it again."""
+    first = asset_of(member)
+    with committed():
+        second = asset_of(teammate)
+        assert second.file.name == first.file.name  # stored once
+        default_storage.delete(first.file.name)  # what the other deletion did meanwhile
+
+    assert default_storage.exists(second.file.name)
+
+
 def test_deleting_an_asset_keeps_the_file_while_a_generation_uses_it(member, committed):
     asset = asset_of(member)
     name = asset.file.name
