@@ -4,9 +4,11 @@ The domain modules start work that `tasks.py` runs, and `tasks.py` calls back in
 naming the task here (as Celery's `send_task` does) keeps the imports one-way.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 
@@ -15,6 +17,13 @@ def enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
     once outside one): a task must never find a row that is not there yet."""
     task = import_string(f"generations.tasks.{task_name}")
     transaction.on_commit(lambda: task.enqueue(**kwargs))
+
+
+def enqueue_later(task_name: str, delay: timedelta, **kwargs: Any) -> None:
+    """Enqueue `generations.tasks.<task_name>` to run `delay` from now, once the current
+    transaction commits."""
+    task = import_string(f"generations.tasks.{task_name}")
+    transaction.on_commit(lambda: task.using(run_after=timezone.now() + delay).enqueue(**kwargs))
 
 
 def enqueue(task_name: str, **kwargs: Any) -> None:

@@ -97,9 +97,10 @@ def apply_filters(queryset, filters, user):
         queryset = queryset.filter(created_at__date__lte=filters["date_to"])
     if filters.get("favourites") and user.is_authenticated:
         queryset = queryset.filter(favourites__user=user)
+    queryset = queryset.search(filters.get("q"))
     if filters.get("newest_versions"):
-        queryset = threads.newest_of_each_thread(queryset, user)
-    return queryset.search(filters.get("q"))
+        queryset = threads.newest_of_each_thread(queryset)
+    return queryset
 
 
 def cursor_of(generation):

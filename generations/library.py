@@ -81,6 +81,10 @@ def add_asset(
 ) -> LibraryAsset:
     """A new asset of an image already checked (`check_image`) or already ours."""
     stored = _stored_name(image.content, image.extension)
+    # Another asset of the same bytes may be deleted meanwhile: its deletion looks for
+    # users of the file once it commits, before this row is there to be seen. Once this
+    # row is committed, the file is written again if that removed it.
+    transaction.on_commit(lambda: _stored_name(image.content, image.extension))
     return LibraryAsset.objects.create(
         owner=owner,
         name=name.strip()[:100] or _("Untitled"),
@@ -125,12 +129,9 @@ def _from_stored(file_name: str, owner: User, **fields: str) -> LibraryAsset:
 
 
 def _savable(user: User):
-    """The generations whose images a member may keep in the library: their own and the
-    team's. Not a private image of someone else's, though staff may see it: an asset is
-    shared with the team by default, and would show it to everyone."""
-    return Generation.objects.visible_to(user).filter(
-        Q(owner=user) | Q(visibility=Generation.Visibility.TEAM)
-    )
+    """The generations whose images a member may keep in the library (an asset may be
+    shared with the team)."""
+    return Generation.objects.reusable_by(user)
 
 
 def save_result(user: User, generation_id, position: int, **fields: str) -> LibraryAsset:
@@ -167,10 +168,14 @@ def save_reference(user: User, generation_id, position: int, **fields: str) -> L
     return _from_stored(reference.file.name or "", user, **fields)
 
 
-def search(user: User, text: str = "") -> LibraryAssetQuerySet:
-    """The assets the member may use, matching every word of `text` in the name or as the
-    start of a tag; `#tag` matches that tag exactly."""
-    assets = LibraryAsset.objects.visible_to(user).select_related("owner")
+def search(user: User, text: str = "", *, to_use: bool = False) -> LibraryAssetQuerySet:
+    """The assets the member may see (`to_use`: may put into an image or a preset, where
+    others would see them), matching every word of `text` in the name or as the start of a
+    tag; `#tag` matches that tag exactly."""
+    objects = LibraryAsset.objects
+    assets = (objects.usable_by(user) if to_use else objects.visible_to(user)).select_related(
+        "owner"
+    )
     for word in text.lower().split()[:10]:
         if word.startswith("#") and word.strip("#"):
             assets = assets.filter(tags__contains=f" {word.strip('#')} ")
@@ -201,7 +206,7 @@ def delete_asset(asset: LibraryAsset) -> None:
 def find_assets(user: User, wanted: Iterable[str | int]) -> list[LibraryAsset]:
     """Assets named by id or by name (the newest of that name the member may use), in the
     order asked. Raises ReferencesRefused for one the member may not use or that is gone."""
-    visible = LibraryAsset.objects.visible_to(user)
+    visible = LibraryAsset.objects.usable_by(user)
     found: list[LibraryAsset] = []
     for item in wanted:
         text = str(item).strip()

@@ -103,7 +103,7 @@ class PresetForm(forms.ModelForm):
             empty_value=None,
             choices=_choices(catalogue.IMAGE_COUNTS),
         )
-        self.fields["assets"].queryset = LibraryAsset.objects.visible_to(user)
+        self.fields["assets"].queryset = LibraryAsset.objects.usable_by(user)
         if self.instance.pk:
             self.initial["assets"] = list(self.instance.assets.values_list("pk", flat=True))
         if not presets.may_make_team_presets(user):

@@ -57,7 +57,7 @@ def for_composer(user: User) -> StylePresetQuerySet:
     return usable(user).prefetch_related(
         Prefetch(
             "assets",
-            queryset=LibraryAsset.objects.visible_to(user).only("pk").order_by("created_at"),
+            queryset=LibraryAsset.objects.usable_by(user).only("pk").order_by("created_at"),
             to_attr="visible_assets",
         )
     )
@@ -115,7 +115,7 @@ def apply(user: User, preset: StylePreset, prompt: str) -> Applied:
             % {"max": settings.BANANA_PROMPT_MAX_LENGTH}
         )
     assets = list(
-        LibraryAsset.objects.visible_to(user).filter(presets=preset).order_by("created_at")
+        LibraryAsset.objects.usable_by(user).filter(presets=preset).order_by("created_at")
     )
     return Applied(prompt=final, references=library.as_references(assets))
 

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_noop
 from generations import catalogue, credits, upstream
 from generations.accounts import members
 from generations.api import callbacks, keys
-from generations.background import enqueue_after_commit, release_connection
+from generations.background import enqueue_after_commit, enqueue_later, release_connection
 from generations.fetch import FetchError, FetchPolicy, fetch
 from generations.images import ImageRejected, ProcessedImage, process_image
 from generations.models import (
@@ -224,7 +224,10 @@ def _claim_library_assets(references: Sequence[ReferenceInput]) -> None:
     if not used:
         return
     present = set(
-        LibraryAsset.objects.select_for_update().filter(pk__in=used).values_list("pk", flat=True)
+        LibraryAsset.objects.select_for_update()
+        .filter(pk__in=used)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     if present != used:
         raise LibraryAssetGone(_("A library image was removed meanwhile. Pick it again."))
@@ -301,9 +304,10 @@ def references_for_submit(
     remix_drop: Iterable[int] = (),
 ) -> list[ReferenceInput]:
     """The references of a new generation: those a remix (less the positions in
-    `remix_drop`) or "use as reference" inherits (only from generations this user may see),
-    then the member's own. Raises ReferencesRefused when they cannot be used."""
-    visible = Generation.objects.visible_to(user)
+    `remix_drop`) or "use as reference" inherits (only from generations this user may
+    reuse: their own and the team's), then the member's own. Raises ReferencesRefused when
+    they cannot be used."""
+    visible = Generation.objects.reusable_by(user)
     inherited: list[ReferenceInput] = []
     if remix_of:
         original = visible.filter(pk=remix_of).first()
@@ -722,7 +726,7 @@ def refresh_on_webhook(
             prefetched = {url: downloads.submit(_fetched, url, policy) for url in announced_images}
             refresh_claimed(generation_id, store_later=False)
             if store_results(generation_id, prefetched):
-                enqueue_after_commit("store_results", generation_id=str(generation_id))
+                enqueue_later("store_results", STORE_RETRY_DELAY, generation_id=str(generation_id))
         return None
     if announced_final:
         in_flight = Generation.objects.in_flight().filter(
@@ -864,6 +868,10 @@ def reference_url_policy() -> FetchPolicy:
     """What a member's reference URL must pass before the upstream is told to fetch it:
     our download rules, but any host (the allowlist names the upstream's own hosts)."""
     return replace(fetch_policy(), allowed_hosts=frozenset())
+
+
+# How long a result whose download failed for now waits before the next try.
+STORE_RETRY_DELAY = timedelta(seconds=20)
 
 
 def _fetched(url: str, policy: FetchPolicy) -> ProcessedImage:

@@ -6,7 +6,6 @@ own, so what a member waits for never queues behind a member's slow receiver or 
 upkeep.
 """
 
-from datetime import timedelta
 from typing import Any
 
 from django.tasks import task
@@ -16,8 +15,6 @@ from generations import housekeeping as housekeeping_service
 from generations import retention, services
 from generations.accounts import passwords
 from generations.api import callbacks
-
-STORE_RETRY_DELAY = timedelta(seconds=20)
 
 
 @task
@@ -49,7 +46,7 @@ def refresh_after_webhook(*, generation_id, deferred=False, final=False, images=
 @task
 def store_results(*, generation_id):
     if services.store_results(generation_id):
-        store_results.using(run_after=timezone.now() + STORE_RETRY_DELAY).enqueue(
+        store_results.using(run_after=timezone.now() + services.STORE_RETRY_DELAY).enqueue(
             generation_id=generation_id
         )
 

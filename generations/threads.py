@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from generations import services
@@ -55,12 +55,9 @@ def editable_image(
     stored = ResultImage.objects.filter(
         generation=OuterRef("pk"), position=position, state=ResultImage.State.STORED
     ).exclude(file="")
-    # Another member's image only when the team may see it: a private one (which staff
-    # see) never becomes a copy in someone else's generation.
-    mine_or_team = Q(owner_id=user.pk) | Q(visibility=Generation.Visibility.TEAM)
     generation = (
-        Generation.objects.visible_to(user)
-        .filter(mine_or_team, pk=generation_id, status=Generation.Status.SUCCESS)
+        Generation.objects.reusable_by(user)
+        .filter(pk=generation_id, status=Generation.Status.SUCCESS)
         .filter(Exists(stored))
         .first()
     )
@@ -247,11 +244,9 @@ def label_cards(user: User | AnonymousUser, generations: Sequence[Generation]) -
             generation.thread_size = size
 
 
-def newest_of_each_thread(queryset, user: User | AnonymousUser):
-    """A gallery with each thread collapsed to its newest version this viewer may see."""
-    newer = Generation.objects.visible_to(user).filter(
-        thread_id=OuterRef("thread_id"), created_at__gt=OuterRef("created_at")
-    )
-    return queryset.exclude(
-        thread_id__isnull=False, pk__in=queryset.filter(Exists(newer)).values("pk")
-    )
+def newest_of_each_thread(queryset):
+    """A gallery with each thread collapsed to its newest version among the gallery's own
+    rows (a newer version it does not show, such as a teammate's edit in one's history or
+    an edit still running in the team gallery, hides nothing)."""
+    newer = queryset.filter(thread_id=OuterRef("thread_id"), created_at__gt=OuterRef("created_at"))
+    return queryset.exclude(Exists(newer))

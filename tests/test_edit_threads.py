@@ -170,6 +170,21 @@ def test_cards_say_which_version_they_are_and_a_thread_collapses_to_its_newest(m
     assert f'id="item-{v2.pk}"' in collapsed and f'id="item-{alone.pk}"' in collapsed
 
 
+def test_a_teammates_edit_does_not_hide_my_thread_from_my_collapsed_history(
+    member_client, teammate_client
+):
+    """The newest version is the newest the page itself lists: my history does not list a
+    teammate's edit of my image, so my own newest version stays."""
+    v1 = generate(member_client, "A kite")
+    theirs = edit(teammate_client, v1, "make it red")
+
+    mine = member_client.get(reverse("history"), {"newest_versions": "on"}).text
+    gallery = member_client.get(reverse("gallery"), {"newest_versions": "on"}).text
+
+    assert f'id="item-{v1.pk}"' in mine
+    assert f'id="item-{v1.pk}"' not in gallery and f'id="item-{theirs.pk}"' in gallery
+
+
 def test_a_teammate_edits_a_team_image_and_never_sees_private_versions(
     member_client, member, teammate_client, teammate
 ):

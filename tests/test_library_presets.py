@@ -97,6 +97,29 @@ def test_search_by_name_and_tag_sees_only_what_the_member_may(member, teammate, 
     assert list(library.search(AnonymousUser())) == []
 
 
+def test_staff_see_a_private_asset_but_cannot_put_it_into_an_image(member, auditor, admin_user):
+    """A private asset in a staff member's generation would show it to the whole team."""
+    private = asset_of(member, "blue", name="Secret mascot", visibility="private")
+    for staff in (auditor, admin_user):
+        assert list(library.search(staff, "mascot", to_use=True)) == []
+        with pytest.raises(services.ReferencesRefused):
+            library.find_assets(staff, [private.pk])
+
+
+def test_a_new_asset_keeps_its_file_when_another_of_the_same_bytes_is_deleted_meanwhile(
+    member, teammate, committed
+):
+    """The other asset's deletion looks for users of the file when it commits, which may be
+    before the new asset's row is there to see: the new asset writes it again."""
+    first = asset_of(member)
+    with committed():
+        second = asset_of(teammate)
+        assert second.file.name == first.file.name  # stored once
+        default_storage.delete(first.file.name)  # what the other deletion did meanwhile
+
+    assert default_storage.exists(second.file.name)
+
+
 def test_deleting_an_asset_keeps_the_file_while_a_generation_uses_it(member, committed):
     asset = asset_of(member)
     name = asset.file.name

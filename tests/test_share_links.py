@@ -515,3 +515,19 @@ def test_the_display_variant_is_checked_against_the_link_like_the_original(clien
     link.revoked_at = timezone.now()
     link.save()
     assert status(shared) == 404
+
+
+@pytest.mark.parametrize("show_prompts", [False, True])
+def test_a_download_names_its_file_after_the_prompt_only_where_the_link_shows_it(
+    client, member, show_prompts
+):
+    g = make_generation(member, prompt="Secret launch of the Q3 banana")
+    link = create_share_link(member, generation=g, show_prompts=show_prompts)
+    link.allow_download = True
+    link.save()
+
+    url = reverse("share_image", args=[link.token, g.pk, 0]) + "?download=1"
+    disposition = client.get(url)["Content-Disposition"]
+
+    assert disposition.startswith("attachment")
+    assert ("secret-launch" in disposition) is show_prompts

@@ -135,3 +135,14 @@ def test_every_hook_class_is_still_used_and_still_unstyled():
     styled = stylesheet_classes(STYLESHEET.read_text(encoding="utf-8"))
     assert set(HOOKS) <= set(used), "a hook no template writes any more: drop it from HOOKS"
     assert not set(HOOKS) & styled, "a hook that has a rule now: drop it from HOOKS"
+
+
+def test_no_line_of_the_stylesheet_is_longer_than_a_hundred_characters():
+    """A rule too long for one line gets one declaration per line: a review reads it, and a
+    merge of two changes to the same rule shows which declaration each changed."""
+    long_lines = [
+        number
+        for number, line in enumerate(STYLESHEET.read_text().splitlines(), start=1)
+        if len(line) > 100
+    ]
+    assert long_lines == []

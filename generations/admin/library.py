@@ -41,7 +41,9 @@ class StylePresetAdmin(admin.ModelAdmin):
     list_filter = ["scope"]
     search_fields = ["name", "template"]
     autocomplete_fields = ["assets"]
-    readonly_fields = ["owner"]
+    # The defaults are checked against the catalogue on the presets page (library_forms.py);
+    # here they are only read, so no default the composer or the APIs refuse can be saved.
+    readonly_fields = ["owner", "model", "aspect_ratio", "image_size", "count"]
 
     def has_add_permission(self, request):
         # Made on the presets page, where the owner is the member who makes it.

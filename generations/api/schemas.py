@@ -20,7 +20,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from django.conf import settings
 from pydantic import (
@@ -458,8 +458,27 @@ def _binary_files(schema: JsonDict) -> None:
     )
 
 
+def _form_fields_are_never_null(schema: JsonDict) -> None:
+    """A multipart form has no null: an option is sent as text or left out. The document
+    says so (no `null` branch or value), and a field sent as "null" is refused like any
+    other text its type does not take."""
+    properties = cast(dict[str, dict[str, Any]], schema["properties"])
+    for name, prop in list(properties.items()):
+        if isinstance(prop.get("enum"), list):
+            prop["enum"] = [value for value in prop["enum"] if value is not None]
+        if prop.get("default", "") is None:
+            del prop["default"]
+        branches = prop.pop("anyOf", None)
+        if branches is None:
+            continue
+        kept = [branch for branch in branches if branch.get("type") != "null"]
+        properties[name] = {**kept[0], **prop} if len(kept) == 1 else {**prop, "anyOf": kept}
+
+
 class OpenAIImageEditRequest(OpenAIImageOptions):
     """Multipart: every field arrives as text; `from_form` reads it as the document means."""
+
+    model_config = ConfigDict(json_schema_extra=_form_fields_are_never_null)
 
     image: Annotated[
         list[Any],
@@ -563,15 +582,12 @@ def _form_types(model: type[BaseModel]) -> dict[str, set[str]]:
 
 def from_form(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
     """Form fields as the JSON values the document means: an integer's or a boolean's text
-    as that value ("2", "false"); an option left empty, or "null" (what a browser's
-    FormData makes of a null), as not sent. Anything else stays text, for the schema to
-    judge (a field sent twice is a list, which no option is)."""
+    as that value ("2", "false"). Anything else stays text, for the schema to judge (a
+    field sent twice is a list, which no option is; an empty one is the empty string)."""
     types = _form_types(model)
     values: dict[str, Any] = {}
     for name, value in fields.items():
         kinds = types.get(name, set())
-        if "null" in kinds and value in ("", "null"):
-            continue
         if isinstance(value, str) and "integer" in kinds and re.fullmatch(r"-?[0-9]{1,9}", value):
             value = int(value)
         elif isinstance(value, str) and "boolean" in kinds and value in ("true", "false"):

@@ -55,6 +55,14 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
             return self.alive()
         return self.alive().filter(Q(owner=user) | Q(visibility=Generation.Visibility.TEAM))
 
+    def reusable_by(self, user: User | AnonymousUser) -> GenerationQuerySet:
+        """What a member may take into a new image of theirs (edit, remix, use as reference,
+        keep in the library): their own and the team's. Never another's private image,
+        though staff see it: the copy would show it to whoever sees the new one."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.alive().filter(Q(owner=user) | Q(visibility=Generation.Visibility.TEAM))
+
     def search(self, text):
         """Prompts matching the words, through an index on both databases: PostgreSQL's
         full-text search on a stored tsvector (kept by a trigger, GIN-indexed), SQLite's

@@ -29,6 +29,13 @@ class LibraryAssetQuerySet(models.QuerySet["LibraryAsset"]):
             return self.all()
         return self.filter(Q(owner=user) | Q(visibility=Visibility.TEAM))
 
+    def usable_by(self, user) -> LibraryAssetQuerySet:
+        """Own assets and the team's, for staff too: what one may put into a generation or a
+        preset, which others may then see (staff only look at members' private ones)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(owner=user) | Q(visibility=Visibility.TEAM))
+
 
 class LibraryAsset(models.Model):
     owner = models.ForeignKey(

@@ -4,6 +4,7 @@ presets page and the composer's final-prompt preview."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -22,10 +23,10 @@ from generations.views.common import safe_next_url
 PICKER_LIMIT = 48
 
 
-def _search(request):
+def _search(request, *, to_use=False):
     form = LibrarySearchForm(request.GET or None)
     text = form.cleaned_data["q"] if form.is_valid() else ""
-    return form, library.search(request.user, text)
+    return form, library.search(request.user, text, to_use=to_use)
 
 
 @require_http_methods(["GET", "POST"])
@@ -94,7 +95,7 @@ def library_save(request):
 @require_GET
 def library_picker(request):
     """The composer's library picker: the assets the member may use, searched."""
-    _form, assets = _search(request)
+    _form, assets = _search(request, to_use=True)
     return render(
         request, "components/library_picker.html#items", {"assets": assets[:PICKER_LIMIT]}
     )
@@ -113,7 +114,9 @@ def presets_page(request):
             return redirect("presets")
     context = {
         "form": form,
-        "presets": presets.usable(request.user).prefetch_related("assets"),
+        "presets": presets.usable(request.user).prefetch_related(
+            Prefetch("assets", queryset=LibraryAsset.objects.usable_by(request.user))
+        ),
         "may_make_team_presets": presets.may_make_team_presets(request.user),
         "user_id": request.user.pk,
     }
@@ -185,7 +188,7 @@ def preset_preview(request):
         if preset is not None:
             final = presets.expand(preset.template, prompt)
             assets = list(
-                LibraryAsset.objects.visible_to(request.user)
+                LibraryAsset.objects.usable_by(request.user)
                 .filter(presets=preset)
                 .values_list("name", flat=True)
             )

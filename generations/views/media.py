@@ -32,8 +32,10 @@ from generations.views.common import get_collection_for, get_generation_for
 CHECKED = "private, max-age=3600"
 
 
-def download_name(generation, position, extension):
-    stem = slugify(generation.prompt[:60]) or "image"
+def download_name(generation, position, extension, *, with_prompt=True):
+    """The file name a download is saved under: its prompt's first words, unless the prompt
+    is not to be shown (a share link that hides it)."""
+    stem = (slugify(generation.prompt[:60]) if with_prompt else "") or "image"
     return f"banana-{stem}-{str(generation.pk)[:8]}-{position + 1}.{extension}"
 
 

@@ -137,7 +137,12 @@ def share_image(request, token, generation_id, position, variant="original"):
         content_type,
         cache_control="private, no-cache",
         presigned_ttl=SHARE_PRESIGNED_TTL,
-        filename=download_name(result.generation, position, name.rsplit(".", 1)[-1])
+        filename=download_name(
+            result.generation,
+            position,
+            name.rsplit(".", 1)[-1],
+            with_prompt=link.show_prompts,
+        )
         if download
         else "",
         attachment=download,
