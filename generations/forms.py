@@ -13,12 +13,12 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from generations import catalogue, sharing, upstream
+from generations import catalogue, presets, sharing, upstream
 from generations.accounts import members
 from generations.credits import lowest_prices, price_of_job
 from generations.fetch import FetchError, check_url
 from generations.images import ImageRejected, validate_upload
-from generations.models import Collection, Generation, ReferenceImage
+from generations.models import Collection, Generation, ReferenceImage, StylePreset
 from generations.rendering.forms import KeptSelect
 from generations.services import ReferenceInput, reference_url_policy
 from generations.templatetags.credit_tags import credits_label
@@ -364,14 +364,26 @@ class EditForm(GenerationForm):
     first, the member may add references of their own; the rest is the image's."""
 
     position = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # A style preset wraps the follow-up prompt as in the composer (generations/presets.py);
+    # the version keeps the image's model, ratio and size, not the preset's defaults.
+    preset = forms.ModelChoiceField(
+        label=_("Style preset"),
+        required=False,
+        queryset=StylePreset.objects.none(),
+        empty_label=_("None"),
+    )
 
-    KEPT = ("prompt", "reference_files", "reference_urls", "position")
+    KEPT = ("prompt", "reference_files", "reference_urls", "position", "preset")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in list(self.fields):
             if name not in self.KEPT:
                 del self.fields[name]
+        if self.user is not None and self.user.is_authenticated:
+            self.fields["preset"].queryset = presets.usable(self.user).order_by("name", "pk")
+        else:
+            del self.fields["preset"]
         self.fields["prompt"].label = _("What should change?")
         self.fields["prompt"].widget.attrs.update(rows=2, placeholder=_("e.g. make the sky purple"))
         self.fields["reference_files"].help_text = gettext(

@@ -33,6 +33,15 @@ class EditRefused(Exception):
     """The image cannot be edited by this member; str() is for the member."""
 
 
+def may_edit(user: User | AnonymousUser, generation: Generation) -> bool:
+    """Whether a viewer who sees `generation` may make its next version: their own or a
+    team-visible one, finished (the rule `editable_image` applies, without a query; it
+    also needs the image stored). Cards and the lightbox offer Edit by it."""
+    if not user.is_authenticated or generation.status != Generation.Status.SUCCESS:
+        return False
+    return generation.owner_id == user.pk or generation.visibility == Generation.Visibility.TEAM
+
+
 def editable_image(
     user: User | AnonymousUser, generation_id: services.GenerationId, position: int = 0
 ) -> Generation:

@@ -1,15 +1,15 @@
 """In Chromium, the daily loop twenty times in a row with different choices: generate, vary
-from a card's menu, remix a job that had references, add and remove references, use an image
-as a reference, another model, size, ratio and count each round. After every step the price
-shown is the hold taken (read from the ledger) and every reference counted is visible and
-removable (issue 19, "Done when")."""
+from a card's menu, remix a job that had references, add and remove references (files and a
+team library asset), use an image as a reference, another model, size, ratio and count each
+round. After every step the price shown is the hold taken (read from the ledger) and every
+reference counted — the library's too — is visible and removable (issue 19, "Done when")."""
 
 from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
 
-from generations import catalogue, credits
+from generations import catalogue, credits, library
 from generations.credits import format_credits
 from generations.models import CreditLedgerEntry, Generation
 from generations.templatetags.credit_tags import credits_label
@@ -44,15 +44,20 @@ def wait_for_jobs(page, n):
         raise AssertionError(f"no new card; the page says {said!r}") from None
 
 
+# Every reference the submit takes: the composer's own list and the library picker's chips.
+LISTED = "#compose [data-ref-list] li, #compose [data-library-chosen] li"
+
+
 def references_shown(page):
     """The count the composer shows, after checking that it is the number of references
     listed and that each listed one has its own remove button."""
     page.wait_for_function(
-        "() => { const items = document.querySelectorAll('#compose [data-ref-list] li');"
+        "listed => { const items = document.querySelectorAll(listed);"
         " const text = document.querySelector('#compose [data-ref-count]').textContent;"
-        " return text.startsWith(items.length + ' of 4'); }"
+        " return text.startsWith(items.length + ' of 4'); }",
+        arg=LISTED,
     )
-    items = page.locator("#compose [data-ref-list] li")
+    items = page.locator(LISTED)
     for i in range(items.count()):
         item = items.nth(i)
         assert item.is_visible()
@@ -61,8 +66,8 @@ def references_shown(page):
 
 
 def remove_every_reference(page):
-    while page.locator("#compose [data-ref-list] li").count():
-        page.locator("#compose [data-ref-list] li button[aria-label^='Remove']").first.click()
+    while page.locator(LISTED).count():
+        page.locator(LISTED).first.locator("button[aria-label^='Remove']").click()
     assert references_shown(page) == 0
 
 
@@ -78,6 +83,7 @@ def test_twenty_rounds_of_the_daily_loop(browser, live_server, member, emulator,
     seed = make_generation(member, prompt="A seed image with two references")
     add_reference(seed, 0)
     add_reference(seed, 1)
+    logo = library.upload_asset(member, png_bytes("green"), name="Logo", tags="brand")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -125,7 +131,11 @@ def test_twenty_rounds_of_the_daily_loop(browser, live_server, member, emulator,
                 )
                 page.locator("#compose [data-ref-list] img").nth(1).wait_for()
                 page.click(f"#compose button[aria-label='Remove: red-{i}.png']")
-                expected_refs = 1
+                # And an asset from the team library: counted, shown and removable alike.
+                page.click("#compose [data-open-library]")
+                page.click(f"#library-picker [data-add-library-asset='{logo.pk}']")
+                page.locator("#compose [data-library-chosen] li").wait_for()
+                expected_refs = 2
             elif step == 4:
                 # Vary the newest job from its card's menu: its own settings, its own price.
                 original = Generation.objects.filter(owner=member).order_by("-created_at")[0]

@@ -10,8 +10,8 @@ translates all eight labels on every call). A page of cards asks for the same li
 dates and short prompts on every load, so each answer is kept per process for its
 arguments and the render's `reading` (what they depend on besides: language, time zone,
 script prefix, URL configuration), taken once per card. Ours: `credits_label` and
-`model_label` (as pages use them), `made_with_key`, `thumbnail_url` and
-`original_removed`.
+`model_label` (as pages use them), `made_with_key`, `thumbnail_url`,
+`original_removed` and `may_edit` (generations/threads.py: whether the lightbox offers Edit).
 """
 
 import datetime
@@ -29,6 +29,7 @@ from django.utils.translation import get_language, gettext, ngettext, npgettext,
 
 from generations import storage
 from generations.templatetags.credit_tags import credits_label, model_label
+from generations.threads import may_edit
 
 type Reading = tuple[str | None, datetime.tzinfo, str, Any]
 
@@ -54,6 +55,7 @@ def environment(**options: Any) -> jinja2.Environment:
     env.globals.update(
         {
             "gettext": gettext,
+            "may_edit": may_edit,
             "original_removed": original_removed,
             "thumbnail_url": thumbnail_url,
             "url": url,

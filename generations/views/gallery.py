@@ -97,6 +97,7 @@ def menu(request, generation_id):
         "next_url": current or generation_url(generation),
         "my_collections": collection_service.to_pick_from(request.user),
         "can_manage": generation.is_manageable_by(request.user),
+        "can_edit": threads.may_edit(request.user, generation),
         "can_share": generation.is_success and sharing.may_share(request.user, generation),
         # Ids of its own: several cards' menus may be open on one page.
         "share_form": ShareForm(

@@ -35,13 +35,21 @@ def recent_jobs(user):
     return jobs_of(galleries.card_page(user, "history", size=RECENT_LIMIT)[0])
 
 
-def render_studio(request, form, status=200):
-    context = {
+def composer_context(request, form):
+    """What the composer needs, on the studio's page and swapped in place (remix, "use
+    these settings"): its form, recent prompts and the member's style presets."""
+    return {
         "form": form,
         "recent_prompts": galleries.recent_prompts(request.user),
+        "presets": presets.for_composer(request.user),
+    }
+
+
+def render_studio(request, form, status=200):
+    context = {
+        **composer_context(request, form),
         "jobs": recent_jobs(request.user),
         "in_flight": galleries.count_in_flight(request.user),
-        "presets": presets.usable(request.user),
     }
     return render(request, "generations/home.html", context, status=status)
 
@@ -279,8 +287,8 @@ def reuse(request, generation_id):
 
 
 def _compose_in_place(request, form):
-    context = {"form": form, "recent_prompts": galleries.recent_prompts(request.user)}
-    return render(request, "generations/home.html#compose", context)
+    # The same composer as the page's: a remix keeps the style presets at hand.
+    return render(request, "generations/home.html#compose", composer_context(request, form))
 
 
 @require_GET

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from generations import credits, services, threads
+from generations import credits, presets, services, threads
 from generations.accounts import members
 from generations.forms import EditForm
 from generations.views.common import generation_url, get_generation_for
@@ -35,21 +35,34 @@ def edit(request, generation_id):
     position = _position(request)
     generation = _editable(request, generation_id, position)
     if request.method == "GET":
-        return _form_response(request, generation, EditForm(initial={"position": position}))
+        form = EditForm(initial={"position": position}, user=request.user)
+        return _form_response(request, generation, form)
     form = EditForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         return _form_response(request, generation, form, status=400)
+    preset = form.cleaned_data.get("preset")
     try:
+        # The chosen style preset wraps the words and adds its assets, as a composer submit.
+        chosen = presets.for_submit(
+            request.user, form.cleaned_data["prompt"], preset=preset.pk if preset else None
+        )
         made = threads.create_edit(
             request.user,
             generation,
-            prompt=form.cleaned_data["prompt"],
-            references=form.references(),
+            prompt=chosen.prompt,
+            references=chosen.references + form.references(),
             position=form.cleaned_data["position"],
+            preset=chosen.preset,
+            member_prompt=chosen.member_prompt,
         )
     except threads.EditRefused:
         raise Http404 from None
-    except (services.ReferencesRefused, credits.CreditError, members.ModelNotAllowed) as exc:
+    except (
+        services.ReferencesRefused,
+        presets.PresetRefused,
+        credits.CreditError,
+        members.ModelNotAllowed,
+    ) as exc:
         form.add_error(None, str(exc))
         return _form_response(request, generation, form, status=400)
     target = generation_url(made[0])

@@ -295,8 +295,21 @@
     return urls ? urls.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean) : [];
   }
   function inheritedReferences() { return $$("#compose [data-ref-list] [data-inherited]"); }
-  function referencesCounted() { return inheritedReferences().length + references.length + referenceUrls().length; }
-  function maxReferences() { return mostReferences() - inheritedReferences().length - referenceUrls().length; }
+  // The library picker's chips (components/library_picker.html) count as references too.
+  function libraryReferences() { return $$("#compose [data-library-chosen] > li"); }
+  // And the applied preset's assets (its button's data-assets), those not chosen already.
+  function presetReferences() {
+    var preset = $("#compose [data-apply-preset][aria-pressed=true]");
+    var chosen = $$("#compose [data-library-chosen] input[name=library_asset]").map(function (input) { return input.value; });
+    return ((preset && preset.dataset.assets) || "").split(" ").filter(function (id) { return id && chosen.indexOf(id) < 0; });
+  }
+  function otherReferences() { return inheritedReferences().length + referenceUrls().length + libraryReferences().length + presetReferences().length; }
+  function referencesCounted() { return references.length + otherReferences(); }
+  function maxReferences() { return mostReferences() - otherReferences(); }
+  function tooManyReferences() {
+    var most = mostReferences();
+    return counted(ngettext("At most %(count)s reference in all.", "At most %(count)s references in all.", most), most);
+  }
   function referenceError(text) {
     var slot = $("#compose [data-ref-error]");
     if (!slot) { return; }
@@ -413,8 +426,7 @@
           return;
         }
         if (references.length >= maxReferences()) {
-          var most = mostReferences();
-          messages.push(counted(ngettext("At most %(count)s reference in all.", "At most %(count)s references in all.", most), most));
+          messages.push(tooManyReferences());
           return;
         }
         references.push(file);
@@ -451,7 +463,14 @@
     }
   });
   on("input", function (event) {
-    if (event.target.id === "id_reference_urls") { syncReferences(); describeChoices(); }
+    if (event.target.id === "id_reference_urls") {
+      syncReferences();
+      describeChoices();
+      // A URL beyond the limit: said at once (the server refuses it too).
+      var over = referencesCounted() > mostReferences();
+      referenceError(over ? tooManyReferences() : "");
+      if (over) { announce(tooManyReferences()); }
+    }
   });
   on("click", function (event) {
     var move = event.target.closest("[data-ref-move]");
@@ -536,6 +555,26 @@
     event.preventDefault();
     addReferences(files);
   });
+  // The library picker (below) asks before it adds an asset, and says when its chips change.
+  on("banana:reference-adding", function (event) {
+    // One of the applied preset's assets picked as well is still one reference.
+    var asset = event.detail && event.detail.libraryAsset;
+    if (asset && presetReferences().indexOf(asset) >= 0) { return; }
+    if (referencesCounted() >= mostReferences()) {
+      event.preventDefault();
+      referenceError(tooManyReferences());
+      announce(tooManyReferences());
+    }
+  });
+  on("banana:references-changed", function () { syncReferences(); referenceError(""); });
+  // A preset applied: its assets are counted; beyond the limit is said at once (the server
+  // refuses the submit too).
+  on("banana:preset", function () {
+    syncReferences();
+    var over = referencesCounted() > mostReferences();
+    referenceError(over ? tooManyReferences() : "");
+    if (over) { announce(tooManyReferences()); }
+  }, true);  // dispatched on the body, not bubbling: heard on its way down
   // A remix replaces the form: its references start anew (a submit keeps the form).
   var formOfReferences = null;
   on("htmx:afterSwap", function (event) {
@@ -647,7 +686,33 @@
     set("#lightbox-delete", "formaction", shot.dataset.delete);
     var favourite = $("#lightbox-favourite");
     if (favourite) { favourite.toggleAttribute("data-favoured", shot.hasAttribute("data-favoured")); }
+    showShotEdit(shot);
   }
+  // Edit in the lightbox (issue 20): the follow-up prompt's form of the image shown, loaded
+  // below the actions (components/edit_form.html); a submit opens the new version's page.
+  function showShotEdit(shot) {
+    var edit = $("#lightbox-edit"), slot = $("#lightbox-edit-slot");
+    if (!edit || !slot) { return; }
+    edit.hidden = !shot.dataset.edit;
+    edit.dataset.url = shot.dataset.edit || "";
+    edit.setAttribute("aria-expanded", "false");
+    slot.textContent = "";
+  }
+  on("click", function (event) {
+    var edit = event.target.closest && event.target.closest("#lightbox-edit");
+    if (!edit || !edit.dataset.url) { return; }
+    var slot = $("#lightbox-edit-slot");
+    if (edit.getAttribute("aria-expanded") === "true") {
+      slot.textContent = "";
+      edit.setAttribute("aria-expanded", "false");
+      return;
+    }
+    htmx.ajax("GET", edit.dataset.url, { target: slot, swap: "innerHTML" }).then(function () {
+      edit.setAttribute("aria-expanded", "true");
+      var box = $("textarea", slot);
+      if (box) { box.focus(); }
+    });
+  });
   // A swipe sideways on a phone moves to the next or previous image.
   var swipeFrom = null;
   on("touchstart", function (event) {
@@ -664,6 +729,8 @@
   on("keydown", function (event) {
     var box = $("#lightbox");
     if (!box || !box.open) { return; }
+    // Arrows in the edit form's prompt move its caret, not to another image.
+    if (event.target.closest && event.target.closest("textarea, input, select")) { return; }
     if (event.key === "ArrowRight") { event.preventDefault(); showShot(shown + 1); }
     if (event.key === "ArrowLeft") { event.preventDefault(); showShot(shown - 1); }
   });
@@ -707,6 +774,8 @@
   on("keydown", function (event) {
     var box = $("#share-lightbox");
     if (!box || !box.open) { return; }
+    // Arrows in the edit form's prompt move its caret, not to another image.
+    if (event.target.closest && event.target.closest("textarea, input, select")) { return; }
     if (event.key === "ArrowRight") { event.preventDefault(); showShareShot(shareShown + 1); }
     if (event.key === "ArrowLeft") { event.preventDefault(); showShareShot(shareShown - 1); }
   });
@@ -838,9 +907,13 @@
 
   function libraryList() { return $("#compose [data-library-chosen]"); }
 
+  function referencesChanged() { document.dispatchEvent(new CustomEvent("banana:references-changed")); }
+
   function addLibraryAsset(button) {
     var list = libraryList();
     if (!list || $("input[value='" + button.dataset.addLibraryAsset + "']", list)) { return; }
+    // The composer counts every reference and refuses one beyond the limit, saying why.
+    if (!document.dispatchEvent(new CustomEvent("banana:reference-adding", { cancelable: true, detail: { libraryAsset: button.dataset.addLibraryAsset } }))) { return; }
     var item = document.createElement("li");
     var input = document.createElement("input");
     input.type = "hidden";
@@ -849,14 +922,19 @@
     var img = document.createElement("img");
     img.src = button.dataset.thumb;
     img.alt = button.dataset.name;
+    img.width = img.height = 72;
+    var row = document.createElement("div");
+    row.className = "row";
     var remove = document.createElement("button");
     remove.type = "button";
-    remove.className = "link";
+    remove.className = "secondary small";
     remove.textContent = "×";
     remove.setAttribute("aria-label", interpolate(gettext("Remove: %(name)s"), { name: button.dataset.name }, true));
     remove.dataset.removeLibraryAsset = "";
-    item.append(input, img, remove);
+    row.append(remove);
+    item.append(input, img, row);
     list.append(item);
+    referencesChanged();
   }
 
   function applyPreset(button) {
@@ -894,6 +972,9 @@
     var remove = event.target.closest("[data-remove-library-asset]");
     if (remove) {
       remove.closest("li").remove();
+      referencesChanged();
+      var opener = $("#compose [data-open-library]");
+      if (opener) { opener.focus(); }
       return;
     }
     var preset = event.target.closest("[data-apply-preset]");
@@ -906,9 +987,6 @@
       $(".button", choice).textContent = event.target.files[0].name;
     }
   });
-  // A submit that went through starts the next job afresh.
-  document.addEventListener("banana:submitted", function () {
-    var list = libraryList();
-    if (list) { list.textContent = ""; }
-  });
+  // A submit keeps the chosen assets, as it keeps every other reference of the composer:
+  // the next job starts from what was counted and sent (each is removable).
 })();
