@@ -133,3 +133,20 @@ def open_composer_settings(page):
     settings = page.locator("[data-composer-settings]")
     if not settings.evaluate("d => d.open"):
         settings.locator("summary").click()
+
+
+def watch_problems(page):
+    """What a person would call broken on `page` from now on: console errors, failed
+    requests and answers of 400 or more. A load the browser itself cancels when the next
+    page is opened (net::ERR_ABORTED, the favicon of a page left at once) is not one."""
+    problems = []
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            "ERR_ABORTED" not in (r.failure or "")
+            and problems.append(f"failed ({r.failure}): {r.url}")
+        ),
+    )
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
+    return problems

@@ -11,7 +11,7 @@ import pytest
 from generations import presets
 from generations.models import Generation, LibraryAsset
 
-from .browser import log_in, serious_accessibility_violations, sideways_overflow
+from .browser import log_in, serious_accessibility_violations, sideways_overflow, watch_problems
 from .conftest import make_user
 from .sharing_builders import add_reference, make_generation, png_bytes
 
@@ -29,21 +29,9 @@ def watched_context(browser, *, locale, width):
         viewport={"width": width, "height": 844 if width < 600 else 900},
         is_mobile=width < 600,
     )
-    problems = []
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    # A load the browser itself cancels when the next page is opened (net::ERR_ABORTED:
-    # the favicon of a page left at once) is no failed request.
-    page.on(
-        "requestfailed",
-        lambda r: (
-            "ERR_ABORTED" not in (r.failure or "")
-            and problems.append(f"failed ({r.failure}): {r.url}")
-        ),
-    )
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
-    return context, page, problems
+    return context, page, watch_problems(page)
 
 
 def check_page(page, name, tag):

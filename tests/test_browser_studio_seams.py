@@ -18,6 +18,7 @@ from .browser import (
     open_composer_settings,
     serious_accessibility_violations,
     sideways_overflow,
+    watch_problems,
 )
 from .sharing_builders import make_generation, png_bytes
 
@@ -38,17 +39,7 @@ def watched_context(browser, *, width, language, scheme):
     )
     page = context.new_page()
     page.set_default_timeout(20_000)
-    problems = []
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.on(
-        "requestfailed",
-        lambda r: (
-            "ERR_ABORTED" not in (r.failure or "")
-            and problems.append(f"failed ({r.failure}): {r.url}")
-        ),
-    )
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
-    return context, page, problems
+    return context, page, watch_problems(page)
 
 
 def check_page(page, name, tag):
