@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -709,8 +709,8 @@ def refresh_on_webhook(
     announced_images: Sequence[str] = (),
 ) -> datetime | None:
     """What a webhook's task does. A refresh that is due is run now. A webhook announcing a
-    final state does not wait for the interval: it asks at once or, when a refresh is in
-    flight, has that one look once more when it ends. Returns when to come back, when
+    final state does not wait for the interval: it asks at once, even beside a refresh in
+    flight whose query went out before the announcement. Returns when to come back, when
     nothing could be asked yet (None: done, or nothing left to ask).
 
     The images a webhook announces are downloaded while the upstream is asked: the member
@@ -718,23 +718,49 @@ def refresh_on_webhook(
     body is a hint); the download itself is held to the policy of every result's."""
     gap = ANNOUNCED_FINAL_GAP if announced_final else None
     if claim_check(generation_id, interval=gap):
-        if not announced_images:
-            refresh_claimed(generation_id)
-            return None
-        policy = fetch_policy()
-        with ThreadPoolExecutor(len(announced_images), "prefetch") as downloads:
-            prefetched = {url: downloads.submit(_fetched, url, policy) for url in announced_images}
-            refresh_claimed(generation_id, store_later=False)
-            if store_results(generation_id, prefetched):
-                enqueue_later("store_results", STORE_RETRY_DELAY, generation_id=str(generation_id))
+        _look_and_store(
+            generation_id,
+            announced_images,
+            lambda store_later: refresh_claimed(generation_id, store_later=store_later),
+        )
         return None
     if announced_final:
+        now = timezone.now()
         in_flight = Generation.objects.in_flight().filter(
-            pk=generation_id, refresh_claimed_until__gt=timezone.now()
+            pk=generation_id, refresh_claimed_until__gt=now
         )
+        # A refresh claimed before the announcement sent its query before the task was
+        # done, most likely: its answer cannot tell. Rather than wait for it and look once
+        # more, look now beside it (the first such webhook only; applying is exactly-once).
+        asked_before = now - timedelta(seconds=ANNOUNCED_FINAL_GAP)
+        if in_flight.filter(last_checked_at__lt=asked_before).update(last_checked_at=now):
+            _look_and_store(
+                generation_id,
+                announced_images,
+                lambda store_later: _ask_upstream(generation_id, store_later=store_later),
+            )
+            return None
+        # Claimed just now (a duplicate webhook's own refresh, or a poll's at the very end):
+        # that refresh looks once more when it ends.
         if in_flight.update(last_checked_at=None):
             return None
     return next_check_at(generation_id, interval=gap)
+
+
+def _look_and_store(
+    generation_id: GenerationId, images: Sequence[str], look: Callable[[bool], bool]
+) -> None:
+    """Run `look` (asking the upstream, then applying its answer), downloading the
+    announced `images` meanwhile, and store a success's results from those downloads."""
+    if not images:
+        look(True)
+        return
+    policy = fetch_policy()
+    with ThreadPoolExecutor(len(images), "prefetch") as downloads:
+        prefetched = {url: downloads.submit(_fetched, url, policy) for url in images}
+        look(False)
+        if store_results(generation_id, prefetched):
+            enqueue_later("store_results", STORE_RETRY_DELAY, generation_id=str(generation_id))
 
 
 def announced_images(payload: object) -> list[str]:

@@ -138,17 +138,19 @@ def test_a_webhook_announcing_the_end_is_asked_about_at_once_and_stored(
 class UpstreamWhoseTaskEndsDuringAQuery:
     """A fake upstream: its first answer to a query is "pending", but the task ends while
     that answer travels, and the upstream's webhook reaches us meanwhile (the webhook's
-    task runs in the server's thread, as a worker would run it); later answers say
-    "success"."""
+    task runs in the server's thread, as a worker would run it); later queries are
+    answered "success". `answers` lists the answers in the order they were sent."""
 
     def __init__(self, generation_id):
         self.answers = []
+        self.queries = 0
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 task_id = parse_qs(urlsplit(self.path).query)["task_id"][0]
-                if not upstream.answers:
+                upstream.queries += 1
+                if upstream.queries == 1:
                     try:
                         services.refresh_on_webhook(generation_id, announced_final=True)
                     finally:
@@ -181,16 +183,40 @@ class UpstreamWhoseTaskEndsDuringAQuery:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_during_a_refresh_in_flight_gets_one_more_look(member, settings):
+def test_a_webhook_during_a_refresh_claimed_at_that_moment_gets_one_more_look(
+    member, settings
+):
     settings.BANANA_API_KEY = TEST_KEY
     generation = make_generation(member, status="pending", upstream_task_id="ta-racing")
     with UpstreamWhoseTaskEndsDuringAQuery(generation.pk) as upstream:
         settings.BANANA_API_BASE_URL = upstream.url
-        assert services.claim_check(generation.pk)  # a poll's refresh is in flight
+        assert services.claim_check(generation.pk)  # a refresh claimed as the webhook comes
 
         services.refresh_claimed(generation.pk)
 
     assert upstream.answers == ["pending", "success"]
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SUCCESS
+    assert generation.refresh_claimed_until is None
+    assert generation.results.get().state == ResultImage.State.STORED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_during_an_older_refresh_in_flight_looks_beside_it_at_once(member, settings):
+    """The poll's query went out before the task ended: the webhook does not wait for its
+    stale answer, and once the row is final nobody looks again."""
+    settings.BANANA_API_KEY = TEST_KEY
+    generation = make_generation(member, status="pending", upstream_task_id="ta-racing")
+    with UpstreamWhoseTaskEndsDuringAQuery(generation.pk) as upstream:
+        settings.BANANA_API_BASE_URL = upstream.url
+        assert services.claim_check(generation.pk)
+        Generation.objects.filter(pk=generation.pk).update(
+            last_checked_at=timezone.now() - timedelta(seconds=2)
+        )
+
+        services.refresh_claimed(generation.pk)
+
+    assert upstream.answers == ["success", "pending"]
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
     assert generation.refresh_claimed_until is None
