@@ -22,6 +22,9 @@ accesslog = "-"
 # each worker starts (post_worker_init).
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# Pages poll every 2 s on one kept-alive connection; gunicorn's default of closing it after
+# 2 s idle races each poll (the close arrives as the next request leaves: a reset).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "20"))
 # gunicorn's control socket defaults to one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
 # ~/.gunicorn/gunicorn.ctl), shared by every gunicorn that user runs: stopping one removes
 # the others'. None, unless GUNICORN_CONTROL_SOCKET names this instance's own.

@@ -363,6 +363,21 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
                     finished_at = generation.finished_at.timestamp()
                     marked.append(finished_at - task["final_at"])
                     kept.append(observer.stored[pk] - finished_at)
+        # The webhook's part of "-> final here": when its task was queued (the callback
+        # reached us) and when a worker started it, from the provider's end.
+        delivered, picked = [], []
+        webhook_tasks = DBTaskResult.objects.filter(
+            task_path="generations.tasks.refresh_after_webhook"
+        ).order_by("enqueued_at")
+        first_webhook = {}
+        for task in webhook_tasks:
+            first_webhook.setdefault(task.args_kwargs["kwargs"]["generation_id"], task)
+        for pk, generation in rows.items():
+            task = stack.emulator.tasks.get(generation.upstream_task_id or "")
+            webhook = first_webhook.get(str(pk))
+            if task and task.get("final_at") and webhook and webhook.started_at:
+                delivered.append(webhook.enqueued_at.timestamp() - task["final_at"])
+                picked.append(webhook.started_at.timestamp() - task["final_at"])
         refreshes = DBTaskResult.objects.filter(
             task_path__in=[
                 "generations.tasks.refresh_claimed_generation",
@@ -384,6 +399,8 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
             # download, variants).
             "marked p50": statistics.median(marked) if marked else float("nan"),
             "kept p50": statistics.median(kept) if kept else float("nan"),
+            "webhook queued p50": statistics.median(delivered) if delivered else float("nan"),
+            "webhook started p50": statistics.median(picked) if picked else float("nan"),
             "all stored after": finished - started,
             "refresh tasks per image": refreshes / max(1, total),
             "callbacks": trickler.accepted if trickler else None,
@@ -441,7 +458,8 @@ def main():
         print(
             f"{'':<52} CPU: web {r['cpu']['web']:.1f} s, worker {r['cpu']['worker']:.1f} s; "
             f"machine load {r['load']:.1f} on {os.cpu_count()} cores; provider's end -> final "
-            f"here p50 {r['marked p50']:.1f} s, -> stored p50 {r['kept p50']:.1f} s"
+            f"here p50 {r['marked p50']:.1f} s (webhook queued {r['webhook queued p50']:.1f} s, "
+            f"started {r['webhook started p50']:.1f} s), -> stored p50 {r['kept p50']:.1f} s"
         )
     shutil.rmtree(workdir, ignore_errors=True)
     print(

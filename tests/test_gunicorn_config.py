@@ -1,9 +1,12 @@
 """gunicorn as production runs it (gunicorn.conf.py): the cap on waiting image calls
-follows its real threads, a cap that leaves pages no thread refuses to start, and no
-control socket is shared with every other gunicorn of the machine's user."""
+follows its real threads, a cap that leaves pages no thread refuses to start, no
+control socket is shared with every other gunicorn of the machine's user, and a tab's
+kept-alive connection outlives the pause between its polls."""
 
 import contextlib
+import http.client
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -229,3 +232,24 @@ def test_an_instance_may_have_a_control_socket_of_its_own(tmp_path, migrate):
         assert answers(base, process).status_code == 200
         assert own.is_socket()
         assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_a_tabs_connection_outlives_the_pause_between_its_polls(tmp_path, migrate):
+    """A page polls every 2 s on one kept-alive connection; had gunicorn closed it after
+    2 s idle (its default), the next poll would meet the close and fail with a reset."""
+    base_html = (ROOT / "templates" / "base.html").read_text()
+    every = float(re.search(r'id="poller"[^>]*hx-trigger="every (\d+)s"', base_html)[1])
+    env = environment(tmp_path)
+    migrate(env)
+    with gunicorn(env) as (process, base):
+        assert answers(base, process).status_code == 200
+        tab = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+        tab.request("GET", "/healthz")
+        assert tab.getresponse().read()
+        time.sleep(every + 0.5)  # a tab's pause between polls, and then some
+
+        tab.request("GET", "/healthz")
+        answer = tab.getresponse()
+
+        assert answer.status == 200
+        tab.close()
