@@ -40,6 +40,9 @@ JPEG_QUALITY = 90
 WEBP_QUALITY = 90
 THUMB_QUALITY = 80
 DISPLAY_QUALITY = 85
+# libwebp's effort (0-6; Pillow's default is 4). At 2 a 1600-px display variant takes a
+# quarter of the time for about 4 % more bytes: the worker's share of a burst of results.
+WEBP_METHOD = 2
 
 
 def gettext_noop(message: str) -> str:
@@ -187,7 +190,9 @@ def _encode(img: Image.Image, fmt: str, quality: int | None = None) -> bytes:
     elif fmt == "JPEG":
         img.save(buf, "JPEG", quality=quality or JPEG_QUALITY, optimize=False)
     else:
-        img.save(buf, "WEBP", quality=WEBP_QUALITY if quality is None else quality)
+        img.save(
+            buf, "WEBP", quality=WEBP_QUALITY if quality is None else quality, method=WEBP_METHOD
+        )
     return buf.getvalue()
 
 
@@ -198,7 +203,7 @@ def _scaled_webp(img: Image.Image, long_side: int, quality: int) -> tuple[bytes,
     scaled.thumbnail((long_side, long_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
     scaled.info = {}
     buf = io.BytesIO()
-    scaled.save(buf, "WEBP", quality=quality)
+    scaled.save(buf, "WEBP", quality=quality, method=WEBP_METHOD)
     return buf.getvalue(), scaled.width, scaled.height
 
 
