@@ -593,6 +593,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # Every answer closes its connection (HTTP/1.0), so a burst of calls is a burst of
+    # connects: socketserver's backlog of 5 dropped the rest, which the kernel retried a
+    # second later. A hosted API accepts them.
+    request_queue_size = 1024
     emulator: Emulator
 
 
