@@ -12,10 +12,12 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connection
 from django.db.models import Count
+from django.tasks import task
 from django.utils import timezone
 
-from generations import credits, services
+from generations import credits, lanes, services
 from generations.api import callbacks
 from generations.background import enqueue_after_commit
 from generations.models import (
@@ -253,3 +255,33 @@ def test_every_task_runs_in_exactly_one_lane():
     defined = {value.module_path for value in vars(tasks).values() if isinstance(value, Task)}
     in_lanes = [task.module_path for lane in tasks.LANES.values() for task in lane]
     assert sorted(in_lanes) == sorted(defined)
+
+
+LOGGED_AT_START = []
+
+
+@task
+def note_the_threads_logged_queries():
+    LOGGED_AT_START.append(len(connection.queries_log))
+    Generation.objects.exists()
+
+
+def test_a_worker_thread_keeps_no_log_of_earlier_tasks_queries(database, settings):
+    """With DEBUG, Django logs every query on the thread's connection until a request
+    starts; a worker's threads never see one, and grew by thousands of queries each."""
+    settings.DEBUG = True
+    settings.TASKS = DB_TASKS
+    LOGGED_AT_START.clear()
+    for _ in range(3):
+        note_the_threads_logged_queries.enqueue()
+    lane = lanes.Lane("test", (note_the_threads_logged_queries.module_path,), threads=1)
+    engine = lanes.LaneWorker([lane], worker_id="test-log", interval=0.05)
+    runner = threading.Thread(target=engine.run)
+    runner.start()
+    try:
+        wait_for(lambda: len(LOGGED_AT_START) == 3)
+    finally:
+        engine.stop()
+        runner.join(60)
+
+    assert LOGGED_AT_START[1] == LOGGED_AT_START[2] == LOGGED_AT_START[0]
