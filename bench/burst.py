@@ -14,7 +14,8 @@ For every generation it reads: submit (the row's creation), sent (the first time
 carries the upstream's task id), the provider's own end (the emulator's record of the
 task becoming final) and stored (its image kept by us). It reports submit → sent and
 provider done → stored, p50 and p95, when the last image was stored, and how many
-refresh tasks each image cost. The scenarios are issue 23's:
+refresh tasks each image cost. The emulator runs in a process of its own, as the provider
+runs on machines of its own (it still shares this machine's cores). The scenarios are issue 23's:
 
   1. 50 jobs from 5 members at once, 1 s per upstream call;
   2. 20 jobs from 5 members at once, 3 s per call;
@@ -47,21 +48,58 @@ SENT_GOAL = 5.0
 STORED_GOAL = 3.0
 
 
-class Stack:
-    """gunicorn and one task worker on a throwaway database; the emulator runs in this
-    process, so its own record of each task's end can be read."""
+def _serve_emulator(config, pipe):
+    from emulator import Emulator
 
-    def __init__(self, workdir, latency):
-        from emulator import Emulator, EmulatorConfig
+    emulator = Emulator(config, host="127.0.0.1", port=0).start()
+    pipe.send(emulator.base_url)
+    while (asked := pipe.recv()) != "stop":
+        pipe.send(emulator.tasks if asked == "tasks" else None)
+    emulator.stop()
+    pipe.send(None)
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own, as the provider is on machines of its own: its
+    rendering and callbacks never wait for this process's threads (the pollers, the
+    observer). `tasks` is its record of every task, read over a pipe."""
+
+    def __init__(self, config):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._lock = threading.Lock()
+        self.process = context.Process(target=_serve_emulator, args=(config, child), daemon=True)
+        self.process.start()
+        self.base_url = self._pipe.recv()
+
+    @property
+    def tasks(self):
+        with self._lock:
+            self._pipe.send("tasks")
+            return self._pipe.recv()
+
+    def stop(self):
+        if self.process.is_alive():
+            with self._lock:
+                self._pipe.send("stop")
+                self._pipe.recv()
+        self.process.join(10)
+
+
+class Stack:
+    """gunicorn and one task worker on a throwaway database, and the emulator in a process
+    of its own (`emulator_options`: EmulatorConfig's fields)."""
+
+    def __init__(self, workdir, latency, **emulator_options):
+        from emulator import EmulatorConfig
 
         self.workdir = workdir
         self.web_port = free_port()
-        self.emulator = Emulator(
-            EmulatorConfig(latency_seconds=latency, max_tasks=100_000),
-            host="127.0.0.1",
-            port=0,
+        self.emulator = EmulatorProcess(
+            EmulatorConfig(latency_seconds=latency, max_tasks=100_000, **emulator_options)
         )
-        self.emulator.start()
         self.processes = {}
         self.env = {
             **os.environ,
@@ -350,12 +388,13 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
             for thread in tabs:
                 thread.join(timeout=70)
         rows = {g.pk: g for g in Generation.objects.all()}
+        provider_tasks = stack.emulator.tasks
         to_sent, added, own, marked, kept = [], [], [], [], []
         for pk, generation in rows.items():
             created = generation.created_at.timestamp()
             if pk in observer.sent:
                 to_sent.append(observer.sent[pk] - created)
-            task = stack.emulator.tasks.get(generation.upstream_task_id or "")
+            task = provider_tasks.get(generation.upstream_task_id or "")
             if task and task.get("final_at") and pk in observer.stored:
                 added.append(observer.stored[pk] - task["final_at"])
                 own.append(task["final_at"] - task["created_at"])
@@ -373,7 +412,7 @@ def run_scenario(workdir, name, *, latency, per_member, member_count=5, slow_rec
         for task in webhook_tasks:
             first_webhook.setdefault(task.args_kwargs["kwargs"]["generation_id"], task)
         for pk, generation in rows.items():
-            task = stack.emulator.tasks.get(generation.upstream_task_id or "")
+            task = provider_tasks.get(generation.upstream_task_id or "")
             webhook = first_webhook.get(str(pk))
             if task and task.get("final_at") and webhook and webhook.started_at:
                 delivered.append(webhook.enqueued_at.timestamp() - task["final_at"])

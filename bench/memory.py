@@ -48,10 +48,13 @@ def main(argv=None):
     args = argv or sys.argv[1:]
     jobs = int(args[0]) if args else 1000
     workdir = Path(tempfile.mkdtemp(prefix="banana-memory-"))
-    stack = Stack(workdir, latency=0.0)
-    stack.emulator.config.pending_seconds = 0.2
-    stack.emulator.config.submitted_seconds = 0.2
-    stack.emulator.config.in_progress_seconds = 0.2
+    stack = Stack(
+        workdir,
+        latency=0.0,
+        pending_seconds=0.2,
+        submitted_seconds=0.2,
+        in_progress_seconds=0.2,
+    )
     try:
         prepare_database(stack.env)
         django.setup()

@@ -72,7 +72,7 @@ class CpuSampler:
                 groups["database"].append(process)
             elif "locust" in cmdline and "team_locustfile" in cmdline:
                 groups["locust"].append(process)
-        groups["emulator"].append(psutil.Process())  # it runs in this process
+        groups["emulator"].append(psutil.Process(self.stack.emulator.process.pid))
         return groups
 
     def _run(self):

@@ -350,8 +350,11 @@ class Emulator:
                 finalizers = self._finalizers
                 if task_id not in self._tasks or finalizers is None:
                     continue
+            # The finalizer calls back itself, as soon as the task is final: from a thread
+            # of its own, the callback waited (0.45 s at the median with 50 tasks ending
+            # together) while the finalizers rendered the next tasks.
             with contextlib.suppress(RuntimeError):  # shut down meanwhile
-                finalizers.submit(self._finalize, task_id)
+                finalizers.submit(self._finalize, task_id, sync_callbacks=True)
 
     def draw(self, rate: float) -> bool:
         """True with probability `rate` (thread-safe, seeded)."""
