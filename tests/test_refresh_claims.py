@@ -183,9 +183,7 @@ class UpstreamWhoseTaskEndsDuringAQuery:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_during_a_refresh_claimed_at_that_moment_gets_one_more_look(
-    member, settings
-):
+def test_a_webhook_during_a_refresh_claimed_at_that_moment_gets_one_more_look(member, settings):
     settings.BANANA_API_KEY = TEST_KEY
     generation = make_generation(member, status="pending", upstream_task_id="ta-racing")
     with UpstreamWhoseTaskEndsDuringAQuery(generation.pk) as upstream:
