@@ -202,6 +202,8 @@ class Trickler:
                 conn, _ = self._sock.accept()
             except TimeoutError:
                 continue
+            except OSError:  # closed meanwhile
+                return
             self.accepted += 1
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
