@@ -147,7 +147,12 @@ def run_step(stack, sessions_file, users, workdir, database_name):
     with open(f"{prefix}_stats.csv") as fh:
         for row in csv.DictReader(fh):
             rows[row["Name"]] = row
-    return rows, cpu.average()
+    with open(f"{prefix}_failures.csv") as fh:
+        failures = [
+            f"{row['Occurrences']} x {row['Method']} {row['Name']}: {row['Error']}"
+            for row in csv.DictReader(fh)
+        ]
+    return rows, cpu.average(), failures
 
 
 def figure(rows, name, column="95%"):
@@ -179,7 +184,7 @@ def main(argv=None):
         )
         held, busiest = None, None
         for users in steps:
-            rows, cpu = run_step(stack, sessions_file, users, workdir, database_name)
+            rows, cpu, failures = run_step(stack, sessions_file, users, workdir, database_name)
             total = rows.get("Aggregated", {})
             failed = int(total.get("Failure Count", 0) or 0)
             poll = figure(rows, "poll")
@@ -196,6 +201,8 @@ def main(argv=None):
                 )
                 + ("" if holds else "   (does not hold)")
             )
+            for failure in failures:
+                print(f"{'':>9}failed: {failure[:160]}")
             if holds:
                 held = users
             elif busiest is None:
