@@ -183,38 +183,32 @@ class UpstreamWhoseTaskEndsDuringAQuery:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_during_a_refresh_claimed_at_that_moment_gets_one_more_look(member, settings):
-    settings.BANANA_API_KEY = TEST_KEY
-    generation = make_generation(member, status="pending", upstream_task_id="ta-racing")
-    with UpstreamWhoseTaskEndsDuringAQuery(generation.pk) as upstream:
-        settings.BANANA_API_BASE_URL = upstream.url
-        assert services.claim_check(generation.pk)  # a refresh claimed as the webhook comes
-
-        services.refresh_claimed(generation.pk)
-
-    assert upstream.answers == ["pending", "success"]
-    generation.refresh_from_db()
-    assert generation.status == Generation.Status.SUCCESS
-    assert generation.refresh_claimed_until is None
-    assert generation.results.get().state == ResultImage.State.STORED
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_webhook_during_an_older_refresh_in_flight_looks_beside_it_at_once(member, settings):
-    """The poll's query went out before the task ended: the webhook does not wait for its
-    stale answer, and once the row is final nobody looks again."""
+@pytest.mark.parametrize(
+    "claimed_ago, answers",
+    [
+        # Claimed as the webhook comes (a duplicate's own refresh, a poll at the very end):
+        # that refresh looks once more when it ends.
+        (0, ["pending", "success"]),
+        # A poll's query that went out before the task ended: the webhook does not wait for
+        # its stale answer but looks beside it at once, and nobody looks again.
+        (2, ["success", "pending"]),
+    ],
+)
+def test_a_webhook_during_a_refresh_in_flight_is_answered_by_one_more_look(
+    member, settings, claimed_ago, answers
+):
     settings.BANANA_API_KEY = TEST_KEY
     generation = make_generation(member, status="pending", upstream_task_id="ta-racing")
     with UpstreamWhoseTaskEndsDuringAQuery(generation.pk) as upstream:
         settings.BANANA_API_BASE_URL = upstream.url
         assert services.claim_check(generation.pk)
         Generation.objects.filter(pk=generation.pk).update(
-            last_checked_at=timezone.now() - timedelta(seconds=2)
+            last_checked_at=timezone.now() - timedelta(seconds=claimed_ago)
         )
 
         services.refresh_claimed(generation.pk)
 
-    assert upstream.answers == ["success", "pending"]
+    assert upstream.answers == answers
     generation.refresh_from_db()
     assert generation.status == Generation.Status.SUCCESS
     assert generation.refresh_claimed_until is None
